@@ -1,0 +1,6 @@
+//! SeaORM entities: one module per table. Every flock-owned table carries `flock_id`.
+pub mod api_key;
+pub mod flock;
+pub mod platform_key;
+pub mod signing_key;
+pub mod user;

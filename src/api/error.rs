@@ -1,0 +1,212 @@
+//! The one error shape of the API, `{code, message, field?, request_id}`, and the single
+//! place where domain errors become HTTP statuses. Causes are logged with the request id,
+//! never sent.
+use crate::db::DbError;
+use crate::domain::apikey::KeyError;
+use crate::domain::flock::FlockError;
+use crate::domain::tokens::TokenError;
+use crate::domain::user::UserError;
+use crate::domain::{InfraError, Invalid};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object};
+
+tokio::task_local! {
+    /// The id of the request being served (set by the request middleware).
+    pub static REQUEST_ID: String;
+}
+
+pub fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_default()
+}
+
+/// Every error answer of the API.
+#[derive(Debug, Clone, Object)]
+pub struct ErrorBody {
+    /// Stable machine-readable code, e.g. `invalid_email`, `flock_not_found`.
+    pub code: String,
+    /// A sentence a person can read.
+    pub message: String,
+    /// The request field at fault, when there is one (dotted path).
+    #[oai(skip_serializing_if_is_none)]
+    pub field: Option<String>,
+    /// The id of this request, also in the `X-Request-Id` header; quote it in reports.
+    pub request_id: String,
+}
+
+impl ErrorBody {
+    pub fn new(code: &str, message: impl Into<String>, field: Option<&str>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+            field: field.map(str::to_owned),
+            request_id: current_request_id(),
+        }
+    }
+}
+
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed or a value breaks a rule; nothing was changed.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// Missing or invalid credentials.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// The credentials are valid but may not do this (or the flock is disabled).
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// No such flock or resource.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The request conflicts with existing data.
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// Too many requests; retry after the given number of seconds.
+    #[oai(status = 429)]
+    TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    /// An unexpected error; the request id identifies it in the logs.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// A dependency (database, key-value store) is unavailable or the server is
+    /// overloaded; retry later. Nothing was authorised or changed.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn bad_request(code: &str, message: impl Into<String>, field: Option<&str>) -> Self {
+        ApiError::BadRequest(Json(ErrorBody::new(code, message, field)))
+    }
+    pub fn unauthorized(code: &str, message: &str) -> Self {
+        ApiError::Unauthorized(Json(ErrorBody::new(code, message, None)))
+    }
+    pub fn forbidden(code: &str, message: impl Into<String>) -> Self {
+        ApiError::Forbidden(Json(ErrorBody::new(code, message, None)))
+    }
+    pub fn not_found(code: &str, message: &str) -> Self {
+        ApiError::NotFound(Json(ErrorBody::new(code, message, None)))
+    }
+    pub fn conflict(code: &str, message: &str, field: Option<&str>) -> Self {
+        ApiError::Conflict(Json(ErrorBody::new(code, message, field)))
+    }
+    pub fn unavailable(code: &str, message: &str) -> Self {
+        ApiError::Unavailable(Json(ErrorBody::new(code, message, None)), 1)
+    }
+    pub fn internal() -> Self {
+        ApiError::Internal(Json(ErrorBody::new(
+            "internal_error",
+            "an unexpected error occurred",
+            None,
+        )))
+    }
+}
+
+impl From<Invalid> for ApiError {
+    fn from(i: Invalid) -> Self {
+        ApiError::bad_request(i.code, i.message, i.field)
+    }
+}
+
+impl From<InfraError> for ApiError {
+    fn from(e: InfraError) -> Self {
+        let request_id = current_request_id();
+        match &e {
+            InfraError::Db(DbError::Unavailable(_)) => {
+                tracing::warn!(%request_id, error = %e, "database unavailable");
+                ApiError::unavailable(
+                    "database_unavailable",
+                    "the database is unavailable; retry later",
+                )
+            }
+            InfraError::Kv(_) => {
+                tracing::warn!(%request_id, error = %e, "key-value store unavailable");
+                ApiError::unavailable(
+                    "kv_unavailable",
+                    "the session store is unavailable; retry later",
+                )
+            }
+            _ => {
+                tracing::error!(%request_id, error = %e, "internal error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        InfraError::from(e).into()
+    }
+}
+
+impl From<FlockError> for ApiError {
+    fn from(e: FlockError) -> Self {
+        match e {
+            FlockError::NotFound => {
+                ApiError::not_found("flock_not_found", "no flock with this slug")
+            }
+            FlockError::Disabled => ApiError::forbidden("flock_disabled", "this flock is disabled"),
+            FlockError::SlugTaken => ApiError::conflict(
+                "slug_taken",
+                "a flock with this slug already exists",
+                Some("slug"),
+            ),
+            FlockError::Invalid(i) => i.into(),
+            FlockError::Infra(i) => i.into(),
+        }
+    }
+}
+
+impl From<UserError> for ApiError {
+    fn from(e: UserError) -> Self {
+        match e {
+            UserError::Invalid(i) => i.into(),
+            UserError::EmailTaken => ApiError::conflict(
+                "email_taken",
+                "an account with this email already exists",
+                Some("email"),
+            ),
+            UserError::InvalidCredentials => {
+                ApiError::unauthorized("invalid_credentials", "invalid credentials")
+            }
+            UserError::RegistrationClosed => ApiError::forbidden(
+                "registration_closed",
+                "self-registration is closed in this flock",
+            ),
+            UserError::NotActive => {
+                ApiError::forbidden("account_not_active", "this account is not active")
+            }
+            UserError::NotFound => ApiError::not_found("user_not_found", "no such user"),
+            UserError::Busy => ApiError::unavailable(
+                "server_busy",
+                "too many sign-ins in progress; retry shortly",
+            ),
+            UserError::Infra(i) => i.into(),
+        }
+    }
+}
+
+impl From<KeyError> for ApiError {
+    fn from(e: KeyError) -> Self {
+        match e {
+            KeyError::Invalid => ApiError::unauthorized("invalid_api_key", "invalid API key"),
+            KeyError::Forbidden(op) => {
+                ApiError::forbidden("scope_missing", format!("this API key may not call {op}"))
+            }
+            KeyError::Infra(i) => i.into(),
+        }
+    }
+}
+
+impl From<TokenError> for ApiError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Invalid => {
+                ApiError::unauthorized("invalid_token", "invalid or expired token")
+            }
+            TokenError::Infra(i) => i.into(),
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! The request frame around every route: a request id (task-local and echoed in
+//! `X-Request-Id`), resolution of the flock of tenant routes (once per request), the
+//! JSON error shape for every error poem produces itself (malformed JSON, wrong content
+//! type, unknown route, wrong method, missing credentials), metrics and the access log.
+//! Query strings are never logged: they could carry secrets.
+use super::error::{ApiError, ErrorBody, REQUEST_ID};
+use crate::app::AppState;
+use crate::domain::flock::Flock;
+use poem::http::{HeaderValue, StatusCode};
+use poem::{Endpoint, FromRequest, IntoResponse, Request, RequestBody, Response, Result};
+use poem_openapi::error::{
+    AuthorizationError, ContentTypeError, ParseParamError, ParseRequestPayloadError,
+};
+use poem_openapi::types::ToJSON;
+use poem_openapi::OperationId;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The flock of a tenant route, resolved by the frame before the handler runs.
+#[derive(Clone)]
+pub struct Tenant(pub Arc<Flock>);
+
+impl<'a> FromRequest<'a> for Tenant {
+    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> Result<Self> {
+        req.data::<Tenant>()
+            .cloned()
+            .ok_or_else(|| ApiError::internal().into())
+    }
+}
+
+/// `/api/v1/{flock}/…` → the slug.
+fn tenant_slug(path: &str) -> Option<&str> {
+    let rest = path.strip_prefix("/api/v1/")?;
+    let slug = rest.split('/').next()?;
+    (!slug.is_empty()).then_some(slug)
+}
+
+pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response> {
+    let request_id = crate::infra::secret::random_alnum(20);
+    REQUEST_ID
+        .scope(request_id.clone(), async move {
+            let started = Instant::now();
+            let method = req.method().clone();
+            let path = req.uri().path().to_owned();
+            let state = req.data::<AppState>().cloned();
+
+            let (mut resp, op) = if let Err(resp) = limit_body(&mut req, state.as_ref()) {
+                (resp, "body_limit")
+            } else {
+                match resolve_tenant(&mut req, state.as_ref(), &path).await {
+                    Err(resp) => (resp, "tenant"),
+                    Ok(()) => match ep.call(req).await {
+                        Ok(r) => {
+                            let r = r.into_response();
+                            let op = r.data::<OperationId>().map_or("unmatched", |o| o.0);
+                            (r, op)
+                        }
+                        Err(e) => {
+                            let op = e.data::<OperationId>().map_or("unmatched", |o| o.0);
+                            (error_response(e), op)
+                        }
+                    },
+                }
+            };
+            let status = resp.status();
+            if let Ok(v) = HeaderValue::from_str(&request_id) {
+                resp.headers_mut().insert("x-request-id", v);
+            }
+            let elapsed = started.elapsed();
+            if let Some(state) = &state {
+                state
+                    .metrics
+                    .observe(op, status.as_u16(), elapsed.as_secs_f64());
+            }
+            tracing::info!(
+                target: "fold::access",
+                %request_id, %method, path = %path, operation = op,
+                status = status.as_u16(), micros = elapsed.as_micros() as u64,
+            );
+            Ok(resp)
+        })
+        .await
+}
+
+/// Refuses a declared body over the limit; caps an undeclared (chunked) one.
+fn limit_body(req: &mut Request, state: Option<&AppState>) -> std::result::Result<(), Response> {
+    let Some(limit) = state.map(|s| s.config.http.body_limit) else {
+        return Ok(());
+    };
+    let declared = req
+        .headers()
+        .get(poem::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    match declared {
+        Some(n) if n > limit => Err(error_response(poem::Error::from_status(
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ))),
+        Some(_) => Ok(()),
+        None => {
+            use tokio::io::AsyncReadExt;
+            let body = req.take_body().into_async_read().take(limit as u64);
+            req.set_body(poem::Body::from_async_read(body));
+            Ok(())
+        }
+    }
+}
+
+async fn resolve_tenant(
+    req: &mut Request,
+    state: Option<&AppState>,
+    path: &str,
+) -> std::result::Result<(), Response> {
+    let Some(slug) = tenant_slug(path) else {
+        return Ok(());
+    };
+    let Some(state) = state else {
+        return Err(ApiError::internal().into_response());
+    };
+    match state.flocks.resolve(slug).await {
+        Ok(flock) => {
+            req.set_data(Tenant(flock));
+            Ok(())
+        }
+        Err(e) => Err(ApiError::from(e).into_response()),
+    }
+}
+
+/// The error poem or poem-openapi raised, in the API's error shape.
+fn error_response(e: poem::Error) -> Response {
+    if e.is_from_response() {
+        return e.into_response();
+    }
+    let status = e.status();
+    let (code, message, field): (&str, String, Option<String>) = if let Some(p) =
+        e.downcast_ref::<ParseRequestPayloadError>()
+    {
+        ("invalid_request", p.reason.clone(), field_of(&p.reason))
+    } else if let Some(p) = e.downcast_ref::<ParseParamError>() {
+        ("invalid_parameter", p.to_string(), Some(p.name.to_owned()))
+    } else if let Some(c) = e.downcast_ref::<ContentTypeError>() {
+        ("unsupported_content_type", c.to_string(), None)
+    } else if e.is::<AuthorizationError>() {
+        (
+            "unauthorized",
+            "missing or invalid credentials".into(),
+            None,
+        )
+    } else {
+        match status {
+            StatusCode::NOT_FOUND => ("not_found", "no such route".into(), None),
+            StatusCode::METHOD_NOT_ALLOWED => (
+                "method_not_allowed",
+                "method not allowed on this route".into(),
+                None,
+            ),
+            StatusCode::PAYLOAD_TOO_LARGE => (
+                "payload_too_large",
+                "the request body is too large".into(),
+                None,
+            ),
+            s if s.is_client_error() => {
+                tracing::debug!(error = %e, "client error");
+                ("bad_request", "the request is not valid".into(), None)
+            }
+            _ => {
+                tracing::error!(error = %e, "unhandled error");
+                (
+                    "internal_error",
+                    "an unexpected error occurred".into(),
+                    None,
+                )
+            }
+        }
+    };
+    let status = if status.is_server_error() {
+        StatusCode::INTERNAL_SERVER_ERROR
+    } else {
+        status
+    };
+    let body = ErrorBody::new(code, message, field.as_deref());
+    Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .body(body.to_json_string())
+}
+
+/// The field named in a payload parse error (`…field `email`…` or `… "email" …`).
+fn field_of(reason: &str) -> Option<String> {
+    for (open, close) in [('`', '`'), ('"', '"')] {
+        if let Some(start) = reason.find(open) {
+            let rest = &reason[start + 1..];
+            if let Some(end) = rest.find(close) {
+                let f = &rest[..end];
+                if !f.is_empty()
+                    && f.len() <= 64
+                    && f.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+                {
+                    return Some(f.to_owned());
+                }
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tenant_slug_is_the_segment_after_api_v1() {
+        assert_eq!(tenant_slug("/api/v1/acme/user"), Some("acme"));
+        assert_eq!(tenant_slug("/api/v1/acme"), Some("acme"));
+        assert_eq!(tenant_slug("/api/v1/"), None);
+        assert_eq!(tenant_slug("/platform/v1/flocks"), None);
+    }
+}

@@ -1,0 +1,65 @@
+//! HTTP only: one `#[OpenApi]` struct per area, request/response types, error mapping.
+//! A handler extracts, calls one service, converts the result.
+pub mod error;
+pub mod frame;
+mod ops;
+mod platform;
+pub mod security;
+mod user;
+
+use crate::app::AppState;
+use poem_openapi::{OpenApiService, Tags};
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Liveness, readiness and metrics.
+    Ops,
+    /// Platform operators: create and configure flocks (platform key).
+    Platform,
+    /// Self-service accounts: register, sign in, the current user.
+    User,
+    /// Public signing keys of a flock.
+    Keys,
+}
+
+pub type Apis = (
+    ops::OpsApi,
+    platform::PlatformApi,
+    user::UserApi,
+    user::KeysApi,
+);
+
+pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
+    OpenApiService::new(
+        (
+            ops::OpsApi {
+                state: state.clone(),
+            },
+            platform::PlatformApi {
+                state: state.clone(),
+            },
+            user::UserApi {
+                state: state.clone(),
+            },
+            user::KeysApi {
+                state: state.clone(),
+            },
+        ),
+        "Fold",
+        env!("CARGO_PKG_VERSION"),
+    )
+    .description(
+        "Fold is a multi-tenant identity platform. Every tenant route lives under \
+         `/api/v1/{flock}/…`; platform operations under `/platform/v1/…`. Errors always \
+         have the body `{code, message, field?, request_id}`.",
+    )
+}
+
+/// The spec as committed under `openapi/` (pretty JSON, trailing newline).
+pub fn spec_json(state: &AppState) -> String {
+    let mut s = service(state).spec();
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
+}

@@ -1,0 +1,77 @@
+//! Liveness, readiness and Prometheus metrics.
+use super::error::ApiError;
+use super::ApiTags;
+use crate::app::AppState;
+use poem_openapi::payload::{Json, PlainText};
+use poem_openapi::{ApiResponse, Object, OpenApi};
+
+pub struct OpsApi {
+    pub state: AppState,
+}
+
+#[derive(Object)]
+struct Health {
+    /// `ok` when healthy.
+    status: String,
+}
+
+#[derive(Object)]
+struct Readiness {
+    /// `ready` or `unavailable`.
+    status: String,
+    /// Whether the database answered.
+    database: bool,
+    /// Whether the key-value store answered.
+    kv: bool,
+    /// `redis` or `embedded`.
+    kv_backend: String,
+}
+
+#[derive(ApiResponse)]
+enum ReadyResponse {
+    /// The database and the key-value store answer.
+    #[oai(status = 200)]
+    Ready(Json<Readiness>),
+    /// A dependency does not answer.
+    #[oai(status = 503)]
+    NotReady(Json<Readiness>),
+}
+
+#[OpenApi(tag = "ApiTags::Ops")]
+impl OpsApi {
+    /// Liveness: the process is up.
+    #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
+    async fn healthz(&self) -> Json<Health> {
+        Json(Health {
+            status: "ok".into(),
+        })
+    }
+
+    /// Readiness: the database and the key-value store are reachable.
+    #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
+    async fn readyz(&self) -> ReadyResponse {
+        let (db, kv) = tokio::join!(self.state.db.ping(), self.state.kv.ping());
+        let r = Readiness {
+            status: if db.is_ok() && kv.is_ok() {
+                "ready"
+            } else {
+                "unavailable"
+            }
+            .into(),
+            database: db.is_ok(),
+            kv: kv.is_ok(),
+            kv_backend: self.state.kv.backend_name().into(),
+        };
+        if r.database && r.kv {
+            ReadyResponse::Ready(Json(r))
+        } else {
+            ReadyResponse::NotReady(Json(r))
+        }
+    }
+
+    /// Prometheus metrics: requests by operation and status, latency histogram.
+    #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
+    async fn metrics(&self) -> Result<PlainText<String>, ApiError> {
+        Ok(PlainText(self.state.metrics.render()))
+    }
+}

@@ -1,0 +1,351 @@
+//! Platform operations on flocks (platform key): create, get, list, update, disable,
+//! enable, delete, rotate the signing key.
+use super::error::{ApiError, ApiResult};
+use super::security::PlatformAuth;
+use super::ApiTags;
+use crate::app::AppState;
+use crate::domain::flock::{EnumerationPolicy, Flock, FlockPatch, FlockSettings, FlockStatus};
+use chrono::{DateTime, Utc};
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
+use uuid::Uuid;
+
+pub struct PlatformApi {
+    pub state: AppState,
+}
+
+/// Whether answers may reveal that an account exists.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum Enumeration {
+    /// Answers reveal whether an account exists.
+    Open,
+    /// Same status, body and timing for existing and unknown accounts (default).
+    Protected,
+}
+
+impl From<EnumerationPolicy> for Enumeration {
+    fn from(p: EnumerationPolicy) -> Self {
+        match p {
+            EnumerationPolicy::Open => Enumeration::Open,
+            EnumerationPolicy::Protected => Enumeration::Protected,
+        }
+    }
+}
+
+impl From<Enumeration> for EnumerationPolicy {
+    fn from(p: Enumeration) -> Self {
+        match p {
+            Enumeration::Open => EnumerationPolicy::Open,
+            Enumeration::Protected => EnumerationPolicy::Protected,
+        }
+    }
+}
+
+/// A flock's settings.
+#[derive(Debug, Object)]
+struct FlockSettingsView {
+    /// Base URL of the flock's portal; links in mail are built from it.
+    public_url: Option<String>,
+    enumeration: Enumeration,
+    /// Minimum password length in Unicode code points (8–64).
+    password_min_length: u32,
+    /// Lifetime of access tokens in seconds (60–3600).
+    access_token_ttl_secs: u32,
+    /// A session unused this long ends (seconds).
+    session_idle_ttl_secs: u32,
+    /// A session ends this long after sign-in whatever its use (seconds).
+    session_absolute_ttl_secs: u32,
+    /// Whether users may register themselves.
+    self_registration: bool,
+    /// Whether new accounts must be activated from an emailed link before signing in.
+    require_activation: bool,
+    /// Whether new accounts wait for approval before their first sign-in.
+    require_approval: bool,
+}
+
+impl From<&FlockSettings> for FlockSettingsView {
+    fn from(s: &FlockSettings) -> Self {
+        Self {
+            public_url: s.public_url.clone(),
+            enumeration: s.enumeration.into(),
+            password_min_length: s.password_min_length,
+            access_token_ttl_secs: s.access_token_ttl_secs,
+            session_idle_ttl_secs: s.session_idle_ttl_secs,
+            session_absolute_ttl_secs: s.session_absolute_ttl_secs,
+            self_registration: s.self_registration,
+            require_activation: s.require_activation,
+            require_approval: s.require_approval,
+        }
+    }
+}
+
+/// Settings to change; absent fields keep their value. An empty `public_url` clears it.
+#[derive(Debug, Object, Default)]
+#[oai(deny_unknown_fields)]
+struct FlockSettingsPatch {
+    #[oai(validator(max_length = 2048))]
+    public_url: Option<String>,
+    enumeration: Option<Enumeration>,
+    password_min_length: Option<u32>,
+    access_token_ttl_secs: Option<u32>,
+    session_idle_ttl_secs: Option<u32>,
+    session_absolute_ttl_secs: Option<u32>,
+    self_registration: Option<bool>,
+    require_activation: Option<bool>,
+    require_approval: Option<bool>,
+}
+
+impl FlockSettingsPatch {
+    fn apply(self, mut s: FlockSettings) -> FlockSettings {
+        if let Some(u) = self.public_url {
+            s.public_url = (!u.is_empty()).then_some(u);
+        }
+        if let Some(e) = self.enumeration {
+            s.enumeration = e.into();
+        }
+        macro_rules! set {
+            ($($f:ident),*) => { $(if let Some(v) = self.$f { s.$f = v; })* };
+        }
+        set!(
+            password_min_length,
+            access_token_ttl_secs,
+            session_idle_ttl_secs,
+            session_absolute_ttl_secs,
+            self_registration,
+            require_activation,
+            require_approval
+        );
+        s
+    }
+}
+
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+enum FlockStatusView {
+    Active,
+    Disabled,
+}
+
+/// A flock (tenant).
+#[derive(Debug, Object)]
+struct FlockView {
+    id: Uuid,
+    /// URL-safe slug used in `/api/v1/{flock}/…`.
+    slug: String,
+    name: String,
+    status: FlockStatusView,
+    settings: FlockSettingsView,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<&Flock> for FlockView {
+    fn from(f: &Flock) -> Self {
+        Self {
+            id: f.id.0,
+            slug: f.slug.clone(),
+            name: f.name.clone(),
+            status: match f.status {
+                FlockStatus::Active => FlockStatusView::Active,
+                FlockStatus::Disabled => FlockStatusView::Disabled,
+            },
+            settings: (&f.settings).into(),
+            created_at: f.created_at,
+            updated_at: f.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+struct CreateFlock {
+    /// Lowercase letters, digits and dashes, 2–63 characters.
+    #[oai(validator(max_length = 63))]
+    slug: String,
+    /// Display name (defaults to the slug).
+    #[oai(validator(max_length = 200))]
+    name: Option<String>,
+    settings: Option<FlockSettingsPatch>,
+}
+
+#[derive(Debug, Object)]
+struct CreatedFlock {
+    flock: FlockView,
+    /// The flock's first admin API key (all scopes). Shown once; store it now.
+    admin_api_key: String,
+}
+
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+struct UpdateFlock {
+    #[oai(validator(max_length = 200))]
+    name: Option<String>,
+    settings: Option<FlockSettingsPatch>,
+}
+
+#[derive(Debug, Object)]
+struct FlockPage {
+    items: Vec<FlockView>,
+    /// Pass as `after` to get the next page; absent on the last page.
+    next_cursor: Option<String>,
+}
+
+#[derive(Debug, Object)]
+struct RotatedKey {
+    /// The id of the new signing key (`kid`).
+    kid: String,
+}
+
+#[derive(ApiResponse)]
+enum CreateFlockResponse {
+    /// The flock was created.
+    #[oai(status = 201)]
+    Created(Json<CreatedFlock>),
+}
+
+#[derive(ApiResponse)]
+enum DeletedResponse {
+    /// Deleted, with everything the flock owned.
+    #[oai(status = 204)]
+    Deleted,
+}
+
+#[OpenApi(prefix_path = "/platform/v1", tag = "ApiTags::Platform")]
+impl PlatformApi {
+    /// Create a flock, with its own signing key and a first admin API key.
+    #[oai(path = "/flocks", method = "post", operation_id = "create_flock")]
+    async fn create(
+        &self,
+        _auth: PlatformAuth,
+        body: Json<CreateFlock>,
+    ) -> ApiResult<CreateFlockResponse> {
+        let body = body.0;
+        let settings = body
+            .settings
+            .unwrap_or_default()
+            .apply(FlockSettings::default());
+        let (flock, key) = self
+            .state
+            .flocks
+            .create(&body.slug, body.name.as_deref(), settings)
+            .await?;
+        Ok(CreateFlockResponse::Created(Json(CreatedFlock {
+            flock: (&flock).into(),
+            admin_api_key: key,
+        })))
+    }
+
+    /// List flocks by slug, one page at a time.
+    #[oai(path = "/flocks", method = "get", operation_id = "list_flocks")]
+    async fn list(
+        &self,
+        _auth: PlatformAuth,
+        /// Return flocks whose slug sorts after this one (the previous page's `next_cursor`).
+        #[oai(validator(max_length = 63))]
+        after: Query<Option<String>>,
+        /// Page size, 1–200 (default 50).
+        #[oai(validator(minimum(value = "1"), maximum(value = "200")))]
+        limit: Query<Option<u64>>,
+    ) -> ApiResult<Json<FlockPage>> {
+        let limit = limit.0.unwrap_or(50);
+        let flocks = self.state.flocks.list(after.0.as_deref(), limit).await?;
+        let next_cursor = (flocks.len() as u64 == limit)
+            .then(|| flocks.last().map(|f| f.slug.clone()))
+            .flatten();
+        Ok(Json(FlockPage {
+            items: flocks.iter().map(FlockView::from).collect(),
+            next_cursor,
+        }))
+    }
+
+    /// Get one flock.
+    #[oai(path = "/flocks/:slug", method = "get", operation_id = "get_flock")]
+    async fn get(&self, _auth: PlatformAuth, slug: Path<String>) -> ApiResult<Json<FlockView>> {
+        let flock = self.state.flocks.get(&slug.0).await?;
+        Ok(Json((&*flock).into()))
+    }
+
+    /// Change a flock's name or settings.
+    #[oai(
+        path = "/flocks/:slug",
+        method = "patch",
+        operation_id = "update_flock"
+    )]
+    async fn update(
+        &self,
+        _auth: PlatformAuth,
+        slug: Path<String>,
+        body: Json<UpdateFlock>,
+    ) -> ApiResult<Json<FlockView>> {
+        let current = self.state.flocks.get(&slug.0).await?;
+        let patch = FlockPatch {
+            name: body.0.name,
+            settings: body.0.settings.map(|s| s.apply(current.settings.clone())),
+            status: None,
+        };
+        let flock = self.state.flocks.update(&slug.0, patch).await?;
+        Ok(Json((&flock).into()))
+    }
+
+    /// Disable a flock: its routes answer 403 `flock_disabled`; nothing is deleted.
+    #[oai(
+        path = "/flocks/:slug/disable",
+        method = "post",
+        operation_id = "disable_flock"
+    )]
+    async fn disable(&self, _auth: PlatformAuth, slug: Path<String>) -> ApiResult<Json<FlockView>> {
+        self.set_status(&slug.0, FlockStatus::Disabled).await
+    }
+
+    /// Enable a disabled flock again.
+    #[oai(
+        path = "/flocks/:slug/enable",
+        method = "post",
+        operation_id = "enable_flock"
+    )]
+    async fn enable(&self, _auth: PlatformAuth, slug: Path<String>) -> ApiResult<Json<FlockView>> {
+        self.set_status(&slug.0, FlockStatus::Active).await
+    }
+
+    /// Delete a flock and everything it owns. Cannot be undone.
+    #[oai(
+        path = "/flocks/:slug",
+        method = "delete",
+        operation_id = "delete_flock"
+    )]
+    async fn delete(&self, _auth: PlatformAuth, slug: Path<String>) -> ApiResult<DeletedResponse> {
+        self.state.flocks.delete(&slug.0).await?;
+        Ok(DeletedResponse::Deleted)
+    }
+
+    /// Rotate the flock's signing key: a new key signs from now on; the previous one
+    /// keeps verifying until the tokens it signed have expired.
+    #[oai(
+        path = "/flocks/:slug/signing-keys/rotate",
+        method = "post",
+        operation_id = "rotate_signing_key"
+    )]
+    async fn rotate(&self, _auth: PlatformAuth, slug: Path<String>) -> ApiResult<Json<RotatedKey>> {
+        let flock = self.state.flocks.get(&slug.0).await?;
+        let kid = self.state.signing.rotate(flock.id).await?;
+        Ok(Json(RotatedKey { kid }))
+    }
+}
+
+impl PlatformApi {
+    async fn set_status(&self, slug: &str, status: FlockStatus) -> ApiResult<Json<FlockView>> {
+        let patch = FlockPatch {
+            status: Some(status),
+            ..FlockPatch::default()
+        };
+        let flock = self
+            .state
+            .flocks
+            .update(slug, patch)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Json((&flock).into()))
+    }
+}

@@ -1,0 +1,183 @@
+//! The composition root: config → services → routes, and the server's lifecycle.
+use crate::api;
+use crate::api::frame::frame;
+use crate::config::Config;
+use crate::db::Db;
+use crate::domain::apikey::ApiKeyService;
+use crate::domain::flock::FlockService;
+use crate::domain::password::Hasher;
+use crate::domain::session::SessionStore;
+use crate::domain::signing::SigningKeys;
+use crate::domain::tokens::TokenService;
+use crate::domain::user::UserService;
+use crate::infra::clock::Clock;
+use crate::infra::kv::{EmbeddedKv, Kv, RedisKv};
+use crate::infra::metrics::Metrics;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::{Endpoint, EndpointExt, Route};
+use secrecy::ExposeSecret;
+use std::future::Future;
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Services {
+    pub config: Config,
+    pub clock: Clock,
+    pub db: Db,
+    pub kv: Kv,
+    pub metrics: Metrics,
+    pub hasher: Hasher,
+    pub flocks: FlockService,
+    pub signing: SigningKeys,
+    pub tokens: TokenService,
+    pub sessions: SessionStore,
+    pub api_keys: ApiKeyService,
+    pub users: UserService,
+}
+
+/// Shared, cheap to clone.
+#[derive(Clone)]
+pub struct AppState(Arc<Services>);
+
+impl Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("database: {0}")]
+    Db(#[from] crate::db::DbError),
+    #[error("key-value store: {0}")]
+    Kv(#[from] crate::infra::kv::KvError),
+    #[error("configuration: {0}")]
+    Config(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl AppState {
+    /// Connects to the database and the KV store and wires every service.
+    pub async fn build(config: Config, clock: Clock) -> Result<Self, StartError> {
+        let db = Db::connect(
+            config.database.url.expose_secret(),
+            config.database.max_connections,
+        )
+        .await?;
+        let kv = match &config.kv.url {
+            Some(url) if !url.expose_secret().is_empty() => {
+                Kv::Redis(RedisKv::connect(url.expose_secret(), &config.kv.prefix)?)
+            }
+            _ => Kv::Embedded(EmbeddedKv::open(&config.kv.path)?),
+        };
+        Self::with_parts(config, clock, db, kv)
+    }
+
+    pub fn with_parts(config: Config, clock: Clock, db: Db, kv: Kv) -> Result<Self, StartError> {
+        let sec = &config.security;
+        let hasher = Hasher::new(
+            sec.argon2_m_kib,
+            sec.argon2_t,
+            sec.argon2_p,
+            sec.hash_workers,
+            sec.hash_queue,
+        )
+        .map_err(|e| StartError::Config(e.to_string()))?;
+        let metrics = Metrics::new().map_err(|e| StartError::Config(e.to_string()))?;
+        let signing = SigningKeys::new(db.clone(), clock.clone());
+        let tokens = TokenService::new(
+            clock.clone(),
+            &config.http.public_url,
+            signing.clone(),
+            sec.token_cache_secs,
+        );
+        let sessions = SessionStore::new(kv.clone(), clock.clone());
+        let flocks = FlockService::new(db.clone(), clock.clone(), signing.clone());
+        let api_keys = ApiKeyService::new(db.clone(), clock.clone(), config.platform.key.clone());
+        let users = UserService::new(
+            db.clone(),
+            clock.clone(),
+            hasher.clone(),
+            sessions.clone(),
+            tokens.clone(),
+        );
+        Ok(Self(Arc::new(Services {
+            config,
+            clock,
+            db,
+            kv,
+            metrics,
+            hasher,
+            flocks,
+            signing,
+            tokens,
+            sessions,
+            api_keys,
+            users,
+        })))
+    }
+
+    /// Every route: the API, `/openapi.json`, interactive docs at `/docs`.
+    pub fn routes(&self) -> impl Endpoint + 'static {
+        let service = api::service(self);
+        let spec = service.spec_endpoint();
+        let docs = service.swagger_ui();
+        Route::new()
+            .at("/openapi.json", spec)
+            .nest("/docs", docs)
+            .nest("/", service)
+            .around(frame)
+            .data(self.clone())
+    }
+}
+
+/// Serves until `shutdown` resolves, then drains in-flight requests and flushes the KV.
+pub async fn serve(
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let acceptor = TcpListener::bind(state.config.http.bind.clone())
+        .into_acceptor()
+        .await?;
+    serve_on(state, acceptor, shutdown).await
+}
+
+pub async fn serve_on(
+    state: AppState,
+    acceptor: impl Acceptor + 'static,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
+    let grace = Duration::from_secs(state.config.http.shutdown_grace_secs);
+    let routes = state.routes();
+    poem::Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(routes, shutdown, Some(grace))
+        .await?;
+    state.kv.flush().await?;
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown requested; finishing in-flight requests");
+}

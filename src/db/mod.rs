@@ -1,0 +1,102 @@
+//! Storage: the only place that builds SeaORM queries. Every flock-owned query takes the
+//! flock and applies it to selects, updates and deletes; there are no unscoped finders.
+pub mod flocks;
+pub mod keys;
+pub mod users;
+
+use migration::{Migrator, MigratorTrait};
+use sea_orm::{ConnectOptions, DatabaseConnection, DbErr, SqlErr};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The database cannot be reached; callers answer 503.
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    /// A unique constraint was violated (mapped to 409 by the caller's domain).
+    #[error("unique constraint violated: {0}")]
+    Conflict(String),
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+pub type DbResult<T> = Result<T, DbError>;
+
+impl From<DbErr> for DbError {
+    fn from(e: DbErr) -> Self {
+        if let Some(SqlErr::UniqueConstraintViolation(m)) = e.sql_err() {
+            return DbError::Conflict(m);
+        }
+        match e {
+            DbErr::Conn(_) | DbErr::ConnectionAcquire(_) => DbError::Unavailable(e.to_string()),
+            DbErr::Exec(ref r) | DbErr::Query(ref r) if is_io(r) => {
+                DbError::Unavailable(e.to_string())
+            }
+            other => DbError::Other(other.to_string()),
+        }
+    }
+}
+
+fn is_io(r: &sea_orm::RuntimeErr) -> bool {
+    match r {
+        sea_orm::RuntimeErr::SqlxError(e) => matches!(
+            e.as_ref(),
+            sea_orm::sqlx::Error::Io(_)
+                | sea_orm::sqlx::Error::PoolTimedOut
+                | sea_orm::sqlx::Error::PoolClosed
+                | sea_orm::sqlx::Error::WorkerCrashed
+        ),
+        _ => false,
+    }
+}
+
+#[derive(Clone)]
+pub struct Db {
+    pub(crate) conn: DatabaseConnection,
+}
+
+impl Db {
+    pub async fn connect(url: &str, max_connections: u32) -> DbResult<Self> {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .map(|p| p.split('?').next().unwrap_or(p))
+        {
+            if let Some(dir) = std::path::Path::new(path).parent() {
+                if !dir.as_os_str().is_empty() {
+                    std::fs::create_dir_all(dir).map_err(|e| DbError::Other(e.to_string()))?;
+                }
+            }
+        }
+        let mut opts = ConnectOptions::new(url.to_owned());
+        opts.max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(5))
+            .acquire_timeout(Duration::from_secs(5))
+            .sqlx_logging(false);
+        if url.starts_with("sqlite:") {
+            // One writer at a time in SQLite; WAL lets readers go on meanwhile.
+            opts.map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+            });
+        }
+        let conn = sea_orm::Database::connect(opts).await?;
+        Ok(Self { conn })
+    }
+
+    pub async fn migrate(&self) -> DbResult<()> {
+        Migrator::up(&self.conn, None).await?;
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> DbResult<()> {
+        self.conn.ping().await?;
+        Ok(())
+    }
+
+    pub async fn close(self) {
+        let _ = self.conn.close().await;
+    }
+}

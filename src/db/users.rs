@@ -1,0 +1,56 @@
+//! Users, always scoped by flock.
+use super::{Db, DbResult};
+use crate::ids::{FlockId, UserId};
+use entity::user;
+use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter};
+
+pub use entity::user::Model as UserRow;
+
+impl Db {
+    pub async fn user_insert(&self, row: user::Model) -> DbResult<()> {
+        user::Entity::insert(row.into_active_model())
+            .exec(&self.conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn user_by_id(&self, flock: FlockId, id: UserId) -> DbResult<Option<user::Model>> {
+        Ok(user::Entity::find()
+            .filter(user::Column::FlockId.eq(flock.0))
+            .filter(user::Column::Id.eq(id.0))
+            .one(&self.conn)
+            .await?)
+    }
+
+    /// `email` must already be normalised (trimmed, lowercase).
+    pub async fn user_by_email(
+        &self,
+        flock: FlockId,
+        email: &str,
+    ) -> DbResult<Option<user::Model>> {
+        Ok(user::Entity::find()
+            .filter(user::Column::FlockId.eq(flock.0))
+            .filter(user::Column::Email.eq(email))
+            .one(&self.conn)
+            .await?)
+    }
+
+    /// Replaces the password hash (used to upgrade weaker hashes at sign-in).
+    pub async fn user_set_password_hash(
+        &self,
+        flock: FlockId,
+        id: UserId,
+        hash: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> DbResult<()> {
+        use sea_orm::sea_query::Expr;
+        user::Entity::update_many()
+            .col_expr(user::Column::PasswordHash, Expr::value(hash))
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .filter(user::Column::FlockId.eq(flock.0))
+            .filter(user::Column::Id.eq(id.0))
+            .exec(&self.conn)
+            .await?;
+        Ok(())
+    }
+}

@@ -1,0 +1,378 @@
+//! Flocks (tenants): slugs, settings, lifecycle, and the per-request resolution cache.
+use super::signing::SigningKeys;
+use super::{apikey, InfraError, Invalid};
+use crate::db::Db;
+use crate::ids::FlockId;
+use crate::infra::clock::Clock;
+use chrono::{DateTime, Utc};
+use moka::sync::Cache;
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FlockError {
+    #[error("flock not found")]
+    NotFound,
+    #[error("flock is disabled")]
+    Disabled,
+    #[error("a flock with this slug already exists")]
+    SlugTaken,
+    #[error("{0}")]
+    Invalid(Invalid),
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl From<crate::db::DbError> for FlockError {
+    fn from(e: crate::db::DbError) -> Self {
+        FlockError::Infra(e.into())
+    }
+}
+
+const RESERVED: &[&str] = &[
+    "admin",
+    "api",
+    "app",
+    "assets",
+    "auth",
+    "default",
+    "docs",
+    "fold",
+    "health",
+    "healthz",
+    "internal",
+    "login",
+    "metrics",
+    "null",
+    "openapi",
+    "platform",
+    "public",
+    "readyz",
+    "root",
+    "static",
+    "system",
+    "undefined",
+    "well-known",
+    "www",
+];
+
+/// A URL-safe flock slug: lowercase letters, digits and dashes, 2–63 characters, starting
+/// and ending with a letter or digit, not a reserved word.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct FlockSlug(String);
+
+impl FlockSlug {
+    pub fn parse(s: &str) -> Result<Self, Invalid> {
+        let bad = |m: &str| Invalid::new("invalid_slug", "slug", m);
+        if !(2..=63).contains(&s.len()) {
+            return Err(bad("slug must be 2 to 63 characters"));
+        }
+        if !s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            return Err(bad(
+                "slug may hold only lowercase letters, digits and dashes",
+            ));
+        }
+        if s.starts_with('-') || s.ends_with('-') {
+            return Err(bad("slug must start and end with a letter or digit"));
+        }
+        if RESERVED.contains(&s) {
+            return Err(bad("this slug is reserved"));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum EnumerationPolicy {
+    /// Answers reveal whether an account exists (the seed systems' behaviour).
+    Open,
+    /// Same status, body and timing for existing and unknown accounts.
+    #[default]
+    Protected,
+}
+
+/// Per-flock settings. Unknown keys are refused; missing keys take these defaults.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FlockSettings {
+    /// Base URL of the flock's portal; mail links are built from it.
+    pub public_url: Option<String>,
+    pub enumeration: EnumerationPolicy,
+    pub password_min_length: u32,
+    pub access_token_ttl_secs: u32,
+    pub session_idle_ttl_secs: u32,
+    pub session_absolute_ttl_secs: u32,
+    pub self_registration: bool,
+    pub require_activation: bool,
+    pub require_approval: bool,
+}
+
+impl Default for FlockSettings {
+    fn default() -> Self {
+        Self {
+            public_url: None,
+            enumeration: EnumerationPolicy::Protected,
+            password_min_length: 8,
+            access_token_ttl_secs: 900,
+            session_idle_ttl_secs: 14 * 86_400,
+            session_absolute_ttl_secs: 30 * 86_400,
+            self_registration: true,
+            require_activation: false,
+            require_approval: false,
+        }
+    }
+}
+
+impl FlockSettings {
+    pub fn validate(&self) -> Result<(), Invalid> {
+        if let Some(u) = &self.public_url {
+            let ok = url::Url::parse(u)
+                .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+                .unwrap_or(false);
+            if !ok {
+                return Err(Invalid::new(
+                    "invalid_setting",
+                    "settings.public_url",
+                    "public_url must be an absolute http(s) URL",
+                ));
+            }
+        }
+        if !(8..=64).contains(&self.password_min_length) {
+            return Err(Invalid::new(
+                "invalid_setting",
+                "settings.password_min_length",
+                "password_min_length must be between 8 and 64",
+            ));
+        }
+        if !(60..=3600).contains(&self.access_token_ttl_secs) {
+            return Err(Invalid::new(
+                "invalid_setting",
+                "settings.access_token_ttl_secs",
+                "access_token_ttl_secs must be between 60 and 3600",
+            ));
+        }
+        if !(300..=365 * 86_400).contains(&self.session_absolute_ttl_secs) {
+            return Err(Invalid::new(
+                "invalid_setting",
+                "settings.session_absolute_ttl_secs",
+                "session_absolute_ttl_secs must be between 300 and 31536000",
+            ));
+        }
+        if !(300..=self.session_absolute_ttl_secs).contains(&self.session_idle_ttl_secs) {
+            return Err(Invalid::new(
+                "invalid_setting",
+                "settings.session_idle_ttl_secs",
+                "session_idle_ttl_secs must be between 300 and session_absolute_ttl_secs",
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlockStatus {
+    Active,
+    Disabled,
+}
+
+impl FlockStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FlockStatus::Active => "active",
+            FlockStatus::Disabled => "disabled",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Flock {
+    pub id: FlockId,
+    pub slug: String,
+    pub name: String,
+    pub status: FlockStatus,
+    pub settings: FlockSettings,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Flock {
+    fn from_row(r: entity::flock::Model) -> Result<Self, InfraError> {
+        let settings = serde_json::from_value(r.settings).map_err(|e| {
+            InfraError::Internal(format!("stored settings of flock {}: {e}", r.slug))
+        })?;
+        Ok(Self {
+            id: FlockId(r.id),
+            slug: r.slug,
+            name: r.name,
+            status: if r.status == "disabled" {
+                FlockStatus::Disabled
+            } else {
+                FlockStatus::Active
+            },
+            settings,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        })
+    }
+
+    fn to_row(&self) -> Result<entity::flock::Model, InfraError> {
+        Ok(entity::flock::Model {
+            id: self.id.0,
+            slug: self.slug.clone(),
+            name: self.name.clone(),
+            status: self.status.as_str().to_owned(),
+            settings: serde_json::to_value(&self.settings)
+                .map_err(|e| InfraError::Internal(e.to_string()))?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// What the platform may change on a flock; absent fields stay as they are.
+#[derive(Debug, Default)]
+pub struct FlockPatch {
+    pub name: Option<String>,
+    pub settings: Option<FlockSettings>,
+    pub status: Option<FlockStatus>,
+}
+
+#[derive(Clone)]
+pub struct FlockService {
+    db: Db,
+    clock: Clock,
+    signing: SigningKeys,
+    /// slug → flock (or None for an unknown slug), so each request costs no query.
+    cache: Cache<String, Option<Arc<Flock>>>,
+}
+
+fn validate_name(name: &str) -> Result<String, Invalid> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Err(Invalid::new(
+            "invalid_name",
+            "name",
+            "name must be 1 to 200 characters",
+        ));
+    }
+    Ok(name.to_owned())
+}
+
+impl FlockService {
+    pub fn new(db: Db, clock: Clock, signing: SigningKeys) -> Self {
+        Self {
+            db,
+            clock,
+            signing,
+            cache: Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(Duration::from_secs(10))
+                .build(),
+        }
+    }
+
+    /// Creates a flock with its signing key and first admin API key (returned in clear once).
+    pub async fn create(
+        &self,
+        slug: &str,
+        name: Option<&str>,
+        settings: FlockSettings,
+    ) -> Result<(Flock, String), FlockError> {
+        let slug = FlockSlug::parse(slug).map_err(FlockError::Invalid)?;
+        let name = validate_name(name.unwrap_or(slug.as_str())).map_err(FlockError::Invalid)?;
+        settings.validate().map_err(FlockError::Invalid)?;
+        let now = self.clock.now();
+        let flock = Flock {
+            id: FlockId::new(),
+            slug: slug.as_str().to_owned(),
+            name,
+            status: FlockStatus::Active,
+            settings,
+            created_at: now,
+            updated_at: now,
+        };
+        let key = SigningKeys::generate(flock.id, now)?;
+        let (admin, plaintext) =
+            apikey::ApiKeyService::generate(flock.id, "admin", vec!["*".to_owned()], now);
+        match self.db.flock_create(flock.to_row()?, key, admin).await {
+            Ok(()) => {}
+            Err(crate::db::DbError::Conflict(_)) => return Err(FlockError::SlugTaken),
+            Err(e) => return Err(e.into()),
+        }
+        self.cache.invalidate(&flock.slug);
+        Ok((flock, plaintext))
+    }
+
+    /// The flock of a tenant route: unknown → NotFound, disabled → Disabled.
+    pub async fn resolve(&self, slug: &str) -> Result<Arc<Flock>, FlockError> {
+        match self.lookup(slug).await? {
+            None => Err(FlockError::NotFound),
+            Some(f) if f.status == FlockStatus::Disabled => Err(FlockError::Disabled),
+            Some(f) => Ok(f),
+        }
+    }
+
+    /// The flock whatever its status (platform operations).
+    pub async fn get(&self, slug: &str) -> Result<Arc<Flock>, FlockError> {
+        self.lookup(slug).await?.ok_or(FlockError::NotFound)
+    }
+
+    async fn lookup(&self, slug: &str) -> Result<Option<Arc<Flock>>, FlockError> {
+        if let Some(hit) = self.cache.get(slug) {
+            return Ok(hit);
+        }
+        // Slugs that cannot exist never reach the database (or fill the cache).
+        if FlockSlug::parse(slug).is_err() {
+            return Ok(None);
+        }
+        let found = match self.db.flock_by_slug(slug).await? {
+            Some(row) => Some(Arc::new(Flock::from_row(row)?)),
+            None => None,
+        };
+        self.cache.insert(slug.to_owned(), found.clone());
+        Ok(found)
+    }
+
+    pub async fn list(&self, after: Option<&str>, limit: u64) -> Result<Vec<Flock>, FlockError> {
+        let rows = self.db.flock_list(after, limit).await?;
+        rows.into_iter()
+            .map(|r| Flock::from_row(r).map_err(FlockError::from))
+            .collect()
+    }
+
+    pub async fn update(&self, slug: &str, patch: FlockPatch) -> Result<Flock, FlockError> {
+        let current = self.get(slug).await?;
+        let mut next = (*current).clone();
+        if let Some(name) = patch.name {
+            next.name = validate_name(&name).map_err(FlockError::Invalid)?;
+        }
+        if let Some(settings) = patch.settings {
+            settings.validate().map_err(FlockError::Invalid)?;
+            next.settings = settings;
+        }
+        if let Some(status) = patch.status {
+            next.status = status;
+        }
+        next.updated_at = self.clock.now();
+        let row = self.db.flock_update(next.to_row()?).await?;
+        self.cache.invalidate(slug);
+        Ok(Flock::from_row(row)?)
+    }
+
+    pub async fn delete(&self, slug: &str) -> Result<(), FlockError> {
+        let flock = self.get(slug).await?;
+        self.db.flock_delete(flock.id).await?;
+        self.cache.invalidate(slug);
+        self.signing.forget(flock.id);
+        Ok(())
+    }
+}

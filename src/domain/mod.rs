@@ -1,0 +1,46 @@
+//! Business rules: one service and one error enum per area. Nothing here knows HTTP.
+pub mod apikey;
+pub mod flock;
+pub mod password;
+pub mod session;
+pub mod signing;
+pub mod tokens;
+pub mod user;
+
+use crate::db::DbError;
+use crate::infra::kv::KvError;
+
+/// Failures of the parts we depend on, shared by every area's error enum.
+#[derive(Debug, thiserror::Error)]
+pub enum InfraError {
+    #[error(transparent)]
+    Db(#[from] DbError),
+    #[error(transparent)]
+    Kv(#[from] KvError),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// A rule broken by an input: a stable code, a message a person can read, and the field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<&'static str>,
+}
+
+impl Invalid {
+    pub fn new(code: &'static str, field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            field: Some(field),
+        }
+    }
+}
+
+impl std::fmt::Display for Invalid {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}

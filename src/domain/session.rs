@@ -1,0 +1,157 @@
+//! Sessions live in the KV store: one record per session and an index per user. Every
+//! authenticated call checks its session here, so a revoked session dies at once.
+use super::InfraError;
+use crate::ids::{FlockId, SessionId, UserId};
+use crate::infra::clock::Clock;
+use crate::infra::kv::Kv;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Session {
+    pub id: SessionIdRepr,
+    pub flock: String,
+    pub user: String,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
+    pub last_seen_at: DateTime<Utc>,
+    pub idle_expires_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub source: Option<String>,
+}
+
+pub type SessionIdRepr = String;
+
+/// Where a session was opened from (kept for the session list).
+#[derive(Debug, Clone, Default)]
+pub struct SessionMeta {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub source: Option<String>,
+}
+
+#[derive(Clone)]
+pub struct SessionStore {
+    kv: Kv,
+    clock: Clock,
+}
+
+fn key(flock: FlockId, sid: SessionId) -> String {
+    format!("sess:{flock}:{sid}")
+}
+
+fn user_index(flock: FlockId, user: UserId) -> String {
+    format!("usess:{flock}:{user}")
+}
+
+fn ttl_until(t: DateTime<Utc>, now: DateTime<Utc>) -> std::time::Duration {
+    // Garbage-collection TTL on the store: a little past the domain deadline.
+    (t - now + Duration::minutes(5))
+        .to_std()
+        .unwrap_or(std::time::Duration::from_secs(300))
+}
+
+impl SessionStore {
+    pub fn new(kv: Kv, clock: Clock) -> Self {
+        Self { kv, clock }
+    }
+
+    pub async fn create(
+        &self,
+        flock: FlockId,
+        user: UserId,
+        role: &str,
+        idle_secs: u32,
+        absolute_secs: u32,
+        meta: SessionMeta,
+    ) -> Result<Session, InfraError> {
+        let now = self.clock.now();
+        let sid = SessionId::new();
+        let expires_at = now + Duration::seconds(i64::from(absolute_secs));
+        let s = Session {
+            id: sid.to_string(),
+            flock: flock.to_string(),
+            user: user.to_string(),
+            role: role.to_owned(),
+            created_at: now,
+            last_seen_at: now,
+            idle_expires_at: (now + Duration::seconds(i64::from(idle_secs))).min(expires_at),
+            expires_at,
+            ip: meta.ip,
+            user_agent: meta.user_agent,
+            source: meta.source,
+        };
+        let body = serde_json::to_vec(&s).map_err(|e| InfraError::Internal(e.to_string()))?;
+        // Index first: a session that exists is always findable for "sign out everywhere".
+        self.kv
+            .sadd(&user_index(flock, user), &s.id, ttl_until(expires_at, now))
+            .await?;
+        self.kv
+            .set(&key(flock, sid), &body, ttl_until(expires_at, now))
+            .await?;
+        Ok(s)
+    }
+
+    /// The live session, or None when unknown, revoked or past either deadline.
+    pub async fn get(&self, flock: FlockId, sid: SessionId) -> Result<Option<Session>, InfraError> {
+        let Some(raw) = self.kv.get(&key(flock, sid)).await? else {
+            return Ok(None);
+        };
+        let s: Session =
+            serde_json::from_slice(&raw).map_err(|e| InfraError::Internal(e.to_string()))?;
+        let now = self.clock.now();
+        if s.flock != flock.to_string() || now >= s.expires_at || now >= s.idle_expires_at {
+            return Ok(None);
+        }
+        Ok(Some(s))
+    }
+
+    pub async fn revoke(
+        &self,
+        flock: FlockId,
+        user: UserId,
+        sid: SessionId,
+    ) -> Result<bool, InfraError> {
+        let existed = self.kv.del(&key(flock, sid)).await?;
+        self.kv
+            .srem(&user_index(flock, user), &sid.to_string())
+            .await?;
+        Ok(existed)
+    }
+
+    pub async fn list(&self, flock: FlockId, user: UserId) -> Result<Vec<Session>, InfraError> {
+        let mut out = Vec::new();
+        for id in self.kv.smembers(&user_index(flock, user)).await? {
+            let Ok(uuid) = id.parse() else { continue };
+            if let Some(s) = self.get(flock, SessionId(uuid)).await? {
+                out.push(s);
+            }
+        }
+        out.sort_by_key(|s| s.created_at);
+        Ok(out)
+    }
+
+    /// Ends every session of the user except `keep`; returns how many ended.
+    pub async fn revoke_all(
+        &self,
+        flock: FlockId,
+        user: UserId,
+        keep: Option<SessionId>,
+    ) -> Result<usize, InfraError> {
+        let keep = keep.map(|k| k.to_string());
+        let mut n = 0;
+        for id in self.kv.smembers(&user_index(flock, user)).await? {
+            if Some(&id) == keep.as_ref() {
+                continue;
+            }
+            if let Ok(uuid) = id.parse() {
+                if self.revoke(flock, user, SessionId(uuid)).await? {
+                    n += 1;
+                }
+            }
+        }
+        Ok(n)
+    }
+}

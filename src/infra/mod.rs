@@ -1,0 +1,5 @@
+//! Infrastructure we own or wrap: clock, secrets, the KV store, mail, metrics.
+pub mod clock;
+pub mod kv;
+pub mod metrics;
+pub mod secret;
