@@ -24,7 +24,7 @@ die()  { printf 'ERROR: %s\n' "$*" >&2; exit 1; }
 # 1. Dependencies (idempotent; apt-get update only when something is missing)
 # ---------------------------------------------------------------------------
 step "Checking dependencies"
-PG_BINDIR="$(pg_config --bindir)"
+PG_BINDIR="$(pg_config --bindir 2>/dev/null || echo /usr/lib/postgresql/15/bin)"
 apt_pkgs=()
 [[ -x "$PG_BINDIR/initdb" ]] || apt_pkgs+=(postgresql-15)
 command -v redis-server >/dev/null 2>&1 || apt_pkgs+=(redis-server)

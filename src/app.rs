@@ -120,6 +120,11 @@ impl AppState {
         })))
     }
 
+    /// The raw database connection, for tests and invariant checks (not for handlers).
+    pub fn db_conn(&self) -> sea_orm::DatabaseConnection {
+        self.db.conn.clone()
+    }
+
     /// Every route: the API, `/openapi.json`, interactive docs at `/docs`.
     pub fn routes(&self) -> impl Endpoint + 'static {
         let service = api::service(self);

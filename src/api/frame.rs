@@ -44,7 +44,7 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
             let path = req.uri().path().to_owned();
             let state = req.data::<AppState>().cloned();
 
-            let (mut resp, op) = if let Err(resp) = limit_body(&mut req, state.as_ref()) {
+            let (mut resp, op) = if let Some(resp) = limit_body(&mut req, state.as_ref()) {
                 (resp, "body_limit")
             } else {
                 match resolve_tenant(&mut req, state.as_ref(), &path).await {
@@ -83,25 +83,24 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
 }
 
 /// Refuses a declared body over the limit; caps an undeclared (chunked) one.
-fn limit_body(req: &mut Request, state: Option<&AppState>) -> std::result::Result<(), Response> {
-    let Some(limit) = state.map(|s| s.config.http.body_limit) else {
-        return Ok(());
-    };
+/// `Some(answer)` when the request is refused.
+fn limit_body(req: &mut Request, state: Option<&AppState>) -> Option<Response> {
+    let limit = state?.config.http.body_limit;
     let declared = req
         .headers()
         .get(poem::http::header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     match declared {
-        Some(n) if n > limit => Err(error_response(poem::Error::from_status(
+        Some(n) if n > limit => Some(error_response(poem::Error::from_status(
             StatusCode::PAYLOAD_TOO_LARGE,
         ))),
-        Some(_) => Ok(()),
+        Some(_) => None,
         None => {
             use tokio::io::AsyncReadExt;
             let body = req.take_body().into_async_read().take(limit as u64);
             req.set_body(poem::Body::from_async_read(body));
-            Ok(())
+            None
         }
     }
 }
@@ -132,47 +131,46 @@ fn error_response(e: poem::Error) -> Response {
         return e.into_response();
     }
     let status = e.status();
-    let (code, message, field): (&str, String, Option<String>) = if let Some(p) =
-        e.downcast_ref::<ParseRequestPayloadError>()
-    {
-        ("invalid_request", p.reason.clone(), field_of(&p.reason))
-    } else if let Some(p) = e.downcast_ref::<ParseParamError>() {
-        ("invalid_parameter", p.to_string(), Some(p.name.to_owned()))
-    } else if let Some(c) = e.downcast_ref::<ContentTypeError>() {
-        ("unsupported_content_type", c.to_string(), None)
-    } else if e.is::<AuthorizationError>() {
-        (
-            "unauthorized",
-            "missing or invalid credentials".into(),
-            None,
-        )
-    } else {
-        match status {
-            StatusCode::NOT_FOUND => ("not_found", "no such route".into(), None),
-            StatusCode::METHOD_NOT_ALLOWED => (
-                "method_not_allowed",
-                "method not allowed on this route".into(),
+    let (code, message, field): (&str, String, Option<String>) =
+        if let Some(p) = e.downcast_ref::<ParseRequestPayloadError>() {
+            ("invalid_request", p.reason.clone(), field_of(&p.reason))
+        } else if let Some(p) = e.downcast_ref::<ParseParamError>() {
+            ("invalid_parameter", p.to_string(), Some(p.name.to_owned()))
+        } else if let Some(c) = e.downcast_ref::<ContentTypeError>() {
+            ("unsupported_content_type", c.to_string(), None)
+        } else if e.is::<AuthorizationError>() {
+            (
+                "unauthorized",
+                "missing or invalid credentials".into(),
                 None,
-            ),
-            StatusCode::PAYLOAD_TOO_LARGE => (
-                "payload_too_large",
-                "the request body is too large".into(),
-                None,
-            ),
-            s if s.is_client_error() => {
-                tracing::debug!(error = %e, "client error");
-                ("bad_request", "the request is not valid".into(), None)
-            }
-            _ => {
-                tracing::error!(error = %e, "unhandled error");
-                (
-                    "internal_error",
-                    "an unexpected error occurred".into(),
+            )
+        } else {
+            match status {
+                StatusCode::NOT_FOUND => ("not_found", "no such route".into(), None),
+                StatusCode::METHOD_NOT_ALLOWED => (
+                    "method_not_allowed",
+                    "method not allowed on this route".into(),
                     None,
-                )
+                ),
+                StatusCode::PAYLOAD_TOO_LARGE => (
+                    "payload_too_large",
+                    "the request body is too large".into(),
+                    None,
+                ),
+                s if s.is_client_error() => {
+                    tracing::debug!(error = %e, "client error");
+                    ("bad_request", "the request is not valid".into(), None)
+                }
+                _ => {
+                    tracing::error!(error = %e, "unhandled error");
+                    (
+                        "internal_error",
+                        "an unexpected error occurred".into(),
+                        None,
+                    )
+                }
             }
-        }
-    };
+        };
     let status = if status.is_server_error() {
         StatusCode::INTERNAL_SERVER_ERROR
     } else {

@@ -133,11 +133,16 @@ fn meta(remote: &RemoteAddr, source: Option<String>, user_agent: Option<String>)
 #[OpenApi(tag = "ApiTags::User")]
 impl UserApi {
     /// Register an account with an email and a password.
-    #[oai(path = "/api/v1/:flock/user/register", method = "post", operation_id = "register")]
+    #[oai(
+        path = "/api/v1/:flock/user/register",
+        method = "post",
+        operation_id = "register"
+    )]
     async fn register(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")] _flock: Path<String>,
+        #[oai(name = "flock")]
+        _flock: Path<String>,
         tenant: Tenant,
         body: Json<RegisterRequest>,
     ) -> ApiResult<RegisterResponse> {
@@ -164,11 +169,16 @@ impl UserApi {
     }
 
     /// Sign in with email and password; returns an access token for this flock.
-    #[oai(path = "/api/v1/:flock/user/auth", method = "post", operation_id = "sign_in")]
+    #[oai(
+        path = "/api/v1/:flock/user/auth",
+        method = "post",
+        operation_id = "sign_in"
+    )]
     async fn sign_in(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")] _flock: Path<String>,
+        #[oai(name = "flock")]
+        _flock: Path<String>,
         tenant: Tenant,
         remote: &RemoteAddr,
         /// The client's user agent, kept with the session.
@@ -200,11 +210,16 @@ impl UserApi {
     }
 
     /// The signed-in user.
-    #[oai(path = "/api/v1/:flock/user", method = "get", operation_id = "get_current_user")]
+    #[oai(
+        path = "/api/v1/:flock/user",
+        method = "get",
+        operation_id = "get_current_user"
+    )]
     async fn me(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")] _flock: Path<String>,
+        #[oai(name = "flock")]
+        _flock: Path<String>,
         auth: UserAuth,
     ) -> ApiResult<Json<UserView>> {
         let c = auth.0;
@@ -247,7 +262,8 @@ impl KeysApi {
     async fn jwks(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")] _flock: Path<String>,
+        #[oai(name = "flock")]
+        _flock: Path<String>,
         tenant: Tenant,
     ) -> ApiResult<Json<Jwks>> {
         let keys = self.state.signing.for_flock(tenant.0.id).await?;

@@ -1,0 +1,155 @@
+//! Every error answers with `{code, message, field?, request_id}` and changes nothing.
+use crate::helpers::{assert_error, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+async fn user_count(app: &TestApp, flock: &str) -> usize {
+    // Count through the API's own view: sign-in attempts would be noisy, so use the db.
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let _ = flock;
+    entity::user::Entity::find()
+        .count(&app.state.db_conn())
+        .await
+        .unwrap() as usize
+}
+
+#[tokio::test]
+async fn unknown_flock_is_a_json_404() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .req(Method::GET, "/api/v1/no-such-flock/user")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.headers().get("x-request-id").is_some());
+    let body: Value = r.json().await.unwrap();
+    assert_error(&body, "flock_not_found");
+}
+
+#[tokio::test]
+async fn malformed_json_missing_field_and_wrong_content_type_change_nothing() {
+    let app = TestApp::spawn().await;
+    let f = app.create_flock("acme").await;
+    let path = format!("/api/v1/{}/user/register", f.slug);
+
+    let r = app
+        .req(Method::POST, &path)
+        .header("content-type", "application/json")
+        .body("{\"email\": ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_error(&r.json().await.unwrap(), "invalid_request");
+
+    let r = app
+        .req(Method::POST, &path)
+        .json(&json!({"password": "correct horse battery staple", "terms_accepted": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert_error(&r.json().await.unwrap(), "invalid_request");
+
+    let r = app
+        .req(Method::POST, &path)
+        .header("content-type", "text/plain")
+        .body("email=a@b.c")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNSUPPORTED_MEDIA_TYPE);
+    assert_error(&r.json().await.unwrap(), "unsupported_content_type");
+
+    let r = app
+        .req(Method::POST, &path)
+        .json(&json!({"email": "a@example.com", "password": "correct horse battery staple", "terms_accepted": true, "status": "active"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::BAD_REQUEST,
+        "unknown fields are refused"
+    );
+
+    assert_eq!(user_count(&app, &f.slug).await, 0);
+}
+
+#[tokio::test]
+async fn unknown_route_and_wrong_method_answer_json() {
+    let app = TestApp::spawn().await;
+    let r = app.req(Method::GET, "/nowhere").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_error(&r.json().await.unwrap(), "not_found");
+
+    let r = app.req(Method::PUT, "/healthz").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_error(&r.json().await.unwrap(), "method_not_allowed");
+}
+
+#[tokio::test]
+async fn validation_errors_name_the_field() {
+    let app = TestApp::spawn().await;
+    let f = app.create_flock("acme").await;
+    let (s, b) = app
+        .register(&f.slug, "not-an-email", "correct horse battery staple")
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(&b, "invalid_email");
+    assert_eq!(b["field"], "email");
+
+    let r = app
+        .req(Method::POST, &format!("/api/v1/{}/user/register", f.slug))
+        .json(&json!({"email": "a@example.com", "password": "correct horse battery staple", "terms_accepted": false}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let b: Value = r.json().await.unwrap();
+    assert_error(&b, "terms_not_accepted");
+    assert_eq!(b["field"], "terms_accepted");
+    assert_eq!(user_count(&app, &f.slug).await, 0);
+}
+
+#[tokio::test]
+async fn oversized_bodies_are_refused_with_413() {
+    let app = TestApp::spawn().await;
+    let f = app.create_flock("acme").await;
+    let big = "x".repeat(2 * 1024 * 1024);
+    let r = app
+        .req(Method::POST, &format!("/api/v1/{}/user/register", f.slug))
+        .header("content-type", "application/json")
+        .body(big)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_error(&r.json().await.unwrap(), "payload_too_large");
+}
+
+#[tokio::test]
+async fn health_ready_and_metrics_answer() {
+    let app = TestApp::spawn().await;
+    let r = app.req(Method::GET, "/healthz").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app.req(Method::GET, "/readyz").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["database"], true);
+    assert_eq!(b["kv"], true);
+    let m = app
+        .req(Method::GET, "/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("fold_http_requests_total{operation=\"readyz\",status=\"200\"} 1"),
+        "{m}"
+    );
+    assert!(m.contains("fold_http_request_duration_seconds_bucket"));
+}
