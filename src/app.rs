@@ -6,12 +6,13 @@ use crate::db::Db;
 use crate::domain::apikey::ApiKeyService;
 use crate::domain::flock::FlockService;
 use crate::domain::password::Hasher;
-use crate::domain::session::SessionStore;
+use crate::domain::session::{SessionService, SessionStore};
 use crate::domain::signing::SigningKeys;
 use crate::domain::tokens::TokenService;
 use crate::domain::user::UserService;
 use crate::infra::clock::Clock;
 use crate::infra::kv::{EmbeddedKv, Kv, RedisKv};
+use crate::infra::mail::Mailer;
 use crate::infra::metrics::Metrics;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use poem::{Endpoint, EndpointExt, Route};
@@ -23,15 +24,19 @@ use std::time::Duration;
 
 pub struct Services {
     pub config: Config,
+    /// `http.trusted_proxies`, parsed.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     pub clock: Clock,
     pub db: Db,
     pub kv: Kv,
     pub metrics: Metrics,
+    pub mailer: Mailer,
     pub hasher: Hasher,
     pub flocks: FlockService,
     pub signing: SigningKeys,
     pub tokens: TokenService,
     pub sessions: SessionStore,
+    pub session_service: SessionService,
     pub api_keys: ApiKeyService,
     pub users: UserService,
 }
@@ -86,6 +91,8 @@ impl AppState {
             sec.hash_queue,
         )
         .map_err(|e| StartError::Config(e.to_string()))?;
+        let mailer =
+            Mailer::from_config(&config.mail).map_err(|e| StartError::Config(e.to_string()))?;
         let metrics = Metrics::new().map_err(|e| StartError::Config(e.to_string()))?;
         let signing = SigningKeys::new(db.clone(), clock.clone());
         let tokens = TokenService::new(
@@ -95,26 +102,38 @@ impl AppState {
             sec.token_cache_secs,
         );
         let sessions = SessionStore::new(kv.clone(), clock.clone());
+        let session_service = SessionService::new(sessions.clone(), tokens.clone());
         let flocks = FlockService::new(db.clone(), clock.clone(), signing.clone());
         let api_keys = ApiKeyService::new(db.clone(), clock.clone(), config.platform.key.clone());
         let users = UserService::new(
             db.clone(),
             clock.clone(),
             hasher.clone(),
-            sessions.clone(),
-            tokens.clone(),
+            session_service.clone(),
         );
+        let trusted_proxies = config
+            .http
+            .trusted_proxies
+            .iter()
+            .map(|p| {
+                p.parse()
+                    .map_err(|_| StartError::Config(format!("http.trusted_proxies: bad IP {p:?}")))
+            })
+            .collect::<Result<Vec<std::net::IpAddr>, _>>()?;
         Ok(Self(Arc::new(Services {
             config,
+            trusted_proxies,
             clock,
             db,
             kv,
             metrics,
+            mailer,
             hasher,
             flocks,
             signing,
             tokens,
             sessions,
+            session_service,
             api_keys,
             users,
         })))

@@ -3,6 +3,7 @@
 //! JSON error shape for every error poem produces itself (malformed JSON, wrong content
 //! type, unknown route, wrong method, missing credentials), metrics and the access log.
 //! Query strings are never logged: they could carry secrets.
+use super::client_ip::{self, ClientIp};
 use super::error::{ApiError, ErrorBody, REQUEST_ID};
 use crate::app::AppState;
 use crate::domain::flock::Flock;
@@ -43,6 +44,12 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
             let method = req.method().clone();
             let path = req.uri().path().to_owned();
             let state = req.data::<AppState>().cloned();
+            if let Some(ip) = state
+                .as_ref()
+                .and_then(|s| client_ip::resolve(&req, &s.trusted_proxies))
+            {
+                req.set_data(ClientIp(ip));
+            }
 
             let (mut resp, op) = if let Some(resp) = limit_body(&mut req, state.as_ref()) {
                 (resp, "body_limit")

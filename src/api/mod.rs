@@ -1,5 +1,6 @@
 //! HTTP only: one `#[OpenApi]` struct per area, request/response types, error mapping.
 //! A handler extracts, calls one service, converts the result.
+pub mod client_ip;
 pub mod error;
 pub mod frame;
 mod ops;

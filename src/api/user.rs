@@ -1,4 +1,5 @@
 //! Self-service accounts under `/api/v1/{flock}/user…`, and the flock's JWKS.
+use super::client_ip::ClientIp;
 use super::error::ApiResult;
 use super::frame::Tenant;
 use super::security::UserAuth;
@@ -7,7 +8,6 @@ use crate::app::AppState;
 use crate::domain::session::SessionMeta;
 use crate::domain::user::{RegisterInput, User};
 use chrono::{DateTime, Utc};
-use poem::web::RemoteAddr;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -122,9 +122,9 @@ struct SessionGrant {
     user: UserView,
 }
 
-fn meta(remote: &RemoteAddr, source: Option<String>, user_agent: Option<String>) -> SessionMeta {
+fn meta(ip: ClientIp, source: Option<String>, user_agent: Option<String>) -> SessionMeta {
     SessionMeta {
-        ip: remote.as_socket_addr().map(|a| a.ip().to_string()),
+        ip: Some(ip.0.to_string()),
         user_agent: user_agent.map(|u| u.chars().take(256).collect()),
         source,
     }
@@ -180,7 +180,7 @@ impl UserApi {
         #[oai(name = "flock")]
         _flock: Path<String>,
         tenant: Tenant,
-        remote: &RemoteAddr,
+        ip: ClientIp,
         /// The client's user agent, kept with the session.
         #[oai(name = "User-Agent")]
         user_agent: poem_openapi::param::Header<Option<String>>,
@@ -195,16 +195,16 @@ impl UserApi {
                 &tenant.0,
                 &b.email,
                 SecretString::from(b.password),
-                meta(remote, b.source, user_agent.0),
+                meta(ip, b.source, user_agent.0),
             )
             .await?;
         Ok(Json(SessionGrant {
-            access_token: s.access_token,
+            access_token: s.grant.access_token,
             token_type: "Bearer".into(),
-            expires_at: s.access_expires_at,
-            expires_in: s.access_expires_at - now,
-            session_id: s.session.id,
-            session_expires_at: s.session.expires_at,
+            expires_at: s.grant.access_expires_at,
+            expires_in: s.grant.access_expires_at - now,
+            session_id: s.grant.session.id,
+            session_expires_at: s.grant.session.expires_at,
             user: s.user.into(),
         }))
     }

@@ -1,5 +1,7 @@
 //! Sessions live in the KV store: one record per session and an index per user. Every
 //! authenticated call checks its session here, so a revoked session dies at once.
+use super::flock::Flock;
+use super::tokens::{TokenError, TokenService};
 use super::InfraError;
 use crate::ids::{FlockId, SessionId, UserId};
 use crate::infra::clock::Clock;
@@ -153,5 +155,60 @@ impl SessionStore {
             }
         }
         Ok(n)
+    }
+}
+
+/// A freshly opened session and the credentials that carry it.
+#[derive(Debug, Clone)]
+pub struct SessionGrant {
+    pub session: Session,
+    pub access_token: String,
+    /// Unix seconds.
+    pub access_expires_at: i64,
+}
+
+/// Opens sessions for every sign-in path (password, activation, one-time code, …), so
+/// each path hands out the same credentials.
+#[derive(Clone)]
+pub struct SessionService {
+    pub store: SessionStore,
+    pub tokens: TokenService,
+}
+
+impl SessionService {
+    pub fn new(store: SessionStore, tokens: TokenService) -> Self {
+        Self { store, tokens }
+    }
+
+    pub async fn open(
+        &self,
+        flock: &Flock,
+        user: UserId,
+        role: &str,
+        meta: SessionMeta,
+    ) -> Result<SessionGrant, TokenError> {
+        let session = self
+            .store
+            .create(
+                flock.id,
+                user,
+                role,
+                flock.settings.session_idle_ttl_secs,
+                flock.settings.session_absolute_ttl_secs,
+                meta,
+            )
+            .await?;
+        let sid = SessionId(
+            session
+                .id
+                .parse()
+                .map_err(|_| InfraError::Internal("session id".into()))?,
+        );
+        let (access_token, access_expires_at) = self.tokens.issue(flock, user, sid, role).await?;
+        Ok(SessionGrant {
+            session,
+            access_token,
+            access_expires_at,
+        })
     }
 }

@@ -2,11 +2,10 @@
 //! lifecycle builds on this).
 use super::flock::{EnumerationPolicy, Flock};
 use super::password::{check_policy, HashError, Hasher};
-use super::session::{Session, SessionMeta, SessionStore};
-use super::tokens::TokenService;
+use super::session::{SessionGrant, SessionMeta, SessionService};
 use super::{InfraError, Invalid};
 use crate::db::{Db, DbError};
-use crate::ids::{FlockId, SessionId, UserId};
+use crate::ids::{FlockId, UserId};
 use crate::infra::clock::Clock;
 use chrono::{DateTime, Utc};
 use secrecy::{ExposeSecret, SecretString};
@@ -186,13 +185,11 @@ pub struct Registered {
     pub status: UserStatus,
 }
 
-/// A signed-in session: the access token and what it opens.
+/// A signed-in user and the session opened for them.
 #[derive(Debug, Clone)]
 pub struct SignedIn {
     pub user: User,
-    pub session: Session,
-    pub access_token: String,
-    pub access_expires_at: i64,
+    pub grant: SessionGrant,
 }
 
 fn optional_text(
@@ -234,24 +231,16 @@ pub struct UserService {
     db: Db,
     clock: Clock,
     hasher: Hasher,
-    sessions: SessionStore,
-    tokens: TokenService,
+    sessions: SessionService,
 }
 
 impl UserService {
-    pub fn new(
-        db: Db,
-        clock: Clock,
-        hasher: Hasher,
-        sessions: SessionStore,
-        tokens: TokenService,
-    ) -> Self {
+    pub fn new(db: Db, clock: Clock, hasher: Hasher, sessions: SessionService) -> Self {
         Self {
             db,
             clock,
             hasher,
             sessions,
-            tokens,
         }
     }
 
@@ -366,31 +355,8 @@ impl UserService {
                 .user_set_password_hash(flock.id, user.id, &hash, self.clock.now())
                 .await?;
         }
-        let session = self
-            .sessions
-            .create(
-                flock.id,
-                user.id,
-                &user.role,
-                flock.settings.session_idle_ttl_secs,
-                flock.settings.session_absolute_ttl_secs,
-                meta,
-            )
-            .await?;
-        let sid: SessionId = SessionId(
-            session
-                .id
-                .parse()
-                .map_err(|_| InfraError::Internal("session id".into()))?,
-        );
-        let (access_token, access_expires_at) =
-            self.tokens.issue(flock, user.id, sid, &user.role).await?;
-        Ok(SignedIn {
-            user,
-            session,
-            access_token,
-            access_expires_at,
-        })
+        let grant = self.sessions.open(flock, user.id, &user.role, meta).await?;
+        Ok(SignedIn { user, grant })
     }
 
     pub async fn get(&self, flock: FlockId, id: UserId) -> Result<User, UserError> {

@@ -153,3 +153,41 @@ async fn health_ready_and_metrics_answer() {
     );
     assert!(m.contains("fold_http_request_duration_seconds_bucket"));
 }
+
+#[tokio::test]
+async fn a_dead_kv_store_gives_503_never_an_open_door() {
+    // Nothing listens on port 1: every KV call fails.
+    let app = TestApp::builder()
+        .redis("redis://127.0.0.1:1")
+        .spawn()
+        .await;
+    let f = app.create_flock("acme").await;
+    let (s, _) = app
+        .register(&f.slug, "ann@example.com", crate::helpers::PASSWORD)
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "registration needs no KV");
+    let (s, b) = app
+        .sign_in(&f.slug, "ann@example.com", crate::helpers::PASSWORD)
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+    assert_error(&b, "kv_unavailable");
+
+    // A token signed by the flock's real key is still refused while its session cannot be checked.
+    let flock = app.state.flocks.resolve(&f.slug).await.unwrap();
+    let (token, _) = app
+        .state
+        .tokens
+        .issue(
+            &flock,
+            fold::ids::UserId::new(),
+            fold::ids::SessionId::new(),
+            "client",
+        )
+        .await
+        .unwrap();
+    let (s, b) = app.me(&f.slug, &token).await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    assert_error(&b, "kv_unavailable");
+    let r = app.req(Method::GET, "/readyz").send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+}

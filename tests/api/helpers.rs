@@ -34,6 +34,7 @@ pub struct TestFlock {
 
 pub struct Builder {
     config: Config,
+    redis_override: Option<String>,
 }
 
 impl TestApp {
@@ -46,7 +47,10 @@ impl TestApp {
         config.platform.key = Some(PLATFORM_KEY.to_owned().into());
         config.http.public_url = "https://fold.test".into();
         config.log.filter = "warn".into();
-        Builder { config }
+        Builder {
+            config,
+            redis_override: None,
+        }
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -123,6 +127,11 @@ impl TestApp {
         (status, r.json().await.unwrap_or(Value::Null))
     }
 
+    /// Every mail written to this app's outbox, oldest first.
+    pub fn outbox(&self) -> Vec<fold::infra::mail::OutgoingMail> {
+        fold::infra::mail::read_outbox(&self.state.config.mail.outbox_dir)
+    }
+
     /// Stops the server gracefully and waits for it.
     pub async fn stop(mut self) {
         if let Some(tx) = self.shutdown.take() {
@@ -168,6 +177,12 @@ impl Builder {
         self
     }
 
+    /// Use Redis at `url` whatever the environment says (e.g. a dead port).
+    pub fn redis(mut self, url: &str) -> Self {
+        self.redis_override = Some(url.to_owned());
+        self
+    }
+
     pub async fn spawn(self) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut config = self.config;
@@ -182,8 +197,12 @@ impl Builder {
         let clock = Clock::system();
         let db = Db::connect(&db_url, 8).await.expect("connect database");
         db.migrate().await.expect("migrate");
-        let kv = match std::env::var("TEST_REDIS_URL") {
-            Ok(url) if !url.is_empty() => {
+        let redis = self
+            .redis_override
+            .clone()
+            .or_else(|| std::env::var("TEST_REDIS_URL").ok());
+        let kv = match redis {
+            Some(url) if !url.is_empty() => {
                 let prefix = unique("test:") + ":";
                 config.kv.url = Some(url.clone().into());
                 config.kv.prefix = prefix.clone();
