@@ -7,6 +7,7 @@ mod ops;
 mod platform;
 pub mod security;
 mod user;
+pub mod views;
 
 use crate::app::AppState;
 use poem_openapi::{OpenApiService, Tags};

@@ -3,11 +3,10 @@ use super::client_ip::ClientIp;
 use super::error::ApiResult;
 use super::frame::Tenant;
 use super::security::UserAuth;
+use super::views::{meta, SessionView, UserView};
 use super::ApiTags;
 use crate::app::AppState;
-use crate::domain::session::SessionMeta;
-use crate::domain::user::{RegisterInput, User};
-use chrono::{DateTime, Utc};
+use crate::domain::user::RegisterInput;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
@@ -66,70 +65,6 @@ struct SignInRequest {
     source: Option<String>,
 }
 
-/// The current user.
-#[derive(Object)]
-pub struct UserView {
-    id: Uuid,
-    email: Option<String>,
-    phone: Option<String>,
-    /// preregistered, activation_required, pending_approval, active, inactive, deleted, unclaimed.
-    status: String,
-    /// `client` or `manager`.
-    role: String,
-    first_name: Option<String>,
-    last_name: Option<String>,
-    locale: Option<String>,
-    email_verified: bool,
-    phone_verified: bool,
-    created_at: DateTime<Utc>,
-    updated_at: DateTime<Utc>,
-}
-
-impl From<User> for UserView {
-    fn from(u: User) -> Self {
-        Self {
-            id: u.id.0,
-            email: u.email,
-            phone: u.phone,
-            status: u.status.as_str().to_owned(),
-            role: u.role,
-            first_name: u.first_name,
-            last_name: u.last_name,
-            locale: u.locale,
-            email_verified: u.email_verified,
-            phone_verified: u.phone_verified,
-            created_at: u.created_at,
-            updated_at: u.updated_at,
-        }
-    }
-}
-
-/// A new session.
-#[derive(Object)]
-struct SessionGrant {
-    /// The access token (JWT); send as `Authorization: Bearer …`.
-    access_token: String,
-    /// Always `Bearer`.
-    token_type: String,
-    /// When the access token expires (unix seconds).
-    expires_at: i64,
-    /// Seconds until the access token expires.
-    expires_in: i64,
-    /// The session's id (`sid` in the token).
-    session_id: String,
-    /// When the session itself ends, whatever its use.
-    session_expires_at: DateTime<Utc>,
-    user: UserView,
-}
-
-fn meta(ip: ClientIp, source: Option<String>, user_agent: Option<String>) -> SessionMeta {
-    SessionMeta {
-        ip: Some(ip.0.to_string()),
-        user_agent: user_agent.map(|u| u.chars().take(256).collect()),
-        source,
-    }
-}
-
 #[OpenApi(tag = "ApiTags::User")]
 impl UserApi {
     /// Register an account with an email and a password.
@@ -185,7 +120,7 @@ impl UserApi {
         #[oai(name = "User-Agent")]
         user_agent: poem_openapi::param::Header<Option<String>>,
         body: Json<SignInRequest>,
-    ) -> ApiResult<Json<SessionGrant>> {
+    ) -> ApiResult<Json<SessionView>> {
         let b = body.0;
         let now = self.state.clock.unix();
         let s = self
@@ -198,15 +133,7 @@ impl UserApi {
                 meta(ip, b.source, user_agent.0),
             )
             .await?;
-        Ok(Json(SessionGrant {
-            access_token: s.grant.access_token,
-            token_type: "Bearer".into(),
-            expires_at: s.grant.access_expires_at,
-            expires_in: s.grant.access_expires_at - now,
-            session_id: s.grant.session.id,
-            session_expires_at: s.grant.session.expires_at,
-            user: s.user.into(),
-        }))
+        Ok(Json(SessionView::new(s.grant, s.user, now)))
     }
 
     /// The signed-in user.

@@ -1,0 +1,87 @@
+//! Wire types shared by every area that signs users in: the user and the session grant.
+use super::client_ip::ClientIp;
+use crate::domain::session::{SessionGrant, SessionMeta};
+use crate::domain::user::User;
+use chrono::{DateTime, Utc};
+use poem_openapi::Object;
+use uuid::Uuid;
+
+/// The current user.
+#[derive(Object)]
+pub struct UserView {
+    id: Uuid,
+    email: Option<String>,
+    phone: Option<String>,
+    /// preregistered, activation_required, pending_approval, active, inactive, deleted, unclaimed.
+    status: String,
+    /// `client` or `manager`.
+    role: String,
+    first_name: Option<String>,
+    last_name: Option<String>,
+    locale: Option<String>,
+    email_verified: bool,
+    phone_verified: bool,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        Self {
+            id: u.id.0,
+            email: u.email,
+            phone: u.phone,
+            status: u.status.as_str().to_owned(),
+            role: u.role,
+            first_name: u.first_name,
+            last_name: u.last_name,
+            locale: u.locale,
+            email_verified: u.email_verified,
+            phone_verified: u.phone_verified,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        }
+    }
+}
+
+/// A new session: what every sign-in path (password, activation, one-time code…) returns.
+#[derive(Object)]
+pub struct SessionView {
+    /// The access token (JWT); send as `Authorization: Bearer …`.
+    access_token: String,
+    /// Always `Bearer`.
+    token_type: String,
+    /// When the access token expires (unix seconds).
+    expires_at: i64,
+    /// Seconds until the access token expires.
+    expires_in: i64,
+    /// The session's id (`sid` in the token).
+    session_id: String,
+    /// When the session itself ends, whatever its use.
+    session_expires_at: DateTime<Utc>,
+    user: UserView,
+}
+
+impl SessionView {
+    /// `now` is unix seconds on the injected clock.
+    pub fn new(grant: SessionGrant, user: User, now: i64) -> Self {
+        Self {
+            access_token: grant.access_token,
+            token_type: "Bearer".into(),
+            expires_at: grant.access_expires_at,
+            expires_in: grant.access_expires_at - now,
+            session_id: grant.session.id,
+            session_expires_at: grant.session.expires_at,
+            user: user.into(),
+        }
+    }
+}
+
+/// Where a session is opened from.
+pub fn meta(ip: ClientIp, source: Option<String>, user_agent: Option<String>) -> SessionMeta {
+    SessionMeta {
+        ip: Some(ip.0.to_string()),
+        user_agent: user_agent.map(|u| u.chars().take(256).collect()),
+        source,
+    }
+}
