@@ -11,6 +11,7 @@ use crate::domain::signing::SigningKeys;
 use crate::domain::tokens::TokenService;
 use crate::domain::user::UserService;
 use crate::infra::clock::Clock;
+use crate::infra::ip_limit::IpLimiter;
 use crate::infra::kv::{EmbeddedKv, Kv, RedisKv};
 use crate::infra::mail::Mailer;
 use crate::infra::metrics::Metrics;
@@ -30,6 +31,7 @@ pub struct Services {
     pub db: Db,
     pub kv: Kv,
     pub metrics: Metrics,
+    pub ip_limiter: IpLimiter,
     pub mailer: Mailer,
     pub hasher: Hasher,
     pub flocks: FlockService,
@@ -120,6 +122,7 @@ impl AppState {
                     .map_err(|_| StartError::Config(format!("http.trusted_proxies: bad IP {p:?}")))
             })
             .collect::<Result<Vec<std::net::IpAddr>, _>>()?;
+        let ip_limiter = IpLimiter::new(config.limits.ip_per_second, config.limits.ip_burst);
         Ok(Self(Arc::new(Services {
             config,
             trusted_proxies,
@@ -127,6 +130,7 @@ impl AppState {
             db,
             kv,
             metrics,
+            ip_limiter,
             mailer,
             hasher,
             flocks,
@@ -175,10 +179,19 @@ pub async fn serve_on(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
     let grace = Duration::from_secs(state.config.http.shutdown_grace_secs);
+    let limiter = state.ip_limiter.clone();
+    let sweeper = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tick.tick().await;
+            limiter.sweep();
+        }
+    });
     let routes = state.routes();
     poem::Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(routes, shutdown, Some(grace))
         .await?;
+    sweeper.abort();
     state.kv.flush().await?;
     Ok(())
 }

@@ -16,7 +16,26 @@ pub struct Config {
     pub mail: MailConfig,
     pub platform: PlatformConfig,
     pub security: SecurityConfig,
+    pub limits: LimitsConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct LimitsConfig {
+    /// Requests per second one client IP may make to any route (0 disables the limiter).
+    pub ip_per_second: u32,
+    /// Requests one client IP may make in a burst.
+    pub ip_burst: u32,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            ip_per_second: 300,
+            ip_burst: 600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

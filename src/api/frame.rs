@@ -5,6 +5,7 @@
 //! Query strings are never logged: they could carry secrets.
 use super::client_ip::{self, ClientIp};
 use super::error::{ApiError, ErrorBody, REQUEST_ID};
+use super::payload_error;
 use crate::app::AppState;
 use crate::domain::flock::Flock;
 use poem::http::{HeaderValue, StatusCode};
@@ -12,6 +13,7 @@ use poem::{Endpoint, FromRequest, IntoResponse, Request, RequestBody, Response, 
 use poem_openapi::error::{
     AuthorizationError, ContentTypeError, ParseParamError, ParseRequestPayloadError,
 };
+use poem_openapi::payload::Json;
 use poem_openapi::types::ToJSON;
 use poem_openapi::OperationId;
 use std::sync::Arc;
@@ -44,29 +46,49 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
             let method = req.method().clone();
             let path = req.uri().path().to_owned();
             let state = req.data::<AppState>().cloned();
-            if let Some(ip) = state
+            let ip = state
                 .as_ref()
-                .and_then(|s| client_ip::resolve(&req, &s.trusted_proxies))
-            {
+                .and_then(|s| client_ip::resolve(&req, &s.trusted_proxies));
+            if let Some(ip) = ip {
                 req.set_data(ClientIp(ip));
             }
+            let throttled = match (&state, ip) {
+                (Some(s), Some(ip)) => s.ip_limiter.check(ip).err(),
+                _ => None,
+            };
 
-            let (mut resp, op) = if let Some(resp) = limit_body(&mut req, state.as_ref()) {
+            let (mut resp, op) = if let Some(wait) = throttled {
+                let secs = wait.as_secs().max(1);
+                let body = ErrorBody::new(
+                    "rate_limited",
+                    format!("too many requests from this address; retry in {secs} s"),
+                    None,
+                );
+                (
+                    ApiError::TooManyRequests(Json(body), secs).into_response(),
+                    "ip_limit",
+                )
+            } else if let Some(resp) = limit_body(&mut req, state.as_ref()) {
                 (resp, "body_limit")
             } else {
                 match resolve_tenant(&mut req, state.as_ref(), &path).await {
                     Err(resp) => (resp, "tenant"),
-                    Ok(()) => match ep.call(req).await {
-                        Ok(r) => {
-                            let r = r.into_response();
-                            let op = r.data::<OperationId>().map_or("unmatched", |o| o.0);
-                            (r, op)
+                    Ok(()) => {
+                        let body = keep_json_body(&mut req).await;
+                        match ep.call(req).await {
+                            Ok(r) => {
+                                let r = r.into_response();
+                                let op = r.data::<OperationId>().map_or("unmatched", |o| o.0);
+                                (r, op)
+                            }
+                            Err(e) => {
+                                let op = e.data::<OperationId>().map_or("unmatched", |o| o.0);
+                                let resp =
+                                    error_response_with_body(e, body.as_deref(), state.as_ref());
+                                (resp, op)
+                            }
                         }
-                        Err(e) => {
-                            let op = e.data::<OperationId>().map_or("unmatched", |o| o.0);
-                            (error_response(e), op)
-                        }
-                    },
+                    }
                 }
             };
             let status = resp.status();
@@ -103,6 +125,7 @@ fn limit_body(req: &mut Request, state: Option<&AppState>) -> Option<Response> {
             StatusCode::PAYLOAD_TOO_LARGE,
         ))),
         Some(_) => None,
+        None if req.method() == poem::http::Method::GET => None,
         None => {
             use tokio::io::AsyncReadExt;
             let body = req.take_body().into_async_read().take(limit as u64);
@@ -130,6 +153,44 @@ async fn resolve_tenant(
         }
         Err(e) => Err(ApiError::from(e).into_response()),
     }
+}
+
+/// A copy of a JSON request body (cheap: reference-counted), so a parse error can name
+/// the field at fault.
+async fn keep_json_body(req: &mut Request) -> Option<bytes::Bytes> {
+    let json = req
+        .content_type()
+        .is_some_and(|c| c.starts_with("application/json"));
+    if !json {
+        return None;
+    }
+    let bytes = req.take_body().into_bytes().await.ok()?;
+    req.set_body(bytes.clone());
+    Some(bytes)
+}
+
+fn error_response_with_body(
+    e: poem::Error,
+    body: Option<&[u8]>,
+    state: Option<&AppState>,
+) -> Response {
+    if let (Some(p), Some(body), Some(state)) =
+        (e.downcast_ref::<ParseRequestPayloadError>(), body, state)
+    {
+        let located = payload_error::type_name(&p.reason).and_then(|ty| {
+            let schemas = payload_error::init(|| super::spec_json(state));
+            let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+            payload_error::locate(schemas, ty, &value)
+        });
+        if let Some((field, message)) = located {
+            let body = ErrorBody::new("invalid_request", message, Some(&field));
+            return Response::builder()
+                .status(StatusCode::BAD_REQUEST)
+                .content_type("application/json; charset=utf-8")
+                .body(body.to_json_string());
+        }
+    }
+    error_response(e)
 }
 
 /// The error poem or poem-openapi raised, in the API's error shape.

@@ -4,6 +4,7 @@ pub mod client_ip;
 pub mod error;
 pub mod frame;
 mod ops;
+pub mod payload_error;
 mod platform;
 pub mod security;
 mod user;

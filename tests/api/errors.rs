@@ -50,7 +50,18 @@ async fn malformed_json_missing_field_and_wrong_content_type_change_nothing() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert_error(&r.json().await.unwrap(), "invalid_request");
+    let b: Value = r.json().await.unwrap();
+    assert_error(&b, "invalid_request");
+    assert_eq!(b["field"], "email", "{b}");
+
+    let r = app
+        .req(Method::POST, &path)
+        .json(&json!({"email": 7, "password": "correct horse battery staple", "terms_accepted": true}))
+        .send()
+        .await
+        .unwrap();
+    let b: Value = r.json().await.unwrap();
+    assert_eq!(b["field"], "email", "wrong type: {b}");
 
     let r = app
         .req(Method::POST, &path)
@@ -190,4 +201,43 @@ async fn a_dead_kv_store_gives_503_never_an_open_door() {
     assert_error(&b, "kv_unavailable");
     let r = app.req(Method::GET, "/readyz").send().await.unwrap();
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn one_address_past_its_quota_gets_429_with_retry_after() {
+    let app = TestApp::builder()
+        .config(|c| {
+            c.limits.ip_per_second = 1;
+            c.limits.ip_burst = 5;
+        })
+        .spawn()
+        .await;
+    let mut statuses = Vec::new();
+    for _ in 0..8 {
+        let r = app.req(Method::GET, "/healthz").send().await.unwrap();
+        statuses.push((r.status(), r.headers().get("retry-after").cloned()));
+    }
+    let ok = statuses
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::OK)
+        .count();
+    let limited: Vec<_> = statuses
+        .iter()
+        .filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS)
+        .collect();
+    assert!(ok <= 6, "burst of 5 (+1 refill at most): {ok} passed");
+    assert!(!limited.is_empty());
+    assert!(
+        limited.iter().all(|(_, h)| h.is_some()),
+        "Retry-After on every 429"
+    );
+    // A spoofed X-Forwarded-For from an untrusted peer is not a new address.
+    let r = app
+        .req(Method::GET, "/healthz")
+        .header("X-Forwarded-For", "203.0.113.9")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_error(&r.json().await.unwrap(), "rate_limited");
 }
