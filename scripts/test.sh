@@ -199,5 +199,8 @@ else
     spec_status="SKIPPED (no openapi/openapi.json)"
 fi
 
+step "Schemathesis against the running server and the committed spec (battery item 17)"
+bash scripts/schemathesis.sh
+
 echo
-echo "==> All steps passed: build, embedded-backend tests, PostgreSQL+Redis tests, OpenAPI spec $spec_status"
+echo "==> All steps passed: build, embedded-backend tests, PostgreSQL+Redis tests, OpenAPI spec $spec_status, Schemathesis"

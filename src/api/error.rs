@@ -61,6 +61,12 @@ pub enum ApiError {
     /// The request conflicts with existing data.
     #[oai(status = 409)]
     Conflict(Json<ErrorBody>),
+    /// The request body is larger than the server accepts.
+    #[oai(status = 413)]
+    PayloadTooLarge(Json<ErrorBody>),
+    /// The request body's `Content-Type` is not one the operation accepts.
+    #[oai(status = 415)]
+    UnsupportedMediaType(Json<ErrorBody>),
     /// Too many requests; retry after the given number of seconds.
     #[oai(status = 429)]
     TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),

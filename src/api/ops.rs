@@ -10,12 +10,14 @@ pub struct OpsApi {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Health {
     /// `ok` when healthy.
     status: String,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Readiness {
     /// `ready` or `unavailable`.
     status: String,

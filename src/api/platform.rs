@@ -45,6 +45,7 @@ impl From<Enumeration> for EnumerationPolicy {
 
 /// A flock's settings.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 struct FlockSettingsView {
     /// Base URL of the flock's portal; links in mail are built from it.
     public_url: Option<String>,
@@ -130,6 +131,7 @@ enum FlockStatusView {
 
 /// A flock (tenant).
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 struct FlockView {
     id: Uuid,
     /// URL-safe slug used in `/api/v1/{flock}/…`.
@@ -171,6 +173,7 @@ struct CreateFlock {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CreatedFlock {
     flock: FlockView,
     /// The flock's first admin API key (all scopes). Shown once; store it now.
@@ -186,6 +189,7 @@ struct UpdateFlock {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 struct FlockPage {
     items: Vec<FlockView>,
     /// Pass as `after` to get the next page; absent on the last page.
@@ -193,6 +197,7 @@ struct FlockPage {
 }
 
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 struct RotatedKey {
     /// The id of the new signing key (`kid`).
     kid: String,

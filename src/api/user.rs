@@ -38,6 +38,7 @@ struct RegisterRequest {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Registration {
     /// The new account's id.
     user_id: Uuid,
@@ -161,6 +162,7 @@ pub struct KeysApi {
 
 /// One public key (RFC 8037 OKP / Ed25519).
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Jwk {
     kty: String,
     crv: String,
@@ -174,6 +176,7 @@ struct Jwk {
 
 /// The flock's public signing keys.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Jwks {
     keys: Vec<Jwk>,
 }

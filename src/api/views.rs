@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 /// The current user.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct UserView {
     id: Uuid,
     email: Option<String>,
@@ -46,6 +47,7 @@ impl From<User> for UserView {
 
 /// A new session: what every sign-in path (password, activation, one-time code…) returns.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct SessionView {
     /// The access token (JWT); send as `Authorization: Bearer …`.
     access_token: String,
