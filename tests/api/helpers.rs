@@ -156,7 +156,7 @@ fn unique(prefix: &str) -> String {
 }
 
 /// A fresh PostgreSQL database on the server `admin_url` names.
-async fn fresh_postgres(admin_url: &str) -> String {
+pub async fn fresh_postgres(admin_url: &str) -> String {
     use sea_orm::{ConnectionTrait, Database};
     let name = unique("fold_test_");
     let admin = Database::connect(admin_url)

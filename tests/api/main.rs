@@ -4,9 +4,13 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
+mod process;
 
+mod crash;
 mod errors;
 mod flocks;
 mod isolation;
+mod logs;
+mod redis_outage;
 mod spec;
 mod user;
