@@ -8,7 +8,7 @@ use serde_json::json;
 async fn canary_secrets_never_reach_the_logs() {
     let dir = tempfile::tempdir().unwrap();
     let db_url = process::database_url(dir.path()).await;
-    let server = Server::start(
+    let mut server = Server::start(
         dir.path(),
         &db_url,
         &[("FOLD_LOG__FILTER", "trace".to_owned())],
@@ -60,19 +60,9 @@ async fn canary_secrets_never_reach_the_logs() {
         .send()
         .await
         .unwrap();
-    drop(server);
-
-    let logs = std::fs::read_to_string(
-        dir.path().join(
-            std::fs::read_dir(dir.path())
-                .unwrap()
-                .filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().to_string())
-                .find(|n| n.starts_with("server-"))
-                .unwrap(),
-        ),
-    )
-    .unwrap();
+    // SIGTERM: a graceful stop flushes everything it logged.
+    server.term();
+    let logs = std::fs::read_to_string(&server.log).unwrap();
     let stdout = std::fs::read_to_string(dir.path().join("stdout.log")).unwrap_or_default();
     let found: Vec<&String> = seeded
         .iter()

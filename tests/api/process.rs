@@ -43,6 +43,7 @@ impl Server {
         for (k, v) in env {
             cmd.env(k, v);
         }
+        #[allow(clippy::zombie_processes)] // Drop kills and waits
         let child = cmd.spawn().expect("spawn fold");
         let base = format!("http://127.0.0.1:{port}");
         let client = reqwest::Client::new();
