@@ -191,3 +191,23 @@ impl Config {
             .map_err(Box::new)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[test]
+    fn the_example_file_parses_and_secrets_stay_redacted() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fold.example.toml");
+        let cfg = Config::load(Some(&path)).map_err(|e| e.to_string());
+        let Ok(cfg) = cfg else {
+            unreachable!("example config: {cfg:?}")
+        };
+        assert_eq!(cfg.http.public_url, "https://id.example.com");
+        let url = cfg.database.url.expose_secret().to_owned();
+        assert!(url.starts_with("postgres://"));
+        let printed = format!("{cfg:?}");
+        assert!(!printed.contains("secret@"), "secrets redacted: {printed}");
+    }
+}
