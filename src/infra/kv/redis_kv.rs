@@ -12,11 +12,20 @@ pub struct RedisKv {
     prefix: Arc<str>,
     incr: Arc<Script>,
     cas: Arc<Script>,
+    incr_capped: Arc<Script>,
 }
 
 const INCR: &str = r"
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return v";
+
+const INCR_CAPPED: &str = r"
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local by = tonumber(ARGV[1])
+if cur + by > tonumber(ARGV[2]) then return -1 end
+local v = redis.call('INCRBY', KEYS[1], by)
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return v";
 
 const CAS: &str = r"
@@ -56,6 +65,7 @@ impl RedisKv {
             prefix: prefix.into(),
             incr: Arc::new(Script::new(INCR)),
             cas: Arc::new(Script::new(CAS)),
+            incr_capped: Arc::new(Script::new(INCR_CAPPED)),
         })
     }
 
@@ -118,6 +128,27 @@ impl RedisKv {
             .invoke_async(&mut c)
             .await
             .map_err(unavailable)
+    }
+
+    pub async fn incr_capped(
+        &self,
+        key: &str,
+        by: i64,
+        cap: i64,
+        ttl: Duration,
+    ) -> KvResult<Option<i64>> {
+        let mut c = self.conn.clone();
+        let v: i64 = self
+            .incr_capped
+            .key(self.k(key))
+            .arg(by)
+            .arg(cap)
+            .arg(ms(ttl))
+            .invoke_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        // Counters never go negative here, so -1 is free to mean "refused".
+        Ok((v >= 0).then_some(v))
     }
 
     pub async fn cas(
