@@ -8,5 +8,6 @@ mod helpers;
 mod errors;
 mod flocks;
 mod isolation;
+mod otp_codes;
 mod spec;
 mod user;
