@@ -71,7 +71,11 @@ impl Limits {
         format!("lim:{flock}:{}:{}:{index}", limit.kind, key_digest(key))
     }
 
-    /// Counts one hit; refuses (and counts nothing) when the window already holds `cap`.
+    /// Counts one hit; refuses (and counts nothing) when the current and the previous
+    /// window together already hold `cap`. Summing two fixed windows makes the cap a
+    /// sliding bound: no interval of `window_secs` ever holds more than `cap` hits (a
+    /// single fixed window would allow 2 × cap across its boundary). The price: an
+    /// abuser who spends the cap in one window gets nothing in the next.
     pub async fn hit(
         &self,
         flock: FlockId,
@@ -80,11 +84,12 @@ impl Limits {
     ) -> Result<Result<Hit, RetryAfter>, KvError> {
         let (index, retry) = self.window(limit);
         let k = self.key(flock, limit, key, index);
-        // GC TTL on the real clock: the window plus a margin.
-        let ttl = Duration::from_secs(limit.window_secs.saturating_add(60));
+        let prev = self.key(flock, limit, key, index.saturating_sub(1));
+        // GC TTL on the real clock: this window and the next (where it is "previous").
+        let ttl = Duration::from_secs(limit.window_secs.saturating_mul(2).saturating_add(60));
         match self
             .kv
-            .incr_capped(&k, 1, i64::from(limit.cap), ttl)
+            .incr_capped(&k, Some(&prev), 1, i64::from(limit.cap), ttl)
             .await?
         {
             Some(_) => Ok(Ok(Hit { key: k })),
@@ -95,7 +100,7 @@ impl Limits {
         }
     }
 
-    /// How many hits the current window holds.
+    /// How many hits the current fixed window holds.
     pub async fn count(&self, flock: FlockId, limit: &Limit, key: &str) -> Result<u32, KvError> {
         let (index, _) = self.window(limit);
         let raw = self.kv.get(&self.key(flock, limit, key, index)).await?;

@@ -9,6 +9,7 @@ mod errors;
 mod flocks;
 mod isolation;
 mod otp_codes;
+mod otp_limits;
 mod otp_races;
 mod otp_sms;
 mod spec;

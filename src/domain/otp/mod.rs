@@ -660,7 +660,7 @@ impl OtpService {
         let att_key = format!("otpatt:{}:{}", flock.id, rec.id);
         let Some(n) = self
             .kv
-            .incr_capped(&att_key, 1, i64::from(s.max_attempts), ttl)
+            .incr_capped(&att_key, None, 1, i64::from(s.max_attempts), ttl)
             .await?
         else {
             // Out of attempts: the code is dead.

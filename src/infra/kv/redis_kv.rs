@@ -22,8 +22,10 @@ return v";
 
 const INCR_CAPPED: &str = r"
 local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local other = 0
+if KEYS[2] then other = tonumber(redis.call('GET', KEYS[2]) or '0') end
 local by = tonumber(ARGV[1])
-if cur + by > tonumber(ARGV[2]) then return -1 end
+if cur + other + by > tonumber(ARGV[2]) then return -1 end
 local v = redis.call('INCRBY', KEYS[1], by)
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return v";
@@ -133,14 +135,17 @@ impl RedisKv {
     pub async fn incr_capped(
         &self,
         key: &str,
+        also: Option<&str>,
         by: i64,
         cap: i64,
         ttl: Duration,
     ) -> KvResult<Option<i64>> {
         let mut c = self.conn.clone();
-        let v: i64 = self
-            .incr_capped
-            .key(self.k(key))
+        let mut inv = self.incr_capped.key(self.k(key));
+        if let Some(a) = also {
+            inv.key(self.k(a));
+        }
+        let v: i64 = inv
             .arg(by)
             .arg(cap)
             .arg(ms(ttl))
