@@ -8,6 +8,7 @@ mod helpers;
 mod errors;
 mod flocks;
 mod isolation;
+mod limits_counters;
 mod limits_login;
 mod otp_codes;
 mod otp_limits;

@@ -375,3 +375,52 @@ async fn otp_request_answers_identically_for_existing_and_unknown_accounts_when_
         .await;
     assert_eq!(s, StatusCode::OK, "{b}");
 }
+
+#[tokio::test]
+async fn otp_request_timing_does_not_reveal_whether_the_account_exists_when_protected() {
+    let app = TestApp::spawn().await;
+    let f = app
+        .create_flock_with(
+            "acme",
+            json!({"self_registration": false, "otp": {"sends_per_ip_hour": 1000}}),
+        )
+        .await;
+    let n = 30;
+    for i in 0..n {
+        insert_user(&app, &f.slug, Some(&format!("known{i}@example.com")), None).await;
+    }
+    let mut known = Vec::new();
+    let mut unknown = Vec::new();
+    let mut bodies = std::collections::BTreeSet::new();
+    for i in 0..n {
+        for (who, out) in [
+            (format!("known{i}@example.com"), &mut known),
+            (format!("unknown{i}@example.com"), &mut unknown),
+        ] {
+            let t = std::time::Instant::now();
+            let r = app
+                .req(Method::POST, &format!("/api/v1/{}/user/otp", f.slug))
+                .json(&json!({"channel": "email", "identifier": who, "purpose": "password_reset"}))
+                .send()
+                .await
+                .unwrap();
+            let status = r.status();
+            let body = r.text().await.unwrap();
+            out.push(t.elapsed().as_secs_f64() * 1000.0);
+            assert_eq!(status, StatusCode::ACCEPTED);
+            bodies.insert(body);
+        }
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    let (mk, mu) = (median(&mut known), median(&mut unknown));
+    println!(
+        "OTP request timing (protected, password_reset, {n} each): median existing {mk:.2} ms, unknown {mu:.2} ms, |Δ| {:.2} ms; distinct bodies {}",
+        (mk - mu).abs(),
+        bodies.len()
+    );
+    assert_eq!(bodies.len(), 1, "identical bytes");
+    assert!((mk - mu).abs() < 5.0, "timing differs");
+}

@@ -38,9 +38,7 @@ use rand::Rng;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::OnceCell;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OtpError {
@@ -234,7 +232,6 @@ pub struct OtpService {
     sms: Sms,
     sessions: SessionService,
     configured_secret: Option<SecretString>,
-    secret: Arc<OnceCell<SecretString>>,
 }
 
 fn text(v: Option<String>, field: &'static str, max: usize) -> Result<Option<String>, Invalid> {
@@ -298,33 +295,37 @@ impl OtpService {
             sms,
             sessions,
             configured_secret,
-            secret: Arc::new(OnceCell::new()),
         }
     }
 
     /// The HMAC key: `security.otp_secret`, or one random secret created once in the KV
-    /// store with SET NX, so every replica sharing the store uses the same key (and codes
-    /// and their key live and die together).
-    async fn secret(&self) -> Result<&SecretString, OtpError> {
-        self.secret
-            .get_or_try_init(|| async {
-                if let Some(s) = self.configured_secret.as_ref() {
-                    if !s.expose_secret().is_empty() {
-                        return Ok(s.clone());
-                    }
-                }
-                let forever = Duration::from_secs(100 * 365 * 86_400);
-                self.kv
-                    .set_nx("secret:otp", random_token(32).as_bytes(), forever)
-                    .await?;
-                let raw = self.kv.get("secret:otp").await?.ok_or_else(|| {
-                    OtpError::Infra(InfraError::Internal("otp secret vanished".into()))
-                })?;
-                let s = String::from_utf8(raw)
-                    .map_err(|_| OtpError::Infra(InfraError::Internal("otp secret".into())))?;
-                Ok(SecretString::from(s))
-            })
-            .await
+    /// store with SET NX, so every replica sharing the store uses the same key (codes and
+    /// their key live and die together). The stored key is read on every use rather than
+    /// cached: after a KV wipe all replicas converge on the one new key.
+    async fn secret(&self) -> Result<SecretString, OtpError> {
+        if let Some(s) = self.configured_secret.as_ref() {
+            if !s.expose_secret().is_empty() {
+                return Ok(s.clone());
+            }
+        }
+        if let Some(raw) = self.kv.get("secret:otp").await? {
+            return Self::secret_from(raw);
+        }
+        let forever = Duration::from_secs(100 * 365 * 86_400);
+        self.kv
+            .set_nx("secret:otp", random_token(32).as_bytes(), forever)
+            .await?;
+        let raw =
+            self.kv.get("secret:otp").await?.ok_or_else(|| {
+                OtpError::Infra(InfraError::Internal("otp secret vanished".into()))
+            })?;
+        Self::secret_from(raw)
+    }
+
+    fn secret_from(raw: Vec<u8>) -> Result<SecretString, OtpError> {
+        String::from_utf8(raw)
+            .map(SecretString::from)
+            .map_err(|_| OtpError::Infra(InfraError::Internal("otp secret".into())))
     }
 
     async fn mac(
