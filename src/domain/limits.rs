@@ -46,6 +46,22 @@ pub fn key_digest(v: &str) -> String {
     digest_hex(v).chars().take(32).collect()
 }
 
+/// The rate-limit key of a client IP: the address for IPv4, its /64 network for IPv6
+/// (one subscriber usually holds a whole /64, so per-address keys would be free to dodge).
+pub fn ip_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map_or_else(|| ip.to_owned(), |v4| v4.to_string()),
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.to_owned(),
+    }
+}
+
 impl Limits {
     pub fn new(kv: Kv, clock: Clock) -> Self {
         Self { kv, clock }
@@ -255,7 +271,8 @@ impl LoginThrottle {
             }
         }
         let [account_cap, ip_cap, flock_cap] = self.caps();
-        let ip = ip.unwrap_or("unknown");
+        let ip = ip_key(ip.unwrap_or("unknown"));
+        let ip = ip.as_str();
         let hits = match self
             .limits
             .hit_all(
@@ -317,5 +334,21 @@ impl LoginThrottle {
             self.limits.undo(h).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ip_key;
+
+    #[test]
+    fn ipv6_clients_are_limited_per_64_and_ipv4_per_address() {
+        assert_eq!(ip_key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(
+            ip_key("2001:db8:1:2:aaaa::1"),
+            ip_key("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_ne!(ip_key("2001:db8:1:2::1"), ip_key("2001:db8:1:3::1"));
+        assert_eq!(ip_key("::ffff:203.0.113.7"), "203.0.113.7");
     }
 }

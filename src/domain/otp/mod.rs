@@ -562,7 +562,8 @@ impl OtpService {
             code: "sms_budget_exhausted",
         };
         let idk = id.limit_key();
-        let mut caps = vec![(per_id, idk.as_str()), (per_ip, ip)];
+        let ipk = super::limits::ip_key(ip);
+        let mut caps = vec![(per_id, idk.as_str()), (per_ip, ipk.as_str())];
         if id.channel == Channel::Sms {
             caps.push((per_flock, "all"));
         }
