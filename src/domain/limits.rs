@@ -187,8 +187,10 @@ impl Default for LoginThrottleConfig {
 ///
 /// ```ignore
 /// let attempt = throttle.begin(flock_id, &normalised_email, ip).await?; // Err(RetryAfter) → 429
-/// let ok = /* verify the password */;
-/// throttle.finish(attempt, ok).await?;
+/// match /* verify the password */ {
+///     Ok(ok) => throttle.finish(attempt, ok).await?,      // checked: record the outcome
+///     Err(_) => throttle.cancel(attempt).await?,          // never checked (busy): give back
+/// }
 /// ```
 ///
 /// `begin` reserves the attempt in every counter before the password is checked, so 200
@@ -317,6 +319,22 @@ impl LoginThrottle {
             account: account.to_owned(),
             hits,
         }))
+    }
+
+    /// The password was never checked (e.g. the hash pool was busy): gives the attempt
+    /// back as if it had not been made.
+    pub async fn cancel(&self, attempt: LoginAttempt) -> Result<(), KvError> {
+        let kv = self.limits.kv();
+        kv.incr(
+            &Self::consecutive_key(attempt.flock, &attempt.account),
+            -1,
+            Duration::from_secs(86_400),
+        )
+        .await?;
+        for h in &attempt.hits {
+            self.limits.undo(h).await?;
+        }
+        Ok(())
     }
 
     /// Records the outcome: a success clears the consecutive count and gives the

@@ -368,10 +368,15 @@ impl UserService {
             }
             None => None,
         };
-        let verified = self.hasher.verify(password.clone(), stored).await?;
+        let verified = self.hasher.verify(password.clone(), stored).await;
         if let Some((t, a)) = attempt {
-            t.finish(a, row.is_some() && verified.ok).await?;
+            match &verified {
+                Ok(v) => t.finish(a, row.is_some() && v.ok).await?,
+                // Never checked (hash pool busy): not a failure.
+                Err(_) => t.cancel(a).await?,
+            }
         }
+        let verified = verified?;
         // --- feat/otp: password sign-in throttle (end) ---
         let (Some(row), true) = (row, verified.ok) else {
             return Err(UserError::InvalidCredentials);
