@@ -5,6 +5,8 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::domain::apikey::ApiKeyService;
 use crate::domain::flock::FlockService;
+use crate::domain::limits::{Limits, LoginThrottle, LoginThrottleConfig};
+use crate::domain::otp::OtpService;
 use crate::domain::password::Hasher;
 use crate::domain::session::{SessionService, SessionStore};
 use crate::domain::signing::SigningKeys;
@@ -41,6 +43,8 @@ pub struct Services {
     pub session_service: SessionService,
     pub api_keys: ApiKeyService,
     pub users: UserService,
+    pub limits: Limits,
+    pub otp: OtpService,
 }
 
 /// Shared, cheap to clone.
@@ -107,11 +111,33 @@ impl AppState {
         let session_service = SessionService::new(sessions.clone(), tokens.clone());
         let flocks = FlockService::new(db.clone(), clock.clone(), signing.clone());
         let api_keys = ApiKeyService::new(db.clone(), clock.clone(), config.platform.key.clone());
+        let limits = Limits::new(kv.clone(), clock.clone());
+        let login_throttle = LoginThrottle::new(
+            limits.clone(),
+            LoginThrottleConfig {
+                ip_per_hour: sec.login_ip_per_hour,
+                flock_per_hour: sec.login_flock_per_hour,
+                ..LoginThrottleConfig::default()
+            },
+        );
         let users = UserService::new(
             db.clone(),
             clock.clone(),
             hasher.clone(),
             session_service.clone(),
+        )
+        .with_throttle(login_throttle);
+        let sms = crate::infra::sms::from_config(&config.sms).map_err(StartError::Config)?;
+        let otp = OtpService::new(
+            db.clone(),
+            kv.clone(),
+            clock.clone(),
+            limits.clone(),
+            hasher.clone(),
+            mailer.clone(),
+            sms,
+            session_service.clone(),
+            sec.otp_secret.clone(),
         );
         let trusted_proxies = config
             .http
@@ -140,6 +166,8 @@ impl AppState {
             session_service,
             api_keys,
             users,
+            limits,
+            otp,
         })))
     }
 

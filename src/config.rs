@@ -14,6 +14,7 @@ pub struct Config {
     pub database: DatabaseConfig,
     pub kv: KvConfig,
     pub mail: MailConfig,
+    pub sms: SmsConfig,
     pub platform: PlatformConfig,
     pub security: SecurityConfig,
     pub limits: LimitsConfig,
@@ -127,6 +128,42 @@ impl Default for MailConfig {
     }
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct SmsConfig {
+    /// `outbox` (default: JSON files in `outbox_dir`), `webhook` or `twilio`.
+    pub provider: String,
+    pub outbox_dir: PathBuf,
+    /// Webhook provider: URL that receives `POST {"to": "+…", "text": "…"}`.
+    pub webhook_url: Option<String>,
+    /// Webhook provider: sent as `Authorization: Bearer …` when set.
+    pub webhook_token: Option<SecretString>,
+    /// Twilio-compatible provider: API base URL.
+    pub twilio_base_url: String,
+    pub twilio_account_sid: Option<String>,
+    pub twilio_auth_token: Option<SecretString>,
+    /// Twilio-compatible provider: the sender number or messaging service.
+    pub twilio_from: Option<String>,
+    /// Seconds to wait for the provider before answering 503.
+    pub timeout_secs: u64,
+}
+
+impl Default for SmsConfig {
+    fn default() -> Self {
+        Self {
+            provider: "outbox".into(),
+            outbox_dir: PathBuf::from("./data/sms-outbox"),
+            webhook_url: None,
+            webhook_token: None,
+            twilio_base_url: "https://api.twilio.com".into(),
+            twilio_account_sid: None,
+            twilio_auth_token: None,
+            twilio_from: None,
+            timeout_secs: 10,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default)]
 pub struct PlatformConfig {
@@ -147,6 +184,14 @@ pub struct SecurityConfig {
     pub hash_queue: usize,
     /// Seconds a verified access token stays in the verification cache.
     pub token_cache_secs: u64,
+    /// Key of the HMAC that one-time codes are stored under. Unset: a random secret is
+    /// created once in the KV store (shared by every replica through Redis) and read
+    /// from there; set it explicitly to keep codes valid across a KV wipe.
+    pub otp_secret: Option<SecretString>,
+    /// Password sign-in throttle: failed attempts per client IP per hour.
+    pub login_ip_per_hour: u32,
+    /// Password sign-in throttle: failed attempts per flock per hour.
+    pub login_flock_per_hour: u32,
 }
 
 impl Default for SecurityConfig {
@@ -158,6 +203,9 @@ impl Default for SecurityConfig {
             hash_workers: 0,
             hash_queue: 256,
             token_cache_secs: 30,
+            otp_secret: None,
+            login_ip_per_hour: 1000,
+            login_flock_per_hour: 100_000,
         }
     }
 }

@@ -70,6 +70,9 @@ pub enum ApiError {
     /// Too many requests; retry after the given number of seconds.
     #[oai(status = 429)]
     TooManyRequests(Json<ErrorBody>, #[oai(header = "Retry-After")] u64),
+    /// An upstream provider (SMS, mail) refused or failed; nothing was charged.
+    #[oai(status = 502)]
+    BadGateway(Json<ErrorBody>),
     /// An unexpected error; the request id identifies it in the logs.
     #[oai(status = 500)]
     Internal(Json<ErrorBody>),
@@ -189,6 +192,7 @@ impl From<UserError> for ApiError {
                 "server_busy",
                 "too many sign-ins in progress; retry shortly",
             ),
+            UserError::Throttled(r) => r.into(),
             UserError::Infra(i) => i.into(),
         }
     }
@@ -214,5 +218,17 @@ impl From<TokenError> for ApiError {
             }
             TokenError::Infra(i) => i.into(),
         }
+    }
+}
+
+impl From<crate::domain::limits::RetryAfter> for ApiError {
+    fn from(r: crate::domain::limits::RetryAfter) -> Self {
+        let message = match r.code {
+            "otp_cooldown" => "a code was sent moments ago; wait before asking for another",
+            "otp_too_many_failures" => "too many wrong codes for this identifier; retry later",
+            "sms_budget_exhausted" => "this flock's SMS budget is spent for today",
+            _ => "too many requests; retry later",
+        };
+        ApiError::TooManyRequests(Json(ErrorBody::new(r.code, message, None)), r.secs)
     }
 }

@@ -4,6 +4,7 @@ pub mod client_ip;
 pub mod error;
 pub mod frame;
 mod ops;
+mod otp;
 pub mod payload_error;
 mod platform;
 pub mod security;
@@ -23,6 +24,9 @@ pub enum ApiTags {
     User,
     /// Public signing keys of a flock.
     Keys,
+    /// One-time codes by email and SMS: sign in or register, verify an identifier,
+    /// reset a password.
+    Otp,
 }
 
 pub type Apis = (
@@ -30,6 +34,7 @@ pub type Apis = (
     platform::PlatformApi,
     user::UserApi,
     user::KeysApi,
+    otp::OtpApi,
 );
 
 pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
@@ -45,6 +50,9 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             user::KeysApi {
+                state: state.clone(),
+            },
+            otp::OtpApi {
                 state: state.clone(),
             },
         ),

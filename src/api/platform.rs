@@ -64,6 +64,8 @@ struct FlockSettingsView {
     require_activation: bool,
     /// Whether new accounts wait for approval before their first sign-in.
     require_approval: bool,
+    /// One-time codes: length, lifetime, attempt and send limits, SMS prefixes.
+    otp: super::otp::OtpSettingsView,
 }
 
 impl From<&FlockSettings> for FlockSettingsView {
@@ -78,6 +80,7 @@ impl From<&FlockSettings> for FlockSettingsView {
             self_registration: s.self_registration,
             require_activation: s.require_activation,
             require_approval: s.require_approval,
+            otp: (&s.otp).into(),
         }
     }
 }
@@ -96,6 +99,7 @@ struct FlockSettingsPatch {
     self_registration: Option<bool>,
     require_activation: Option<bool>,
     require_approval: Option<bool>,
+    otp: Option<super::otp::OtpSettingsPatch>,
 }
 
 impl FlockSettingsPatch {
@@ -105,6 +109,9 @@ impl FlockSettingsPatch {
         }
         if let Some(e) = self.enumeration {
             s.enumeration = e.into();
+        }
+        if let Some(o) = self.otp {
+            s.otp = o.apply(s.otp);
         }
         macro_rules! set {
             ($($f:ident),*) => { $(if let Some(v) = self.$f { s.$f = v; })* };

@@ -54,3 +54,53 @@ impl Db {
         Ok(())
     }
 }
+
+// --- One-time codes (feat/otp): phone lookup and identifier verification. ---
+impl Db {
+    /// `phone` must already be normalised (E.164).
+    pub async fn user_by_phone(
+        &self,
+        flock: FlockId,
+        phone: &str,
+    ) -> DbResult<Option<user::Model>> {
+        Ok(user::Entity::find()
+            .filter(user::Column::FlockId.eq(flock.0))
+            .filter(user::Column::Phone.eq(phone))
+            .one(&self.conn)
+            .await?)
+    }
+
+    pub async fn user_mark_email_verified(
+        &self,
+        flock: FlockId,
+        id: UserId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> DbResult<()> {
+        use sea_orm::sea_query::Expr;
+        user::Entity::update_many()
+            .col_expr(user::Column::EmailVerified, Expr::value(true))
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .filter(user::Column::FlockId.eq(flock.0))
+            .filter(user::Column::Id.eq(id.0))
+            .exec(&self.conn)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn user_mark_phone_verified(
+        &self,
+        flock: FlockId,
+        id: UserId,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> DbResult<()> {
+        use sea_orm::sea_query::Expr;
+        user::Entity::update_many()
+            .col_expr(user::Column::PhoneVerified, Expr::value(true))
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .filter(user::Column::FlockId.eq(flock.0))
+            .filter(user::Column::Id.eq(id.0))
+            .exec(&self.conn)
+            .await?;
+        Ok(())
+    }
+}

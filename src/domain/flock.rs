@@ -114,6 +114,8 @@ pub struct FlockSettings {
     pub self_registration: bool,
     pub require_activation: bool,
     pub require_approval: bool,
+    /// One-time codes: length, lifetime, attempt and send limits, SMS prefixes.
+    pub otp: super::otp::OtpSettings,
 }
 
 impl Default for FlockSettings {
@@ -128,6 +130,7 @@ impl Default for FlockSettings {
             self_registration: true,
             require_activation: false,
             require_approval: false,
+            otp: super::otp::OtpSettings::default(),
         }
     }
 }
@@ -174,6 +177,7 @@ impl FlockSettings {
                 "session_idle_ttl_secs must be between 300 and session_absolute_ttl_secs",
             ));
         }
+        self.otp.validate()?;
         Ok(())
     }
 }

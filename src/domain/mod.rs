@@ -1,6 +1,8 @@
 //! Business rules: one service and one error enum per area. Nothing here knows HTTP.
 pub mod apikey;
 pub mod flock;
+pub mod limits;
+pub mod otp;
 pub mod password;
 pub mod session;
 pub mod signing;

@@ -27,6 +27,10 @@ pub enum UserError {
     NotFound,
     #[error("too many password checks in progress")]
     Busy,
+    // --- feat/otp: password sign-in throttle ---
+    /// Too many failed sign-ins; retry after the given delay.
+    #[error("too many sign-in attempts")]
+    Throttled(super::limits::RetryAfter),
     #[error(transparent)]
     Infra(#[from] InfraError),
 }
@@ -232,6 +236,8 @@ pub struct UserService {
     clock: Clock,
     hasher: Hasher,
     sessions: SessionService,
+    // --- feat/otp: password sign-in throttle (set by `with_throttle`) ---
+    throttle: Option<super::limits::LoginThrottle>,
 }
 
 impl UserService {
@@ -241,7 +247,15 @@ impl UserService {
             clock,
             hasher,
             sessions,
+            throttle: None,
         }
+    }
+
+    // --- feat/otp: password sign-in throttle ---
+    /// Throttles password sign-ins (per account, IP and flock; see `LoginThrottle`).
+    pub fn with_throttle(mut self, throttle: super::limits::LoginThrottle) -> Self {
+        self.throttle = Some(throttle);
+        self
     }
 
     pub async fn register(
@@ -341,7 +355,29 @@ impl UserService {
             Err(_) => None,
         };
         let stored = row.as_ref().and_then(|r| r.password_hash.clone());
-        let verified = self.hasher.verify(password.clone(), stored).await?;
+        // --- feat/otp: password sign-in throttle (begin) ---
+        // Reserve the attempt before the password is checked (keyed by the normalised
+        // email, known or not, so the answer does not reveal the account).
+        let attempt = match &self.throttle {
+            Some(t) => {
+                let account = email.trim().to_lowercase();
+                match t.begin(flock.id, &account, meta.ip.as_deref()).await? {
+                    Ok(a) => Some((t, a)),
+                    Err(retry) => return Err(UserError::Throttled(retry)),
+                }
+            }
+            None => None,
+        };
+        let verified = self.hasher.verify(password.clone(), stored).await;
+        if let Some((t, a)) = attempt {
+            match &verified {
+                Ok(v) => t.finish(a, row.is_some() && v.ok).await?,
+                // Never checked (hash pool busy): not a failure.
+                Err(_) => t.cancel(a).await?,
+            }
+        }
+        let verified = verified?;
+        // --- feat/otp: password sign-in throttle (end) ---
         let (Some(row), true) = (row, verified.ok) else {
             return Err(UserError::InvalidCredentials);
         };

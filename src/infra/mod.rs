@@ -5,3 +5,4 @@ pub mod kv;
 pub mod mail;
 pub mod metrics;
 pub mod secret;
+pub mod sms;

@@ -144,6 +144,45 @@ impl EmbeddedKv {
         .await
     }
 
+    pub async fn incr_capped(
+        &self,
+        key: &str,
+        also: Option<&str>,
+        by: i64,
+        cap: i64,
+        ttl: Duration,
+    ) -> KvResult<Option<i64>> {
+        let key = key.to_owned();
+        let also = also.map(str::to_owned);
+        self.write(move |t| {
+            let other = match &also {
+                Some(a) => live(t, a)?
+                    .and_then(|(_, v)| std::str::from_utf8(&v).ok()?.parse::<i64>().ok())
+                    .unwrap_or(0),
+                None => 0,
+            };
+            let (exp, cur) = match live(t, &key)? {
+                Some((exp, v)) => (
+                    exp,
+                    std::str::from_utf8(&v)
+                        .ok()
+                        .and_then(|s| s.parse::<i64>().ok())
+                        .unwrap_or(0),
+                ),
+                None => (now_ms().saturating_add(ttl.as_millis() as u64), 0),
+            };
+            let next = cur.saturating_add(by);
+            if next.saturating_add(other) > cap {
+                return Ok(None);
+            }
+            let mut rec = exp.to_be_bytes().to_vec();
+            rec.extend_from_slice(next.to_string().as_bytes());
+            t.insert(key.as_str(), rec.as_slice()).map_err(err)?;
+            Ok(Some(next))
+        })
+        .await
+    }
+
     pub async fn incr(&self, key: &str, by: i64, ttl: Duration) -> KvResult<i64> {
         let key = key.to_owned();
         self.write(move |t| {

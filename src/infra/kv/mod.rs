@@ -78,6 +78,21 @@ impl Kv {
         dispatch!(self, kv => kv.incr(key, by, ttl).await)
     }
 
+    /// Add `by` to a counter only when the result (plus the value of the counter `also`,
+    /// when given) stays at or below `cap`; a new counter expires after `ttl`.
+    /// `Some(new value)` when added, `None` (unchanged) when refused. Atomic: parallel
+    /// callers can never push the sum past `cap`.
+    pub async fn incr_capped(
+        &self,
+        key: &str,
+        also: Option<&str>,
+        by: i64,
+        cap: i64,
+        ttl: Duration,
+    ) -> KvResult<Option<i64>> {
+        dispatch!(self, kv => kv.incr_capped(key, also, by, cap, ttl).await)
+    }
+
     /// Compare-and-swap: when the current value equals `expected` (`None` = absent),
     /// replace it with `new` (`None` = delete) and return true.
     pub async fn cas(

@@ -12,11 +12,22 @@ pub struct RedisKv {
     prefix: Arc<str>,
     incr: Arc<Script>,
     cas: Arc<Script>,
+    incr_capped: Arc<Script>,
 }
 
 const INCR: &str = r"
 local v = redis.call('INCRBY', KEYS[1], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return v";
+
+const INCR_CAPPED: &str = r"
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+local other = 0
+if KEYS[2] then other = tonumber(redis.call('GET', KEYS[2]) or '0') end
+local by = tonumber(ARGV[1])
+if cur + other + by > tonumber(ARGV[2]) then return -1 end
+local v = redis.call('INCRBY', KEYS[1], by)
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
 return v";
 
 const CAS: &str = r"
@@ -56,6 +67,7 @@ impl RedisKv {
             prefix: prefix.into(),
             incr: Arc::new(Script::new(INCR)),
             cas: Arc::new(Script::new(CAS)),
+            incr_capped: Arc::new(Script::new(INCR_CAPPED)),
         })
     }
 
@@ -118,6 +130,30 @@ impl RedisKv {
             .invoke_async(&mut c)
             .await
             .map_err(unavailable)
+    }
+
+    pub async fn incr_capped(
+        &self,
+        key: &str,
+        also: Option<&str>,
+        by: i64,
+        cap: i64,
+        ttl: Duration,
+    ) -> KvResult<Option<i64>> {
+        let mut c = self.conn.clone();
+        let mut inv = self.incr_capped.key(self.k(key));
+        if let Some(a) = also {
+            inv.key(self.k(a));
+        }
+        let v: i64 = inv
+            .arg(by)
+            .arg(cap)
+            .arg(ms(ttl))
+            .invoke_async(&mut c)
+            .await
+            .map_err(unavailable)?;
+        // Counters never go negative here, so -1 is free to mean "refused".
+        Ok((v >= 0).then_some(v))
     }
 
     pub async fn cas(

@@ -1,0 +1,372 @@
+//! Rate limits shared by every replica: fixed-window counters in the KV store (Redis in
+//! production), keyed by the injected clock, and the password sign-in throttle.
+//!
+//! A counter lives at `lim:{flock}:{kind}:{key}:{window_index}` where `window_index` is
+//! the injected clock's unix time divided by the window length. [`Limits::hit`] adds one
+//! atomically and refuses (without counting) once the cap is reached, so parallel callers
+//! on any number of replicas can never push a counter past its cap. Keys that hold
+//! personal data (emails, phone numbers, IPs) are stored as a digest.
+use crate::ids::FlockId;
+use crate::infra::clock::Clock;
+use crate::infra::kv::{Kv, KvError};
+use crate::infra::secret::digest_hex;
+use std::time::Duration;
+
+/// A refusal: retry after this many seconds; `code` is the API's stable error code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryAfter {
+    pub secs: u64,
+    pub code: &'static str,
+}
+
+/// One fixed-window limit: at most `cap` hits per `window_secs`.
+#[derive(Debug, Clone, Copy)]
+pub struct Limit {
+    pub kind: &'static str,
+    pub cap: u32,
+    pub window_secs: u64,
+    /// Error code when refused.
+    pub code: &'static str,
+}
+
+/// A counted hit, for [`Limits::undo`] (e.g. an SMS that could not be sent).
+#[derive(Debug, Clone)]
+pub struct Hit {
+    key: String,
+}
+
+#[derive(Clone)]
+pub struct Limits {
+    kv: Kv,
+    clock: Clock,
+}
+
+/// A short digest of a personal value used in a key.
+pub fn key_digest(v: &str) -> String {
+    digest_hex(v).chars().take(32).collect()
+}
+
+/// The rate-limit key of a client IP: the address for IPv4, its /64 network for IPv6
+/// (one subscriber usually holds a whole /64, so per-address keys would be free to dodge).
+pub fn ip_key(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let s = v6.segments();
+            format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
+        }
+        Ok(std::net::IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map_or_else(|| ip.to_owned(), |v4| v4.to_string()),
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.to_owned(),
+    }
+}
+
+impl Limits {
+    pub fn new(kv: Kv, clock: Clock) -> Self {
+        Self { kv, clock }
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub fn kv(&self) -> &Kv {
+        &self.kv
+    }
+
+    fn window(&self, limit: &Limit) -> (u64, u64) {
+        let now = self.clock.unix().max(0) as u64;
+        let w = limit.window_secs.max(1);
+        let index = now / w;
+        let retry = (index + 1) * w - now;
+        (index, retry.max(1))
+    }
+
+    fn key(&self, flock: FlockId, limit: &Limit, key: &str, index: u64) -> String {
+        format!("lim:{flock}:{}:{}:{index}", limit.kind, key_digest(key))
+    }
+
+    /// Counts one hit; refuses (and counts nothing) when the current and the previous
+    /// window together already hold `cap`. Summing two fixed windows makes the cap a
+    /// sliding bound: no interval of `window_secs` ever holds more than `cap` hits (a
+    /// single fixed window would allow 2 × cap across its boundary). The price: an
+    /// abuser who spends the cap in one window gets nothing in the next.
+    pub async fn hit(
+        &self,
+        flock: FlockId,
+        limit: &Limit,
+        key: &str,
+    ) -> Result<Result<Hit, RetryAfter>, KvError> {
+        let (index, retry) = self.window(limit);
+        let k = self.key(flock, limit, key, index);
+        let prev = self.key(flock, limit, key, index.saturating_sub(1));
+        // GC TTL on the real clock: this window and the next (where it is "previous").
+        let ttl = Duration::from_secs(limit.window_secs.saturating_mul(2).saturating_add(60));
+        match self
+            .kv
+            .incr_capped(&k, Some(&prev), 1, i64::from(limit.cap), ttl)
+            .await?
+        {
+            Some(_) => Ok(Ok(Hit { key: k })),
+            None => Ok(Err(RetryAfter {
+                secs: retry,
+                code: limit.code,
+            })),
+        }
+    }
+
+    /// How many hits the current fixed window holds.
+    pub async fn count(&self, flock: FlockId, limit: &Limit, key: &str) -> Result<u32, KvError> {
+        let (index, _) = self.window(limit);
+        let raw = self.kv.get(&self.key(flock, limit, key, index)).await?;
+        Ok(raw
+            .and_then(|v| String::from_utf8(v).ok())
+            .and_then(|s| s.parse::<u32>().ok())
+            .unwrap_or(0))
+    }
+
+    /// Gives a hit back (the thing it paid for did not happen).
+    pub async fn undo(&self, hit: &Hit) -> Result<(), KvError> {
+        self.kv
+            .incr(&hit.key, -1, Duration::from_secs(60))
+            .await
+            .map(|_| ())
+    }
+
+    /// Hits every limit in order; on a refusal gives back the hits already taken.
+    pub async fn hit_all(
+        &self,
+        flock: FlockId,
+        limits: &[(Limit, &str)],
+    ) -> Result<Result<Vec<Hit>, RetryAfter>, KvError> {
+        let mut taken = Vec::with_capacity(limits.len());
+        for (limit, key) in limits {
+            match self.hit(flock, limit, key).await? {
+                Ok(h) => taken.push(h),
+                Err(r) => {
+                    for h in &taken {
+                        self.undo(h).await?;
+                    }
+                    return Ok(Err(r));
+                }
+            }
+        }
+        Ok(Ok(taken))
+    }
+}
+
+/// Defaults of the password sign-in throttle (SECURITY.md "failed password logins").
+#[derive(Debug, Clone, Copy)]
+pub struct LoginThrottleConfig {
+    /// Consecutive failures per account before the growing delay starts.
+    pub free_failures: u32,
+    /// Failures per account per hour, whatever the delay.
+    pub account_per_hour: u32,
+    /// Failed attempts per client IP per hour.
+    pub ip_per_hour: u32,
+    /// Failed attempts per flock per hour.
+    pub flock_per_hour: u32,
+    /// Longest delay between attempts once throttled (seconds).
+    pub max_delay_secs: u64,
+}
+
+impl Default for LoginThrottleConfig {
+    fn default() -> Self {
+        Self {
+            free_failures: 10,
+            account_per_hour: 100,
+            ip_per_hour: 1000,
+            flock_per_hour: 100_000,
+            max_delay_secs: 900,
+        }
+    }
+}
+
+/// The password sign-in throttle. Use:
+///
+/// ```ignore
+/// let attempt = throttle.begin(flock_id, &normalised_email, ip).await?; // Err(RetryAfter) → 429
+/// match /* verify the password */ {
+///     Ok(ok) => throttle.finish(attempt, ok).await?,      // checked: record the outcome
+///     Err(_) => throttle.cancel(attempt).await?,          // never checked (busy): give back
+/// }
+/// ```
+///
+/// `begin` reserves the attempt in every counter before the password is checked, so 200
+/// parallel attempts are counted as 200 (never more than the caps evaluate); `finish`
+/// gives the reservations back on success and clears the account's consecutive count.
+/// Per account: 10 consecutive failures free, then one attempt per growing delay (2, 4,
+/// 8 … s, at most 15 min: a throttle, never a lock an attacker could make permanent),
+/// and never more than 100 failures per hour; per IP and per flock hourly caps too.
+#[derive(Clone)]
+pub struct LoginThrottle {
+    limits: Limits,
+    cfg: LoginThrottleConfig,
+}
+
+/// A reserved sign-in attempt; hand it back to [`LoginThrottle::finish`].
+#[derive(Debug)]
+pub struct LoginAttempt {
+    flock: FlockId,
+    account: String,
+    hits: Vec<Hit>,
+}
+
+impl LoginThrottle {
+    pub fn new(limits: Limits, cfg: LoginThrottleConfig) -> Self {
+        Self { limits, cfg }
+    }
+
+    fn consecutive_key(flock: FlockId, account: &str) -> String {
+        format!("lim:{flock}:login_consecutive:{}", key_digest(account))
+    }
+
+    fn until_key(flock: FlockId, account: &str) -> String {
+        format!("lim:{flock}:login_until:{}", key_digest(account))
+    }
+
+    fn caps(&self) -> [Limit; 3] {
+        [
+            Limit {
+                kind: "login_account_h",
+                cap: self.cfg.account_per_hour,
+                window_secs: 3600,
+                code: "rate_limited",
+            },
+            Limit {
+                kind: "login_ip_h",
+                cap: self.cfg.ip_per_hour,
+                window_secs: 3600,
+                code: "rate_limited",
+            },
+            Limit {
+                kind: "login_flock_h",
+                cap: self.cfg.flock_per_hour,
+                window_secs: 3600,
+                code: "rate_limited",
+            },
+        ]
+    }
+
+    /// Reserves one attempt for `account` (the normalised identifier, known or not).
+    pub async fn begin(
+        &self,
+        flock: FlockId,
+        account: &str,
+        ip: Option<&str>,
+    ) -> Result<Result<LoginAttempt, RetryAfter>, KvError> {
+        let kv = self.limits.kv();
+        let now_ms = self.limits.clock().now().timestamp_millis();
+        let until_key = Self::until_key(flock, account);
+        let until = kv.get(&until_key).await?;
+        if let Some(ms) = until
+            .as_deref()
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|s| s.parse::<i64>().ok())
+        {
+            if ms > now_ms {
+                return Ok(Err(RetryAfter {
+                    secs: ((ms - now_ms + 999) / 1000).max(1) as u64,
+                    code: "rate_limited",
+                }));
+            }
+        }
+        let [account_cap, ip_cap, flock_cap] = self.caps();
+        let ip = ip_key(ip.unwrap_or("unknown"));
+        let ip = ip.as_str();
+        let hits = match self
+            .limits
+            .hit_all(
+                flock,
+                &[(account_cap, account), (ip_cap, ip), (flock_cap, "all")],
+            )
+            .await?
+        {
+            Ok(h) => h,
+            Err(r) => return Ok(Err(r)),
+        };
+        let ckey = Self::consecutive_key(flock, account);
+        let day = Duration::from_secs(86_400);
+        let n = kv.incr(&ckey, 1, day).await?;
+        if n > i64::from(self.cfg.free_failures) {
+            // Past the free failures: one attempt per delay, won by compare-and-swap so
+            // parallel attempts cannot share one slot.
+            let exp = (n - i64::from(self.cfg.free_failures)).clamp(1, 20) as u32;
+            let delay = 2u64.saturating_pow(exp).min(self.cfg.max_delay_secs);
+            let next = now_ms + (delay as i64) * 1000;
+            let won = kv
+                .cas(
+                    &until_key,
+                    until.as_deref(),
+                    Some(next.to_string().as_bytes()),
+                    day,
+                )
+                .await?;
+            if !won {
+                kv.incr(&ckey, -1, day).await?;
+                for h in &hits {
+                    self.limits.undo(h).await?;
+                }
+                return Ok(Err(RetryAfter {
+                    secs: delay.max(1),
+                    code: "rate_limited",
+                }));
+            }
+        }
+        Ok(Ok(LoginAttempt {
+            flock,
+            account: account.to_owned(),
+            hits,
+        }))
+    }
+
+    /// The password was never checked (e.g. the hash pool was busy): gives the attempt
+    /// back as if it had not been made.
+    pub async fn cancel(&self, attempt: LoginAttempt) -> Result<(), KvError> {
+        let kv = self.limits.kv();
+        kv.incr(
+            &Self::consecutive_key(attempt.flock, &attempt.account),
+            -1,
+            Duration::from_secs(86_400),
+        )
+        .await?;
+        for h in &attempt.hits {
+            self.limits.undo(h).await?;
+        }
+        Ok(())
+    }
+
+    /// Records the outcome: a success clears the consecutive count and gives the
+    /// reservations back; a failure keeps them.
+    pub async fn finish(&self, attempt: LoginAttempt, ok: bool) -> Result<(), KvError> {
+        if !ok {
+            return Ok(());
+        }
+        let kv = self.limits.kv();
+        kv.del(&Self::consecutive_key(attempt.flock, &attempt.account))
+            .await?;
+        kv.del(&Self::until_key(attempt.flock, &attempt.account))
+            .await?;
+        for h in &attempt.hits {
+            self.limits.undo(h).await?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ip_key;
+
+    #[test]
+    fn ipv6_clients_are_limited_per_64_and_ipv4_per_address() {
+        assert_eq!(ip_key("203.0.113.7"), "203.0.113.7");
+        assert_eq!(
+            ip_key("2001:db8:1:2:aaaa::1"),
+            ip_key("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_ne!(ip_key("2001:db8:1:2::1"), ip_key("2001:db8:1:3::1"));
+        assert_eq!(ip_key("::ffff:203.0.113.7"), "203.0.113.7");
+    }
+}
