@@ -195,6 +195,12 @@ impl From<KeyError> for ApiError {
             KeyError::Forbidden(op) => {
                 ApiError::forbidden("scope_missing", format!("this API key may not call {op}"))
             }
+            KeyError::Escalation => ApiError::forbidden(
+                "scope_escalation",
+                "a key cannot grant scopes it does not hold",
+            ),
+            KeyError::BadInput(i) => i.into(),
+            KeyError::NotFound => ApiError::not_found("api_key_not_found", "no such API key"),
             KeyError::Infra(i) => i.into(),
         }
     }
@@ -207,6 +213,19 @@ impl From<TokenError> for ApiError {
                 ApiError::unauthorized("invalid_token", "invalid or expired token")
             }
             TokenError::Infra(i) => i.into(),
+        }
+    }
+}
+
+impl From<crate::domain::session::RefreshError> for ApiError {
+    fn from(e: crate::domain::session::RefreshError) -> Self {
+        use crate::domain::session::RefreshError;
+        match e {
+            RefreshError::Invalid | RefreshError::Reused => ApiError::unauthorized(
+                "invalid_refresh_token",
+                "invalid, expired or reused refresh token",
+            ),
+            RefreshError::Infra(i) => i.into(),
         }
     }
 }

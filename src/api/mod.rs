@@ -3,9 +3,11 @@
 pub mod client_ip;
 pub mod error;
 pub mod frame;
+mod keys;
 mod ops;
 mod platform;
 pub mod security;
+mod sessions;
 mod user;
 pub mod views;
 
@@ -22,6 +24,10 @@ pub enum ApiTags {
     User,
     /// Public signing keys of a flock.
     Keys,
+    /// The current user's sessions, sign-out and refresh tokens.
+    Sessions,
+    /// Flock API keys for servers (key-management scopes or the platform key).
+    ApiKeys,
 }
 
 pub type Apis = (
@@ -29,6 +35,9 @@ pub type Apis = (
     platform::PlatformApi,
     user::UserApi,
     user::KeysApi,
+    sessions::SessionsApi,
+    keys::ApiKeysApi,
+    keys::PlatformKeysApi,
 );
 
 pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
@@ -44,6 +53,15 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             user::KeysApi {
+                state: state.clone(),
+            },
+            sessions::SessionsApi {
+                state: state.clone(),
+            },
+            keys::ApiKeysApi {
+                state: state.clone(),
+            },
+            keys::PlatformKeysApi {
                 state: state.clone(),
             },
         ),

@@ -63,6 +63,8 @@ struct FlockSettingsView {
     require_activation: bool,
     /// Whether new accounts wait for approval before their first sign-in.
     require_approval: bool,
+    /// Seconds during which a rotated refresh token returns the same successor (0–300).
+    refresh_grace_secs: u32,
 }
 
 impl From<&FlockSettings> for FlockSettingsView {
@@ -77,6 +79,7 @@ impl From<&FlockSettings> for FlockSettingsView {
             self_registration: s.self_registration,
             require_activation: s.require_activation,
             require_approval: s.require_approval,
+            refresh_grace_secs: s.refresh_grace_secs,
         }
     }
 }
@@ -95,6 +98,7 @@ struct FlockSettingsPatch {
     self_registration: Option<bool>,
     require_activation: Option<bool>,
     require_approval: Option<bool>,
+    refresh_grace_secs: Option<u32>,
 }
 
 impl FlockSettingsPatch {
@@ -115,7 +119,8 @@ impl FlockSettingsPatch {
             session_absolute_ttl_secs,
             self_registration,
             require_activation,
-            require_approval
+            require_approval,
+            refresh_grace_secs
         );
         s
     }

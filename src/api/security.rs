@@ -53,7 +53,40 @@ fn parts(req: &Request) -> poem::Result<(AppState, Option<Tenant>)> {
     Ok((state, req.data::<Tenant>().cloned()))
 }
 
+/// Query parameters that would carry a credential. Secrets in URLs end up in logs,
+/// proxies and browser history, so a request carrying one is refused outright.
+const CREDENTIAL_PARAMS: &[&str] = &[
+    "api_key",
+    "apikey",
+    "key",
+    "access_token",
+    "token",
+    "platform_key",
+];
+
+fn refuse_credentials_in_query(req: &Request) -> poem::Result<()> {
+    let Some(q) = req.uri().query() else {
+        return Ok(());
+    };
+    let found = q.split('&').any(|pair| {
+        let name = pair.split('=').next().unwrap_or_default();
+        CREDENTIAL_PARAMS
+            .iter()
+            .any(|p| name.eq_ignore_ascii_case(p))
+    });
+    if found {
+        return Err(ApiError::bad_request(
+            "credentials_in_query",
+            "credentials must be sent in a header, never in the query string",
+            None,
+        )
+        .into());
+    }
+    Ok(())
+}
+
 async fn check_user(req: &Request, bearer: Bearer) -> poem::Result<UserCaller> {
+    refuse_credentials_in_query(req)?;
     let (state, tenant) = parts(req)?;
     let Tenant(flock) = tenant.ok_or_else(ApiError::internal)?;
     let claims = state
@@ -62,9 +95,10 @@ async fn check_user(req: &Request, bearer: Bearer) -> poem::Result<UserCaller> {
         .await
         .map_err(ApiError::from)?;
     // The session must still be alive: logout and revocation take effect at once.
+    // `check` also marks it used (at most one write a minute).
     let live = state
         .sessions
-        .get(flock.id, claims.session)
+        .check(flock.id, claims.session)
         .await
         .map_err(ApiError::from)?;
     match live {
@@ -74,6 +108,7 @@ async fn check_user(req: &Request, bearer: Bearer) -> poem::Result<UserCaller> {
 }
 
 async fn check_server(req: &Request, key: ApiKey) -> poem::Result<ServerKey> {
+    refuse_credentials_in_query(req)?;
     let (state, tenant) = parts(req)?;
     let Tenant(flock) = tenant.ok_or_else(ApiError::internal)?;
     Ok(state
@@ -84,6 +119,7 @@ async fn check_server(req: &Request, key: ApiKey) -> poem::Result<ServerKey> {
 }
 
 async fn check_platform(req: &Request, key: ApiKey) -> poem::Result<PlatformCaller> {
+    refuse_credentials_in_query(req)?;
     let (state, _) = parts(req)?;
     Ok(state
         .api_keys

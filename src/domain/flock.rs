@@ -114,6 +114,9 @@ pub struct FlockSettings {
     pub self_registration: bool,
     pub require_activation: bool,
     pub require_approval: bool,
+    /// A rotated refresh token used again within this many seconds returns the same
+    /// successor; later, it revokes the whole session family.
+    pub refresh_grace_secs: u32,
 }
 
 impl Default for FlockSettings {
@@ -128,6 +131,7 @@ impl Default for FlockSettings {
             self_registration: true,
             require_activation: false,
             require_approval: false,
+            refresh_grace_secs: 10,
         }
     }
 }
@@ -172,6 +176,13 @@ impl FlockSettings {
                 "invalid_setting",
                 "settings.session_idle_ttl_secs",
                 "session_idle_ttl_secs must be between 300 and session_absolute_ttl_secs",
+            ));
+        }
+        if self.refresh_grace_secs > 300 {
+            return Err(Invalid::new(
+                "invalid_setting",
+                "settings.refresh_grace_secs",
+                "refresh_grace_secs must be between 0 and 300",
             ));
         }
         Ok(())

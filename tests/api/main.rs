@@ -9,4 +9,6 @@ mod errors;
 mod flocks;
 mod isolation;
 mod spec;
+mod tokens_refresh;
+mod tokens_sessions;
 mod user;

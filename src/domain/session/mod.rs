@@ -1,5 +1,8 @@
 //! Sessions live in the KV store: one record per session and an index per user. Every
 //! authenticated call checks its session here, so a revoked session dies at once.
+//! Refresh tokens (`refresh`) hang off a session: ending the session ends them.
+pub mod refresh;
+
 use super::flock::Flock;
 use super::tokens::{TokenError, TokenService};
 use super::InfraError;
@@ -7,6 +10,7 @@ use crate::ids::{FlockId, SessionId, UserId};
 use crate::infra::clock::Clock;
 use crate::infra::kv::Kv;
 use chrono::{DateTime, Duration, Utc};
+pub use refresh::{RefreshError, RefreshTokens};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -22,7 +26,15 @@ pub struct Session {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub source: Option<String>,
+    /// The idle lifetime this session was opened with (seconds); each use pushes
+    /// `idle_expires_at` this far ahead, never past `expires_at`.
+    #[serde(default)]
+    pub idle_secs: u32,
 }
+
+/// Using a session moves its idle deadline at most once per this many seconds, so the
+/// hot path costs one KV read and, rarely, one compare-and-swap.
+const TOUCH_EVERY_SECS: i64 = 60;
 
 pub type SessionIdRepr = String;
 
@@ -84,6 +96,7 @@ impl SessionStore {
             ip: meta.ip,
             user_agent: meta.user_agent,
             source: meta.source,
+            idle_secs,
         };
         let body = serde_json::to_vec(&s).map_err(|e| InfraError::Internal(e.to_string()))?;
         // Index first: a session that exists is always findable for "sign out everywhere".
@@ -96,8 +109,11 @@ impl SessionStore {
         Ok(s)
     }
 
-    /// The live session, or None when unknown, revoked or past either deadline.
-    pub async fn get(&self, flock: FlockId, sid: SessionId) -> Result<Option<Session>, InfraError> {
+    async fn load(
+        &self,
+        flock: FlockId,
+        sid: SessionId,
+    ) -> Result<Option<(Session, Vec<u8>)>, InfraError> {
         let Some(raw) = self.kv.get(&key(flock, sid)).await? else {
             return Ok(None);
         };
@@ -107,7 +123,69 @@ impl SessionStore {
         if s.flock != flock.to_string() || now >= s.expires_at || now >= s.idle_expires_at {
             return Ok(None);
         }
-        Ok(Some(s))
+        Ok(Some((s, raw)))
+    }
+
+    /// The live session, or None when unknown, revoked or past either deadline.
+    pub async fn get(&self, flock: FlockId, sid: SessionId) -> Result<Option<Session>, InfraError> {
+        Ok(self.load(flock, sid).await?.map(|(s, _)| s))
+    }
+
+    /// The live session, marked as used: `last_seen_at` and the idle deadline move on at
+    /// most once a minute. The write is a compare-and-swap on the exact record read, so
+    /// a session revoked in between is never brought back.
+    pub async fn check(
+        &self,
+        flock: FlockId,
+        sid: SessionId,
+    ) -> Result<Option<Session>, InfraError> {
+        let Some((s, raw)) = self.load(flock, sid).await? else {
+            return Ok(None);
+        };
+        if (self.clock.now() - s.last_seen_at).num_seconds() < TOUCH_EVERY_SECS {
+            return Ok(Some(s));
+        }
+        Ok(Some(self.touch(flock, sid, s, &raw).await?))
+    }
+
+    /// Marks the session used now (see [`Self::check`]); a lost race keeps the record as is.
+    async fn touch(
+        &self,
+        flock: FlockId,
+        sid: SessionId,
+        mut s: Session,
+        raw: &[u8],
+    ) -> Result<Session, InfraError> {
+        let now = self.clock.now();
+        let idle = if s.idle_secs > 0 {
+            Duration::seconds(i64::from(s.idle_secs))
+        } else {
+            s.idle_expires_at - s.last_seen_at
+        };
+        s.last_seen_at = now;
+        s.idle_expires_at = (now + idle).min(s.expires_at);
+        let body = serde_json::to_vec(&s).map_err(|e| InfraError::Internal(e.to_string()))?;
+        self.kv
+            .cas(
+                &key(flock, sid),
+                Some(raw),
+                Some(&body),
+                ttl_until(s.expires_at, now),
+            )
+            .await?;
+        Ok(s)
+    }
+
+    /// Marks the session used now whatever the last touch (refresh, "mark active").
+    pub async fn touch_now(
+        &self,
+        flock: FlockId,
+        sid: SessionId,
+    ) -> Result<Option<Session>, InfraError> {
+        let Some((s, raw)) = self.load(flock, sid).await? else {
+            return Ok(None);
+        };
+        Ok(Some(self.touch(flock, sid, s, &raw).await?))
     }
 
     pub async fn revoke(
@@ -135,7 +213,8 @@ impl SessionStore {
         Ok(out)
     }
 
-    /// Ends every session of the user except `keep`; returns how many ended.
+    /// Ends every session of the user except `keep`; returns how many ended. Their
+    /// refresh tokens die with them (a refresh checks its session is alive).
     pub async fn revoke_all(
         &self,
         flock: FlockId,
@@ -165,6 +244,8 @@ pub struct SessionGrant {
     pub access_token: String,
     /// Unix seconds.
     pub access_expires_at: i64,
+    /// Opaque refresh token (256 random bits); rotates on every use.
+    pub refresh_token: String,
 }
 
 /// Opens sessions for every sign-in path (password, activation, one-time code, …), so
@@ -173,11 +254,17 @@ pub struct SessionGrant {
 pub struct SessionService {
     pub store: SessionStore,
     pub tokens: TokenService,
+    pub refresh: RefreshTokens,
 }
 
 impl SessionService {
     pub fn new(store: SessionStore, tokens: TokenService) -> Self {
-        Self { store, tokens }
+        let refresh = RefreshTokens::new(store.clone());
+        Self {
+            store,
+            tokens,
+            refresh,
+        }
     }
 
     pub async fn open(
@@ -198,17 +285,56 @@ impl SessionService {
                 meta,
             )
             .await?;
-        let sid = SessionId(
-            session
-                .id
-                .parse()
-                .map_err(|_| InfraError::Internal("session id".into()))?,
-        );
+        let sid = session_id(&session)?;
         let (access_token, access_expires_at) = self.tokens.issue(flock, user, sid, role).await?;
+        let refresh_token = self.refresh.issue(flock.id, &session).await?;
         Ok(SessionGrant {
             session,
             access_token,
             access_expires_at,
+            refresh_token,
         })
     }
+
+    /// Exchanges a refresh token for a new access token and the next refresh token of
+    /// the chain (see [`RefreshTokens::rotate`]).
+    pub async fn refresh(
+        &self,
+        flock: &Flock,
+        refresh_token: &str,
+    ) -> Result<SessionGrant, RefreshError> {
+        let (session, refresh_token) = self
+            .refresh
+            .rotate(flock.id, refresh_token, flock.settings.refresh_grace_secs)
+            .await?;
+        let sid = session_id(&session)?;
+        let user = UserId(
+            session
+                .user
+                .parse()
+                .map_err(|_| InfraError::Internal("session user".into()))?,
+        );
+        let (access_token, access_expires_at) = self
+            .tokens
+            .issue(flock, user, sid, &session.role)
+            .await
+            .map_err(|e| match e {
+                TokenError::Infra(i) => RefreshError::Infra(i),
+                TokenError::Invalid => RefreshError::Invalid,
+            })?;
+        Ok(SessionGrant {
+            session,
+            access_token,
+            access_expires_at,
+            refresh_token,
+        })
+    }
+}
+
+/// The typed id of a stored session.
+pub fn session_id(s: &Session) -> Result<SessionId, InfraError> {
+    Ok(SessionId(
+        s.id.parse()
+            .map_err(|_| InfraError::Internal("session id".into()))?,
+    ))
 }
