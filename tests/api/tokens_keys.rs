@@ -4,6 +4,9 @@ use crate::helpers::{assert_error, tokens_of, TestApp, PLATFORM_KEY};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};
 
+/// (what, headers, credential query parameter).
+type Attempt<'a> = (&'a str, Vec<(&'a str, String)>, &'a str);
+
 async fn send(rb: RequestBuilder) -> (StatusCode, Value) {
     let r = rb.send().await.unwrap();
     let s = r.status();
@@ -288,7 +291,7 @@ async fn no_key_protected_or_platform_operation_accepts_a_wrong_credential() {
                 .join("/");
             let m: Method = method.to_uppercase().parse().unwrap();
             let bearer = format!("Bearer {user_token}");
-            let mut creds: Vec<(&str, Vec<(&str, String)>, &str)> = vec![
+            let mut creds: Vec<Attempt> = vec![
                 ("no credential", vec![], ""),
                 (
                     "user token as bearer",
