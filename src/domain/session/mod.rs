@@ -1,7 +1,10 @@
 //! Sessions live in the KV store: one record per session and an index per user. Every
 //! authenticated call checks its session here, so a revoked session dies at once.
 //! Refresh tokens (`refresh`) hang off a session: ending the session ends them.
+pub mod autologin;
+pub mod device;
 pub mod refresh;
+pub mod visitor;
 
 use super::flock::Flock;
 use super::tokens::{TokenError, TokenService};
@@ -9,9 +12,12 @@ use super::InfraError;
 use crate::ids::{FlockId, SessionId, UserId};
 use crate::infra::clock::Clock;
 use crate::infra::kv::Kv;
+pub use autologin::AutologinTokens;
 use chrono::{DateTime, Duration, Utc};
+pub use device::DeviceTokens;
 pub use refresh::{RefreshError, RefreshTokens};
 use serde::{Deserialize, Serialize};
+pub use visitor::VisitorTokens;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
@@ -30,6 +36,9 @@ pub struct Session {
     /// `idle_expires_at` this far ahead, never past `expires_at`.
     #[serde(default)]
     pub idle_secs: u32,
+    /// Set by "mark online": the session counts as online until then.
+    #[serde(default)]
+    pub online_until: Option<DateTime<Utc>>,
 }
 
 /// Using a session moves its idle deadline at most once per this many seconds, so the
@@ -97,6 +106,7 @@ impl SessionStore {
             user_agent: meta.user_agent,
             source: meta.source,
             idle_secs,
+            online_until: None,
         };
         let body = serde_json::to_vec(&s).map_err(|e| InfraError::Internal(e.to_string()))?;
         // Index first: a session that exists is always findable for "sign out everywhere".
@@ -164,6 +174,8 @@ impl SessionStore {
         };
         s.last_seen_at = now;
         s.idle_expires_at = (now + idle).min(s.expires_at);
+        // `raw` is the record as read; the new body differs from it (time moved on, or
+        // the caller changed a field), so the swap fails only if someone else wrote.
         let body = serde_json::to_vec(&s).map_err(|e| InfraError::Internal(e.to_string()))?;
         self.kv
             .cas(
@@ -174,6 +186,20 @@ impl SessionStore {
             )
             .await?;
         Ok(s)
+    }
+
+    /// Marks the session online for `secs` (presence), and used.
+    pub async fn mark_online(
+        &self,
+        flock: FlockId,
+        sid: SessionId,
+        secs: u32,
+    ) -> Result<Option<Session>, InfraError> {
+        let Some((mut s, raw)) = self.load(flock, sid).await? else {
+            return Ok(None);
+        };
+        s.online_until = Some(self.clock.now() + Duration::seconds(i64::from(secs)));
+        Ok(Some(self.touch(flock, sid, s, &raw).await?))
     }
 
     /// Marks the session used now whatever the last touch (refresh, "mark active").
@@ -255,15 +281,35 @@ pub struct SessionService {
     pub store: SessionStore,
     pub tokens: TokenService,
     pub refresh: RefreshTokens,
+    pub devices: DeviceTokens,
+    pub autologin: AutologinTokens,
+    pub visitors: VisitorTokens,
 }
 
 impl SessionService {
     pub fn new(store: SessionStore, tokens: TokenService) -> Self {
-        let refresh = RefreshTokens::new(store.clone());
         Self {
+            refresh: RefreshTokens::new(store.clone()),
+            devices: DeviceTokens::new(store.clone()),
+            autologin: AutologinTokens::new(store.clone()),
+            visitors: VisitorTokens::new(store.clone()),
             store,
             tokens,
-            refresh,
+        }
+    }
+
+    /// Attaches an anonymous visitor to the user who just signed in. Every sign-in path
+    /// that accepts an optional `visitor_token` calls this; an unknown or expired visitor
+    /// token is ignored (it must never block a sign-in).
+    pub async fn attach_visitor(
+        &self,
+        flock: FlockId,
+        visitor_token: Option<&str>,
+        user: UserId,
+    ) -> Result<bool, InfraError> {
+        match visitor_token {
+            Some(t) if !t.is_empty() => self.visitors.attach(flock, t, user).await,
+            _ => Ok(false),
         }
     }
 
@@ -337,4 +383,22 @@ pub fn session_id(s: &Session) -> Result<SessionId, InfraError> {
         s.id.parse()
             .map_err(|_| InfraError::Internal("session id".into()))?,
     ))
+}
+
+/// A new opaque credential: a visible kind prefix and 256 random bits.
+pub(crate) fn opaque_token(prefix: &str) -> String {
+    format!("{prefix}{}", crate::infra::secret::random_token(32))
+}
+
+/// Garbage-collection TTL a little past a domain deadline.
+pub(crate) fn gc_ttl(until: DateTime<Utc>, now: DateTime<Utc>) -> std::time::Duration {
+    ttl_until(until, now)
+}
+
+pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, InfraError> {
+    serde_json::to_vec(v).map_err(|e| InfraError::Internal(e.to_string()))
+}
+
+pub(crate) fn from_json<T: serde::de::DeserializeOwned>(raw: &[u8]) -> Result<T, InfraError> {
+    serde_json::from_slice(raw).map_err(|e| InfraError::Internal(e.to_string()))
 }
