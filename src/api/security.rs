@@ -102,7 +102,10 @@ async fn check_user(req: &Request, bearer: Bearer) -> poem::Result<UserCaller> {
         .await
         .map_err(ApiError::from)?;
     match live {
-        Some(s) if s.user == claims.user.to_string() => Ok(UserCaller { flock, claims }),
+        // The token's user and role must be the session's own.
+        Some(s) if s.user == claims.user.to_string() && s.role == claims.role => {
+            Ok(UserCaller { flock, claims })
+        }
         _ => Err(ApiError::unauthorized("invalid_token", "invalid or expired token").into()),
     }
 }

@@ -272,6 +272,10 @@ async fn forged_access_tokens_are_all_refused() {
                 real,
             ),
         ),
+        (
+            "role raised, re-signed with the flock's own key",
+            sign(&hdr, &with("role", json!("manager")), real),
+        ),
         ("garbage", "not.a.jwt".into()),
         ("empty", String::new()),
         ("oversized", format!("{}{}", genuine, "A".repeat(5000))),
