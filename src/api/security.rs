@@ -60,7 +60,6 @@ const CREDENTIAL_PARAMS: &[&str] = &[
     "apikey",
     "key",
     "access_token",
-    "token",
     "platform_key",
 ];
 

@@ -205,6 +205,11 @@ impl RefreshTokens {
                         rotated_at: Some(now),
                         ..rec.clone()
                     };
+                    // The successor is written before the swap, so whoever sees the
+                    // rotated record (a parallel or repeated use) can use the successor
+                    // at once. A lost swap deletes it again: no one ever saw its
+                    // plaintext.
+                    self.put_live(flock, &succ, &session).await?;
                     let won = kv
                         .cas(
                             &k,
@@ -214,9 +219,9 @@ impl RefreshTokens {
                         )
                         .await?;
                     if !won {
+                        kv.del(&key(flock, &succ)).await?;
                         continue;
                     }
-                    self.put_live(flock, &succ, &session).await?;
                     let session = self
                         .store
                         .touch_now(flock, session_id(&session)?)
