@@ -55,13 +55,7 @@ fn parts(req: &Request) -> poem::Result<(AppState, Option<Tenant>)> {
 
 /// Query parameters that would carry a credential. Secrets in URLs end up in logs,
 /// proxies and browser history, so a request carrying one is refused outright.
-const CREDENTIAL_PARAMS: &[&str] = &[
-    "api_key",
-    "apikey",
-    "key",
-    "access_token",
-    "platform_key",
-];
+const CREDENTIAL_PARAMS: &[&str] = &["api_key", "apikey", "key", "access_token", "platform_key"];
 
 fn refuse_credentials_in_query(req: &Request) -> poem::Result<()> {
     let Some(q) = req.uri().query() else {

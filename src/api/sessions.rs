@@ -41,12 +41,15 @@ struct SessionInfo {
     source: Option<String>,
     /// Whether the session was marked online within the last minute.
     online: bool,
+    /// The device id of the device token the session is paired with.
+    device: Option<String>,
 }
 
 impl SessionInfo {
     fn new(s: Session, current: &str, now: DateTime<Utc>) -> Self {
         Self {
             online: s.online_until.is_some_and(|t| t > now),
+            device: s.device.clone(),
             current: s.id == current,
             id: s.id,
             role: s.role,

@@ -53,6 +53,24 @@ async fn signing_out_with_a_device_token_ends_every_session_paired_with_it() {
         pair(&app, &f.slug, &at3, "fold_dt_nope").await,
         StatusCode::BAD_REQUEST
     );
+    let (_, list) = app
+        .user_call(
+            Method::GET,
+            &format!("/api/v1/{}/user/sessions", f.slug),
+            &at1,
+        )
+        .await;
+    let devices: Vec<&Value> = list["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| &s["device"])
+        .collect();
+    assert_eq!(
+        devices.iter().filter(|d| **d == "phone-1").count(),
+        2,
+        "{list}"
+    );
     let (s, b) = post(
         &app,
         &format!("/api/v1/{}/device-tokens/sign-out", f.slug),

@@ -95,6 +95,7 @@ impl DeviceTokens {
                 gc_ttl(rec.expires_at, now),
             )
             .await?;
+        self.store.set_device(flock, sid, &rec.device_id).await?;
         Ok(true)
     }
 

@@ -39,6 +39,9 @@ pub struct Session {
     /// Set by "mark online": the session counts as online until then.
     #[serde(default)]
     pub online_until: Option<DateTime<Utc>>,
+    /// The device id of the device token this session is paired with, if any.
+    #[serde(default)]
+    pub device: Option<String>,
 }
 
 /// Using a session moves its idle deadline at most once per this many seconds, so the
@@ -107,6 +110,7 @@ impl SessionStore {
             source: meta.source,
             idle_secs,
             online_until: None,
+            device: None,
         };
         let body = serde_json::to_vec(&s).map_err(|e| InfraError::Internal(e.to_string()))?;
         // Index first: a session that exists is always findable for "sign out everywhere".
@@ -186,6 +190,21 @@ impl SessionStore {
             )
             .await?;
         Ok(s)
+    }
+
+    /// Records the device the session is paired with (shown in the session list).
+    pub async fn set_device(
+        &self,
+        flock: FlockId,
+        sid: SessionId,
+        device_id: &str,
+    ) -> Result<bool, InfraError> {
+        let Some((mut s, raw)) = self.load(flock, sid).await? else {
+            return Ok(false);
+        };
+        s.device = Some(device_id.to_owned());
+        self.touch(flock, sid, s, &raw).await?;
+        Ok(true)
     }
 
     /// Marks the session online for `secs` (presence), and used.

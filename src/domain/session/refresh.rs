@@ -248,3 +248,17 @@ impl RefreshTokens {
         Err(RefreshError::Invalid)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_old_token_unseals_the_successor() {
+        let (raw, succ) = new_token();
+        let sealed = seal("fold_rt_old", &raw).unwrap_or_default();
+        assert_eq!(unseal("fold_rt_old", &sealed).unwrap_or_default(), succ);
+        assert_ne!(unseal("fold_rt_other", &sealed).unwrap_or_default(), succ);
+        assert!(!sealed.contains(&secret::encode_b64url(&raw)));
+    }
+}
