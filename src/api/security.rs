@@ -123,3 +123,81 @@ async fn check_platform(req: &Request, key: ApiKey) -> poem::Result<PlatformCall
         .await
         .map_err(ApiError::from)?)
 }
+
+// ---- Cookie mode for browser portals ----
+//
+// `POST /api/v1/{flock}/token/cookie` puts the session in `__Host-` cookies (Secure,
+// HttpOnly, SameSite=Lax, Path=/): the access token, the refresh token, and a CSRF token
+// that page scripts can read. On every request without an `Authorization` header this
+// layer turns the session cookie into a bearer token, and refuses a state-changing
+// request (anything but GET/HEAD/OPTIONS) unless `X-CSRF-Token` equals the CSRF cookie
+// (double submit; SameSite=Lax already keeps cross-site POSTs from carrying the cookie).
+// `__Host-` cookies are per host: one cookie session per host at a time.
+
+/// The access token cookie.
+pub const SESSION_COOKIE: &str = "__Host-fold_session";
+/// The refresh token cookie.
+pub const REFRESH_COOKIE: &str = "__Host-fold_refresh";
+/// The CSRF token cookie (readable by scripts; echo it in `X-CSRF-Token`).
+pub const CSRF_COOKIE: &str = "__Host-fold_csrf";
+pub const CSRF_HEADER: &str = "X-CSRF-Token";
+
+/// The request's cookies by name (first value wins).
+pub fn cookies(req: &Request) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    for h in req.headers().get_all(poem::http::header::COOKIE) {
+        let Ok(s) = h.to_str() else { continue };
+        for pair in s.split(';') {
+            if let Some((k, v)) = pair.trim().split_once('=') {
+                out.entry(k.to_owned()).or_insert_with(|| v.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Whether the request carries the CSRF header matching the CSRF cookie.
+pub fn csrf_ok(req: &Request, jar: &std::collections::HashMap<String, String>) -> bool {
+    let header = req
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match jar.get(CSRF_COOKIE) {
+        Some(c) if !c.is_empty() && !header.is_empty() => {
+            crate::infra::secret::ct_eq(c.as_bytes(), header.as_bytes())
+        }
+        _ => false,
+    }
+}
+
+pub async fn cookie_mode<E: poem::Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+) -> poem::Result<poem::Response> {
+    use poem::IntoResponse;
+    if !req
+        .headers()
+        .contains_key(poem::http::header::AUTHORIZATION)
+    {
+        let jar = cookies(&req);
+        if let Some(token) = jar.get(SESSION_COOKIE).filter(|t| !t.is_empty()) {
+            let safe = matches!(
+                *req.method(),
+                poem::http::Method::GET | poem::http::Method::HEAD | poem::http::Method::OPTIONS
+            );
+            if !safe && !csrf_ok(&req, &jar) {
+                return Ok(ApiError::forbidden(
+                    "csrf_failed",
+                    "cookie sessions need the X-CSRF-Token header on state-changing requests",
+                )
+                .into_response());
+            }
+            if let Ok(v) = poem::http::HeaderValue::from_str(&format!("Bearer {token}")) {
+                req.headers_mut()
+                    .insert(poem::http::header::AUTHORIZATION, v);
+            }
+        }
+    }
+    Ok(ep.call(req).await?.into_response())
+}

@@ -9,6 +9,7 @@ mod errors;
 mod flocks;
 mod isolation;
 mod spec;
+mod tokens_cookies;
 mod tokens_devices;
 mod tokens_forged;
 mod tokens_keys;
