@@ -237,3 +237,27 @@ async fn a_refresh_token_of_one_flock_is_unknown_in_another() {
     // Still usable in its own flock.
     assert_eq!(app.refresh(&a.slug, &rt).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_dead_kv_store_makes_refresh_and_device_calls_answer_503_never_a_token() {
+    let app = TestApp::builder()
+        .redis("redis://127.0.0.1:1")
+        .spawn()
+        .await;
+    let f = app.create_flock("acme").await;
+    let (s, b) = app
+        .refresh(
+            &f.slug,
+            "fold_rt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+        )
+        .await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+    assert_error(&b, "kv_unavailable");
+    let r = app
+        .req(Method::POST, &format!("/api/v1/{}/device-tokens/sign-out", f.slug))
+        .json(&serde_json::json!({"device_token": "fold_dt_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+}
