@@ -185,6 +185,7 @@ impl AppState {
             .at("/openapi.json", spec)
             .nest("/docs", docs)
             .nest("/", service)
+            .around(crate::api::security::cookie_mode)
             .around(frame)
             .data(self.clone())
     }

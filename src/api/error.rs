@@ -205,6 +205,12 @@ impl From<KeyError> for ApiError {
             KeyError::Forbidden(op) => {
                 ApiError::forbidden("scope_missing", format!("this API key may not call {op}"))
             }
+            KeyError::Escalation => ApiError::forbidden(
+                "scope_escalation",
+                "a key cannot grant scopes it does not hold",
+            ),
+            KeyError::BadInput(i) => i.into(),
+            KeyError::NotFound => ApiError::not_found("api_key_not_found", "no such API key"),
             KeyError::Infra(i) => i.into(),
         }
     }
@@ -230,5 +236,18 @@ impl From<crate::domain::limits::RetryAfter> for ApiError {
             _ => "too many requests; retry later",
         };
         ApiError::TooManyRequests(Json(ErrorBody::new(r.code, message, None)), r.secs)
+    }
+}
+
+impl From<crate::domain::session::RefreshError> for ApiError {
+    fn from(e: crate::domain::session::RefreshError) -> Self {
+        use crate::domain::session::RefreshError;
+        match e {
+            RefreshError::Invalid | RefreshError::Reused => ApiError::unauthorized(
+                "invalid_refresh_token",
+                "invalid, expired or reused refresh token",
+            ),
+            RefreshError::Infra(i) => i.into(),
+        }
     }
 }

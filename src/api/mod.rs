@@ -3,11 +3,13 @@
 pub mod client_ip;
 pub mod error;
 pub mod frame;
+mod keys;
 mod ops;
 mod otp;
 pub mod payload_error;
 mod platform;
 pub mod security;
+mod sessions;
 mod user;
 pub mod views;
 
@@ -27,6 +29,10 @@ pub enum ApiTags {
     /// One-time codes by email and SMS: sign in or register, verify an identifier,
     /// reset a password.
     Otp,
+    /// The current user's sessions, sign-out and refresh tokens.
+    Sessions,
+    /// Flock API keys for servers (key-management scopes or the platform key).
+    ApiKeys,
 }
 
 pub type Apis = (
@@ -35,6 +41,9 @@ pub type Apis = (
     user::UserApi,
     user::KeysApi,
     otp::OtpApi,
+    sessions::SessionsApi,
+    keys::ApiKeysApi,
+    keys::PlatformKeysApi,
 );
 
 pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
@@ -53,6 +62,15 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             otp::OtpApi {
+                state: state.clone(),
+            },
+            sessions::SessionsApi {
+                state: state.clone(),
+            },
+            keys::ApiKeysApi {
+                state: state.clone(),
+            },
+            keys::PlatformKeysApi {
                 state: state.clone(),
             },
         ),

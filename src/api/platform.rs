@@ -66,6 +66,8 @@ struct FlockSettingsView {
     require_approval: bool,
     /// One-time codes: length, lifetime, attempt and send limits, SMS prefixes.
     otp: super::otp::OtpSettingsView,
+    /// Seconds during which a rotated refresh token returns the same successor (0–300).
+    refresh_grace_secs: u32,
 }
 
 impl From<&FlockSettings> for FlockSettingsView {
@@ -81,6 +83,7 @@ impl From<&FlockSettings> for FlockSettingsView {
             require_activation: s.require_activation,
             require_approval: s.require_approval,
             otp: (&s.otp).into(),
+            refresh_grace_secs: s.refresh_grace_secs,
         }
     }
 }
@@ -100,6 +103,7 @@ struct FlockSettingsPatch {
     require_activation: Option<bool>,
     require_approval: Option<bool>,
     otp: Option<super::otp::OtpSettingsPatch>,
+    refresh_grace_secs: Option<u32>,
 }
 
 impl FlockSettingsPatch {
@@ -123,7 +127,8 @@ impl FlockSettingsPatch {
             session_absolute_ttl_secs,
             self_registration,
             require_activation,
-            require_approval
+            require_approval,
+            refresh_grace_secs
         );
         s
     }

@@ -53,7 +53,33 @@ fn parts(req: &Request) -> poem::Result<(AppState, Option<Tenant>)> {
     Ok((state, req.data::<Tenant>().cloned()))
 }
 
+/// Query parameters that would carry a credential. Secrets in URLs end up in logs,
+/// proxies and browser history, so a request carrying one is refused outright.
+const CREDENTIAL_PARAMS: &[&str] = &["api_key", "apikey", "key", "access_token", "platform_key"];
+
+fn refuse_credentials_in_query(req: &Request) -> poem::Result<()> {
+    let Some(q) = req.uri().query() else {
+        return Ok(());
+    };
+    let found = q.split('&').any(|pair| {
+        let name = pair.split('=').next().unwrap_or_default();
+        CREDENTIAL_PARAMS
+            .iter()
+            .any(|p| name.eq_ignore_ascii_case(p))
+    });
+    if found {
+        return Err(ApiError::bad_request(
+            "credentials_in_query",
+            "credentials must be sent in a header, never in the query string",
+            None,
+        )
+        .into());
+    }
+    Ok(())
+}
+
 async fn check_user(req: &Request, bearer: Bearer) -> poem::Result<UserCaller> {
+    refuse_credentials_in_query(req)?;
     let (state, tenant) = parts(req)?;
     let Tenant(flock) = tenant.ok_or_else(ApiError::internal)?;
     let claims = state
@@ -62,18 +88,23 @@ async fn check_user(req: &Request, bearer: Bearer) -> poem::Result<UserCaller> {
         .await
         .map_err(ApiError::from)?;
     // The session must still be alive: logout and revocation take effect at once.
+    // `check` also marks it used (at most one write a minute).
     let live = state
         .sessions
-        .get(flock.id, claims.session)
+        .check(flock.id, claims.session)
         .await
         .map_err(ApiError::from)?;
     match live {
-        Some(s) if s.user == claims.user.to_string() => Ok(UserCaller { flock, claims }),
+        // The token's user and role must be the session's own.
+        Some(s) if s.user == claims.user.to_string() && s.role == claims.role => {
+            Ok(UserCaller { flock, claims })
+        }
         _ => Err(ApiError::unauthorized("invalid_token", "invalid or expired token").into()),
     }
 }
 
 async fn check_server(req: &Request, key: ApiKey) -> poem::Result<ServerKey> {
+    refuse_credentials_in_query(req)?;
     let (state, tenant) = parts(req)?;
     let Tenant(flock) = tenant.ok_or_else(ApiError::internal)?;
     Ok(state
@@ -84,10 +115,89 @@ async fn check_server(req: &Request, key: ApiKey) -> poem::Result<ServerKey> {
 }
 
 async fn check_platform(req: &Request, key: ApiKey) -> poem::Result<PlatformCaller> {
+    refuse_credentials_in_query(req)?;
     let (state, _) = parts(req)?;
     Ok(state
         .api_keys
         .authenticate_platform(&key.key)
         .await
         .map_err(ApiError::from)?)
+}
+
+// ---- Cookie mode for browser portals ----
+//
+// `POST /api/v1/{flock}/token/cookie` puts the session in `__Host-` cookies (Secure,
+// HttpOnly, SameSite=Lax, Path=/): the access token, the refresh token, and a CSRF token
+// that page scripts can read. On every request without an `Authorization` header this
+// layer turns the session cookie into a bearer token, and refuses a state-changing
+// request (anything but GET/HEAD/OPTIONS) unless `X-CSRF-Token` equals the CSRF cookie
+// (double submit; SameSite=Lax already keeps cross-site POSTs from carrying the cookie).
+// `__Host-` cookies are per host: one cookie session per host at a time.
+
+/// The access token cookie.
+pub const SESSION_COOKIE: &str = "__Host-fold_session";
+/// The refresh token cookie.
+pub const REFRESH_COOKIE: &str = "__Host-fold_refresh";
+/// The CSRF token cookie (readable by scripts; echo it in `X-CSRF-Token`).
+pub const CSRF_COOKIE: &str = "__Host-fold_csrf";
+pub const CSRF_HEADER: &str = "X-CSRF-Token";
+
+/// The request's cookies by name (first value wins).
+pub fn cookies(req: &Request) -> std::collections::HashMap<String, String> {
+    let mut out = std::collections::HashMap::new();
+    for h in req.headers().get_all(poem::http::header::COOKIE) {
+        let Ok(s) = h.to_str() else { continue };
+        for pair in s.split(';') {
+            if let Some((k, v)) = pair.trim().split_once('=') {
+                out.entry(k.to_owned()).or_insert_with(|| v.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// Whether the request carries the CSRF header matching the CSRF cookie.
+pub fn csrf_ok(req: &Request, jar: &std::collections::HashMap<String, String>) -> bool {
+    let header = req
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    match jar.get(CSRF_COOKIE) {
+        Some(c) if !c.is_empty() && !header.is_empty() => {
+            crate::infra::secret::ct_eq(c.as_bytes(), header.as_bytes())
+        }
+        _ => false,
+    }
+}
+
+pub async fn cookie_mode<E: poem::Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+) -> poem::Result<poem::Response> {
+    use poem::IntoResponse;
+    if !req
+        .headers()
+        .contains_key(poem::http::header::AUTHORIZATION)
+    {
+        let jar = cookies(&req);
+        if let Some(token) = jar.get(SESSION_COOKIE).filter(|t| !t.is_empty()) {
+            let safe = matches!(
+                *req.method(),
+                poem::http::Method::GET | poem::http::Method::HEAD | poem::http::Method::OPTIONS
+            );
+            if !safe && !csrf_ok(&req, &jar) {
+                return Ok(ApiError::forbidden(
+                    "csrf_failed",
+                    "cookie sessions need the X-CSRF-Token header on state-changing requests",
+                )
+                .into_response());
+            }
+            if let Ok(v) = poem::http::HeaderValue::from_str(&format!("Bearer {token}")) {
+                req.headers_mut()
+                    .insert(poem::http::header::AUTHORIZATION, v);
+            }
+        }
+    }
+    Ok(ep.call(req).await?.into_response())
 }

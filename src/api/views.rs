@@ -61,6 +61,12 @@ pub struct SessionView {
     session_id: String,
     /// When the session itself ends, whatever its use.
     session_expires_at: DateTime<Utc>,
+    /// Opaque refresh token: exchange it at `POST /api/v1/{flock}/token/refresh` for a
+    /// new access token and the next refresh token (each is single use; it lives as long
+    /// as the session). Store it like a password.
+    refresh_token: String,
+    /// `client` or `manager`, as carried in the session and the access token.
+    role: String,
     user: UserView,
 }
 
@@ -72,8 +78,10 @@ impl SessionView {
             token_type: "Bearer".into(),
             expires_at: grant.access_expires_at,
             expires_in: grant.access_expires_at - now,
+            role: grant.session.role.clone(),
             session_id: grant.session.id,
             session_expires_at: grant.session.expires_at,
+            refresh_token: grant.refresh_token,
             user: user.into(),
         }
     }

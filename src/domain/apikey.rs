@@ -17,6 +17,13 @@ pub enum KeyError {
     /// The key is valid but its scopes do not list this operation.
     #[error("this API key may not call {0}")]
     Forbidden(&'static str),
+    /// A key may only grant scopes it holds itself.
+    #[error("a key cannot grant scopes it does not hold")]
+    Escalation,
+    #[error("{0}")]
+    BadInput(super::Invalid),
+    #[error("no such API key")]
+    NotFound,
     #[error(transparent)]
     Infra(#[from] InfraError),
 }
@@ -56,6 +63,52 @@ impl ServerKey {
             Err(KeyError::Forbidden(operation))
         }
     }
+}
+
+impl ServerKey {
+    /// Whether this key holds `requested` (an operation id or a pattern) itself.
+    pub fn covers(&self, requested: &str) -> bool {
+        self.scopes.iter().any(|h| scope_covers(h, requested))
+    }
+}
+
+/// Whether holding `holder` implies holding `requested` (both may be patterns).
+pub fn scope_covers(holder: &str, requested: &str) -> bool {
+    match (holder.strip_suffix('*'), requested.strip_suffix('*')) {
+        (Some(h), Some(r)) => r.starts_with(h),
+        (Some(h), None) => requested.starts_with(h),
+        (None, Some(_)) => false,
+        (None, None) => holder == requested,
+    }
+}
+
+/// Scopes must name real operations: an exact operation id, `*`, or a `prefix*` pattern
+/// matching at least one operation of `known`.
+pub fn validate_scopes(scopes: &[String], known: &[&str]) -> Result<(), super::Invalid> {
+    use super::Invalid;
+    if scopes.is_empty() || scopes.len() > 100 {
+        return Err(Invalid::new(
+            "invalid_scopes",
+            "scopes",
+            "give between 1 and 100 scopes",
+        ));
+    }
+    for s in scopes {
+        let body = s.strip_suffix('*').unwrap_or(s);
+        let shape_ok = s.len() <= 100
+            && body
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        let known_ok = known.iter().any(|op| scope_matches(s, op));
+        if !shape_ok || !known_ok {
+            return Err(Invalid::new(
+                "invalid_scopes",
+                "scopes",
+                format!("{s:?} is not an operation id or a pattern matching one"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// `*` matches everything, `user_*` a prefix, anything else exactly.
@@ -135,6 +188,46 @@ impl ApiKeyService {
         let (row, full) = Self::generate(flock, name, scopes, self.clock.now());
         self.db.api_key_insert(row.clone()).await?;
         Ok((row, full))
+    }
+
+    /// Creates a key after checking its name and scopes; `creator` (a flock key) may only
+    /// grant scopes it holds itself. The platform passes `None`.
+    pub async fn create_checked(
+        &self,
+        flock: FlockId,
+        name: &str,
+        scopes: Vec<String>,
+        known_operations: &[&str],
+        creator: Option<&ServerKey>,
+    ) -> Result<(entity::api_key::Model, String), KeyError> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(KeyError::BadInput(super::Invalid::new(
+                "invalid_name",
+                "name",
+                "name must be 1 to 100 characters",
+            )));
+        }
+        validate_scopes(&scopes, known_operations).map_err(KeyError::BadInput)?;
+        if let Some(c) = creator {
+            if !scopes.iter().all(|s| c.covers(s)) {
+                return Err(KeyError::Escalation);
+            }
+        }
+        self.create(flock, name, scopes).await
+    }
+
+    pub async fn list(&self, flock: FlockId) -> Result<Vec<entity::api_key::Model>, KeyError> {
+        Ok(self.db.api_key_list(flock).await?)
+    }
+
+    /// Revokes at once: the next call with the key is refused.
+    pub async fn revoke(&self, flock: FlockId, id: Uuid) -> Result<(), KeyError> {
+        if self.db.api_key_revoke(flock, id, self.clock.now()).await? {
+            Ok(())
+        } else {
+            Err(KeyError::NotFound)
+        }
     }
 
     /// Authenticates a flock key for `flock`. A key of another flock is simply unknown here.
@@ -232,6 +325,27 @@ mod tests {
         assert!(!scope_matches("user_*", "flock_update"));
         assert!(scope_matches("user_create", "user_create"));
         assert!(!scope_matches("user_create", "user_create_bulk"));
+    }
+
+    #[test]
+    fn a_holder_covers_only_narrower_scopes() {
+        assert!(scope_covers("*", "user_*"));
+        assert!(scope_covers("user_*", "user_get*"));
+        assert!(scope_covers("user_*", "user_get"));
+        assert!(!scope_covers("user_get", "user_*"));
+        assert!(!scope_covers("user_*", "*"));
+        assert!(!scope_covers("user_get", "user_set"));
+    }
+
+    #[test]
+    fn scopes_must_name_real_operations() {
+        let known = ["create_api_key", "list_api_keys"];
+        assert!(validate_scopes(&["create_api_key".into()], &known).is_ok());
+        assert!(validate_scopes(&["*".into()], &known).is_ok());
+        assert!(validate_scopes(&["list_*".into()], &known).is_ok());
+        assert!(validate_scopes(&["nope".into()], &known).is_err());
+        assert!(validate_scopes(&["zz*".into()], &known).is_err());
+        assert!(validate_scopes(&[], &known).is_err());
     }
 
     #[test]

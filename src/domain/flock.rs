@@ -116,6 +116,9 @@ pub struct FlockSettings {
     pub require_approval: bool,
     /// One-time codes: length, lifetime, attempt and send limits, SMS prefixes.
     pub otp: super::otp::OtpSettings,
+    /// A rotated refresh token used again within this many seconds returns the same
+    /// successor; later, it revokes the whole session family.
+    pub refresh_grace_secs: u32,
 }
 
 impl Default for FlockSettings {
@@ -131,6 +134,7 @@ impl Default for FlockSettings {
             require_activation: false,
             require_approval: false,
             otp: super::otp::OtpSettings::default(),
+            refresh_grace_secs: 10,
         }
     }
 }
@@ -178,6 +182,13 @@ impl FlockSettings {
             ));
         }
         self.otp.validate()?;
+        if self.refresh_grace_secs > 300 {
+            return Err(Invalid::new(
+                "invalid_setting",
+                "settings.refresh_grace_secs",
+                "refresh_grace_secs must be between 0 and 300",
+            ));
+        }
         Ok(())
     }
 }

@@ -665,8 +665,9 @@ impl OtpService {
             .incr_capped(&att_key, None, 1, i64::from(s.max_attempts), ttl)
             .await?
         else {
-            // Out of attempts: the code is dead.
-            self.kv.cas(&key, Some(&raw), None, ttl).await?;
+            // Out of attempts: the code is dead (the capped counter refuses every later
+            // attempt). Deleting the record here would race a right guess that is still
+            // within the first attempts, so it is left to expire.
             return Err(OtpError::InvalidCode);
         };
         let given = self.mac(flock.id, purpose, id, code.trim()).await?;

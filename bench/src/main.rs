@@ -1,0 +1,319 @@
+//! `fold-bench`: N concurrent keep-alive connections against a running Fold server.
+//!
+//! Scenarios: `me` (authenticated `GET /api/v1/{flock}/user`), `refresh` (each
+//! connection refreshes its own chain, one call after the other), `login`
+//! (`POST /api/v1/{flock}/user/auth` over a pool of users). Setup goes through the API
+//! only: a flock is created with the platform key (or `--flock` names an existing one
+//! whose self-registration is open) and users register themselves. Prints requests/s,
+//! p50/p99/max latency, errors, and the server's peak RSS (`--server-pid`).
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+#[derive(Parser, Debug, Clone)]
+#[command(about = "Load generator for Fold")]
+struct Args {
+    /// Base URL of the server.
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// `me`, `refresh`, `login`, or `all`.
+    #[arg(long, default_value = "all")]
+    scenario: String,
+    /// Concurrent connections (one task and one keep-alive connection each).
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Seconds per scenario.
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Users registered for the `login` scenario.
+    #[arg(long, default_value_t = 16)]
+    users: usize,
+    /// An existing flock; otherwise one is created with the platform key.
+    #[arg(long)]
+    flock: Option<String>,
+    /// Platform key for creating the flock.
+    #[arg(long, env = "FOLD_PLATFORM_KEY")]
+    platform_key: Option<String>,
+    /// The server's pid, to report its peak RSS (VmHWM).
+    #[arg(long)]
+    server_pid: Option<u32>,
+}
+
+const PASSWORD: &str = "bench password 0123456789";
+
+fn client() -> Result<reqwest::Client> {
+    Ok(reqwest::Client::builder()
+        .pool_max_idle_per_host(1)
+        .tcp_nodelay(true)
+        .timeout(Duration::from_secs(30))
+        .build()?)
+}
+
+async fn post(c: &reqwest::Client, url: &str, body: Value) -> Result<(u16, Value)> {
+    let r = c.post(url).json(&body).send().await?;
+    let s = r.status().as_u16();
+    Ok((s, r.json().await.unwrap_or(Value::Null)))
+}
+
+async fn setup_flock(a: &Args, c: &reqwest::Client) -> Result<String> {
+    if let Some(f) = &a.flock {
+        return Ok(f.clone());
+    }
+    let key = a
+        .platform_key
+        .as_deref()
+        .context("--flock or --platform-key (FOLD_PLATFORM_KEY) is required")?;
+    let slug = format!("bench{}", rand::random::<u32>());
+    let r = c
+        .post(format!("{}/platform/v1/flocks", a.url))
+        .header("X-Platform-Key", key)
+        .json(&json!({"slug": slug, "settings": {}}))
+        .send()
+        .await?;
+    if !r.status().is_success() {
+        bail!("create flock: {} {}", r.status(), r.text().await?);
+    }
+    Ok(slug)
+}
+
+async fn register(a: &Args, c: &reqwest::Client, flock: &str, email: &str) -> Result<()> {
+    let (s, b) = post(
+        c,
+        &format!("{}/api/v1/{flock}/user/register", a.url),
+        json!({"email": email, "password": PASSWORD, "terms_accepted": true}),
+    )
+    .await?;
+    if s != 201 {
+        bail!("register {email}: {s} {b}");
+    }
+    Ok(())
+}
+
+async fn sign_in(a: &Args, c: &reqwest::Client, flock: &str, email: &str) -> Result<Value> {
+    let (s, b) = post(
+        c,
+        &format!("{}/api/v1/{flock}/user/auth", a.url),
+        json!({"email": email, "password": PASSWORD}),
+    )
+    .await?;
+    if s != 200 {
+        bail!("sign in {email}: {s} {b}");
+    }
+    Ok(b)
+}
+
+fn field(v: &Value, k: &str) -> Result<String> {
+    v[k].as_str()
+        .map(str::to_owned)
+        .with_context(|| format!("{k} missing in {v}"))
+}
+
+#[derive(Default)]
+struct Tally {
+    lat_us: Vec<u32>,
+    errors: u64,
+}
+
+/// Runs `step` in a loop on one connection until the deadline.
+async fn drive<S, F, Fut>(deadline: Instant, mut state: S, mut step: F) -> Tally
+where
+    F: FnMut(S) -> Fut,
+    Fut: std::future::Future<Output = (S, bool)>,
+{
+    let mut t = Tally::default();
+    while Instant::now() < deadline {
+        let started = Instant::now();
+        let (s, ok) = step(state).await;
+        state = s;
+        t.lat_us
+            .push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
+        if !ok {
+            t.errors += 1;
+        }
+    }
+    t
+}
+
+fn peak_rss_kib(pid: Option<u32>) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+fn report(name: &str, a: &Args, tallies: Vec<Tally>, elapsed: Duration) {
+    let mut lat: Vec<u32> = tallies
+        .iter()
+        .flat_map(|t| t.lat_us.iter().copied())
+        .collect();
+    let errors: u64 = tallies.iter().map(|t| t.errors).sum();
+    lat.sort_unstable();
+    let n = lat.len();
+    let pct = |p: f64| -> f64 {
+        if n == 0 {
+            return 0.0;
+        }
+        let i = ((n as f64 * p).ceil() as usize).clamp(1, n) - 1;
+        f64::from(lat[i]) / 1000.0
+    };
+    let rss = peak_rss_kib(a.server_pid).map_or("n/a".to_owned(), |k| {
+        format!("{:.1} MiB", k as f64 / 1024.0)
+    });
+    println!(
+        "{name:8} conns={:<3} requests={n:<8} errors={errors:<6} req/s={:<9.0} p50={:.2}ms p99={:.2}ms max={:.2}ms server_peak_rss={rss}",
+        a.connections,
+        n as f64 / elapsed.as_secs_f64(),
+        pct(0.50),
+        pct(0.99),
+        lat.last().map_or(0.0, |m| f64::from(*m) / 1000.0),
+    );
+}
+
+async fn scenario_me(a: &Args, flock: &str) -> Result<()> {
+    let setup = client()?;
+    let email = format!("me{}@bench.test", rand::random::<u32>());
+    register(a, &setup, flock, &email).await?;
+    let mut tokens = Vec::new();
+    for _ in 0..a.connections.min(8) {
+        tokens.push(field(
+            &sign_in(a, &setup, flock, &email).await?,
+            "access_token",
+        )?);
+    }
+    let url = format!("{}/api/v1/{flock}/user", a.url);
+    let deadline = Instant::now() + Duration::from_secs_f64(a.duration);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..a.connections {
+        let c = client()?;
+        let token = tokens[i % tokens.len()].clone();
+        let url = url.clone();
+        tasks.push(tokio::spawn(drive(deadline, (), move |()| {
+            let req = c.get(&url).bearer_auth(&token);
+            async move {
+                let ok = match req.send().await {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                ((), ok)
+            }
+        })));
+    }
+    let mut tallies = Vec::new();
+    for t in tasks {
+        tallies.push(t.await?);
+    }
+    report("me", a, tallies, started.elapsed());
+    Ok(())
+}
+
+async fn scenario_refresh(a: &Args, flock: &str) -> Result<()> {
+    let setup = client()?;
+    let email = format!("rt{}@bench.test", rand::random::<u32>());
+    register(a, &setup, flock, &email).await?;
+    let mut chains = Vec::new();
+    for _ in 0..a.connections {
+        chains.push(field(
+            &sign_in(a, &setup, flock, &email).await?,
+            "refresh_token",
+        )?);
+    }
+    let url = format!("{}/api/v1/{flock}/token/refresh", a.url);
+    let deadline = Instant::now() + Duration::from_secs_f64(a.duration);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for rt in chains {
+        let c = client()?;
+        let url = url.clone();
+        tasks.push(tokio::spawn(drive(deadline, rt, move |rt: String| {
+            let req = c.post(&url).json(&json!({ "refresh_token": rt }));
+            async move {
+                match req.send().await {
+                    Ok(r) if r.status().is_success() => match r.json::<Value>().await {
+                        Ok(v) => match v["refresh_token"].as_str() {
+                            Some(next) => (next.to_owned(), true),
+                            None => (rt, false),
+                        },
+                        Err(_) => (rt, false),
+                    },
+                    _ => (rt, false),
+                }
+            }
+        })));
+    }
+    let mut tallies = Vec::new();
+    for t in tasks {
+        tallies.push(t.await?);
+    }
+    report("refresh", a, tallies, started.elapsed());
+    Ok(())
+}
+
+async fn scenario_login(a: &Args, flock: &str) -> Result<()> {
+    let setup = client()?;
+    let tag = rand::random::<u32>();
+    let emails: Vec<String> = (0..a.users.max(1))
+        .map(|i| format!("login{tag}-{i}@bench.test"))
+        .collect();
+    for e in &emails {
+        register(a, &setup, flock, e).await?;
+    }
+    let url = format!("{}/api/v1/{flock}/user/auth", a.url);
+    let deadline = Instant::now() + Duration::from_secs_f64(a.duration);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for i in 0..a.connections {
+        let c = client()?;
+        let url = url.clone();
+        let emails = emails.clone();
+        tasks.push(tokio::spawn(drive(deadline, i, move |i: usize| {
+            let email = &emails[i % emails.len()];
+            let req = c
+                .post(&url)
+                .json(&json!({"email": email, "password": PASSWORD}));
+            async move {
+                let ok = match req.send().await {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                (i + 1, ok)
+            }
+        })));
+    }
+    let mut tallies = Vec::new();
+    for t in tasks {
+        tallies.push(t.await?);
+    }
+    report("login", a, tallies, started.elapsed());
+    Ok(())
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let a = Args::parse();
+    let setup = client()?;
+    let flock = setup_flock(&a, &setup).await?;
+    println!(
+        "fold-bench: {} flock={flock} duration={}s",
+        a.url, a.duration
+    );
+    let all = a.scenario == "all";
+    if all || a.scenario == "me" {
+        scenario_me(&a, &flock).await?;
+    }
+    if all || a.scenario == "refresh" {
+        scenario_refresh(&a, &flock).await?;
+    }
+    if all || a.scenario == "login" {
+        scenario_login(&a, &flock).await?;
+    }
+    if !all && !matches!(a.scenario.as_str(), "me" | "refresh" | "login") {
+        bail!("unknown scenario {:?}", a.scenario);
+    }
+    Ok(())
+}

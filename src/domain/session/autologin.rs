@@ -1,0 +1,76 @@
+//! Autologin tokens: single use, short-lived, issued to a signed-in user (or by the back
+//! office for a user) and exchanged, together with a device token, for a new session.
+//! Stored hashed under `al:{flock}:{digest}`; redeeming takes the record atomically, so
+//! two redemptions of one token cannot both succeed.
+use super::{from_json, gc_ttl, opaque_token, to_json, SessionStore};
+use crate::domain::InfraError;
+use crate::ids::{FlockId, UserId};
+use crate::infra::secret;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+const PREFIX: &str = "fold_al_";
+/// How long an autologin token may wait to be redeemed.
+pub const LIFETIME_SECS: i64 = 120;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AutologinRecord {
+    pub user: String,
+    pub expires_at: DateTime<Utc>,
+    /// `user` (issued to the signed-in user) or `back_office` (by an API key).
+    pub issued_by: String,
+}
+
+#[derive(Clone)]
+pub struct AutologinTokens {
+    store: SessionStore,
+}
+
+fn key(flock: FlockId, token: &str) -> String {
+    format!("al:{flock}:{}", secret::digest_hex(token))
+}
+
+impl AutologinTokens {
+    pub fn new(store: SessionStore) -> Self {
+        Self { store }
+    }
+
+    pub async fn issue(
+        &self,
+        flock: FlockId,
+        user: UserId,
+        issued_by: &str,
+    ) -> Result<(String, DateTime<Utc>), InfraError> {
+        let now = self.store.clock.now();
+        let rec = AutologinRecord {
+            user: user.to_string(),
+            expires_at: now + Duration::seconds(LIFETIME_SECS),
+            issued_by: issued_by.to_owned(),
+        };
+        let token = opaque_token(PREFIX);
+        self.store
+            .kv
+            .set(
+                &key(flock, &token),
+                &to_json(&rec)?,
+                gc_ttl(rec.expires_at, now),
+            )
+            .await?;
+        Ok((token, rec.expires_at))
+    }
+
+    /// Consumes the token: its user, once, if it has not expired.
+    pub async fn redeem(&self, flock: FlockId, token: &str) -> Result<Option<UserId>, InfraError> {
+        if token.len() > 128 || !token.starts_with(PREFIX) {
+            return Ok(None);
+        }
+        let Some(raw) = self.store.kv.take(&key(flock, token)).await? else {
+            return Ok(None);
+        };
+        let rec: AutologinRecord = from_json(&raw)?;
+        if self.store.clock.now() >= rec.expires_at {
+            return Ok(None);
+        }
+        Ok(rec.user.parse().ok().map(UserId))
+    }
+}

@@ -1,0 +1,149 @@
+//! Visitor tokens for anonymous visitors: request one, check it, mark it active or
+//! online; on sign-in the visitor is attached to the user. Stored hashed under
+//! `vt:{flock}:{digest}`.
+use super::{from_json, gc_ttl, opaque_token, to_json, SessionStore};
+use crate::domain::InfraError;
+use crate::ids::{FlockId, UserId};
+use crate::infra::secret;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+const PREFIX: &str = "fold_vt_";
+const LIFETIME_DAYS: i64 = 30;
+/// "Mark online" counts for this long.
+pub const ONLINE_SECS: i64 = 60;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Visitor {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub last_active_at: DateTime<Utc>,
+    pub online_until: Option<DateTime<Utc>>,
+    /// The user this visitor turned out to be, once they signed in.
+    pub user: Option<String>,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+pub struct VisitorTokens {
+    store: SessionStore,
+}
+
+fn key(flock: FlockId, token: &str) -> String {
+    format!("vt:{flock}:{}", secret::digest_hex(token))
+}
+
+/// What to change on a visitor.
+enum Mark {
+    Active,
+    Online,
+    Attach(UserId),
+}
+
+impl VisitorTokens {
+    pub fn new(store: SessionStore) -> Self {
+        Self { store }
+    }
+
+    pub async fn issue(&self, flock: FlockId) -> Result<(String, Visitor), InfraError> {
+        let now = self.store.clock.now();
+        let v = Visitor {
+            id: Uuid::now_v7(),
+            created_at: now,
+            last_active_at: now,
+            online_until: None,
+            user: None,
+            expires_at: now + Duration::days(LIFETIME_DAYS),
+        };
+        let token = opaque_token(PREFIX);
+        self.store
+            .kv
+            .set(
+                &key(flock, &token),
+                &to_json(&v)?,
+                gc_ttl(v.expires_at, now),
+            )
+            .await?;
+        Ok((token, v))
+    }
+
+    async fn load(
+        &self,
+        flock: FlockId,
+        token: &str,
+    ) -> Result<Option<(Visitor, Vec<u8>)>, InfraError> {
+        if token.len() > 128 || !token.starts_with(PREFIX) {
+            return Ok(None);
+        }
+        let Some(raw) = self.store.kv.get(&key(flock, token)).await? else {
+            return Ok(None);
+        };
+        let v: Visitor = from_json(&raw)?;
+        Ok((self.store.clock.now() < v.expires_at).then_some((v, raw)))
+    }
+
+    pub async fn check(&self, flock: FlockId, token: &str) -> Result<Option<Visitor>, InfraError> {
+        Ok(self.load(flock, token).await?.map(|(v, _)| v))
+    }
+
+    async fn mark(
+        &self,
+        flock: FlockId,
+        token: &str,
+        m: Mark,
+    ) -> Result<Option<Visitor>, InfraError> {
+        for _ in 0..8 {
+            let Some((mut v, raw)) = self.load(flock, token).await? else {
+                return Ok(None);
+            };
+            let now = self.store.clock.now();
+            v.last_active_at = now;
+            match m {
+                Mark::Active => {}
+                Mark::Online => v.online_until = Some(now + Duration::seconds(ONLINE_SECS)),
+                Mark::Attach(u) => v.user = Some(u.to_string()),
+            }
+            let swapped = self
+                .store
+                .kv
+                .cas(
+                    &key(flock, token),
+                    Some(&raw),
+                    Some(&to_json(&v)?),
+                    gc_ttl(v.expires_at, now),
+                )
+                .await?;
+            if swapped {
+                return Ok(Some(v));
+            }
+        }
+        Ok(None)
+    }
+
+    pub async fn mark_active(
+        &self,
+        flock: FlockId,
+        token: &str,
+    ) -> Result<Option<Visitor>, InfraError> {
+        self.mark(flock, token, Mark::Active).await
+    }
+
+    pub async fn mark_online(
+        &self,
+        flock: FlockId,
+        token: &str,
+    ) -> Result<Option<Visitor>, InfraError> {
+        self.mark(flock, token, Mark::Online).await
+    }
+
+    /// Attaches the visitor to `user`; false when the token is unknown or expired.
+    pub async fn attach(
+        &self,
+        flock: FlockId,
+        token: &str,
+        user: UserId,
+    ) -> Result<bool, InfraError> {
+        Ok(self.mark(flock, token, Mark::Attach(user)).await?.is_some())
+    }
+}
