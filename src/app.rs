@@ -5,6 +5,8 @@ use crate::config::Config;
 use crate::db::Db;
 use crate::domain::apikey::ApiKeyService;
 use crate::domain::flock::FlockService;
+use crate::domain::mail::worker::MailWorker;
+use crate::domain::mail::MailComposer;
 use crate::domain::password::Hasher;
 use crate::domain::session::{SessionService, SessionStore};
 use crate::domain::signing::SigningKeys;
@@ -39,6 +41,8 @@ pub struct Services {
     pub session_service: SessionService,
     pub api_keys: ApiKeyService,
     pub users: UserService,
+    /// Delivers the durable mail outbox (`start_workers` runs it in the background).
+    pub mail_worker: MailWorker,
 }
 
 /// Shared, cheap to clone.
@@ -105,12 +109,17 @@ impl AppState {
         let session_service = SessionService::new(sessions.clone(), tokens.clone());
         let flocks = FlockService::new(db.clone(), clock.clone(), signing.clone());
         let api_keys = ApiKeyService::new(db.clone(), clock.clone(), config.platform.key.clone());
+        let composer = MailComposer::new(&config.http.public_url)
+            .map_err(|e| StartError::Config(e.to_string()))?;
         let users = UserService::new(
             db.clone(),
             clock.clone(),
             hasher.clone(),
             session_service.clone(),
+            composer,
+            Duration::from_millis(sec.uniform_response_ms),
         );
+        let mail_worker = MailWorker::new(db.clone(), mailer.clone(), clock.clone());
         let trusted_proxies = config
             .http
             .trusted_proxies
@@ -136,7 +145,16 @@ impl AppState {
             session_service,
             api_keys,
             users,
+            mail_worker,
         })))
+    }
+
+    /// Starts the background workers (mail delivery). The server calls it; tests drive
+    /// the worker with `mail_worker.run_once()` instead, deterministically.
+    pub fn start_workers(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        vec![self.mail_worker.start(Duration::from_millis(
+            self.config.mail.worker_interval_ms.max(100),
+        ))]
     }
 
     /// The raw database connection, for tests and invariant checks (not for handlers).
@@ -166,7 +184,12 @@ pub async fn serve(
     let acceptor = TcpListener::bind(state.config.http.bind.clone())
         .into_acceptor()
         .await?;
-    serve_on(state, acceptor, shutdown).await
+    let workers = state.start_workers();
+    let r = serve_on(state, acceptor, shutdown).await;
+    for w in workers {
+        w.abort();
+    }
+    r
 }
 
 pub async fn serve_on(

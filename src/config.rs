@@ -96,6 +96,8 @@ pub struct MailConfig {
     pub outbox_dir: PathBuf,
     /// Default sender when a flock has none.
     pub from: String,
+    /// How often the mail worker polls the outbox (milliseconds).
+    pub worker_interval_ms: u64,
 }
 
 impl Default for MailConfig {
@@ -104,6 +106,7 @@ impl Default for MailConfig {
             smtp_url: None,
             outbox_dir: PathBuf::from("./data/outbox"),
             from: "Fold <no-reply@localhost>".into(),
+            worker_interval_ms: 2000,
         }
     }
 }
@@ -128,6 +131,9 @@ pub struct SecurityConfig {
     pub hash_queue: usize,
     /// Seconds a verified access token stays in the verification cache.
     pub token_cache_secs: u64,
+    /// Under the protected enumeration policy, answers of register, reset and preauth
+    /// take at least this many milliseconds, so existing and unknown accounts look alike.
+    pub uniform_response_ms: u64,
 }
 
 impl Default for SecurityConfig {
@@ -139,6 +145,7 @@ impl Default for SecurityConfig {
             hash_workers: 0,
             hash_queue: 256,
             token_cache_secs: 30,
+            uniform_response_ms: 250,
         }
     }
 }

@@ -28,6 +28,8 @@ pub type Apis = (
     ops::OpsApi,
     platform::PlatformApi,
     user::UserApi,
+    user::UserRecoveryApi,
+    user::UserProfileApi,
     user::KeysApi,
 );
 
@@ -41,6 +43,12 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             user::UserApi {
+                state: state.clone(),
+            },
+            user::UserRecoveryApi {
+                state: state.clone(),
+            },
+            user::UserProfileApi {
                 state: state.clone(),
             },
             user::KeysApi {

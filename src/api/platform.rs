@@ -63,6 +63,8 @@ struct FlockSettingsView {
     require_activation: bool,
     /// Whether new accounts wait for approval before their first sign-in.
     require_approval: bool,
+    /// Sender of the flock's mail; the deployment default when absent.
+    mail_from: Option<String>,
 }
 
 impl From<&FlockSettings> for FlockSettingsView {
@@ -77,6 +79,7 @@ impl From<&FlockSettings> for FlockSettingsView {
             self_registration: s.self_registration,
             require_activation: s.require_activation,
             require_approval: s.require_approval,
+            mail_from: s.mail_from.clone(),
         }
     }
 }
@@ -95,12 +98,18 @@ struct FlockSettingsPatch {
     self_registration: Option<bool>,
     require_activation: Option<bool>,
     require_approval: Option<bool>,
+    /// Sender of the flock's mail; empty clears it.
+    #[oai(validator(max_length = 320))]
+    mail_from: Option<String>,
 }
 
 impl FlockSettingsPatch {
     fn apply(self, mut s: FlockSettings) -> FlockSettings {
         if let Some(u) = self.public_url {
             s.public_url = (!u.is_empty()).then_some(u);
+        }
+        if let Some(f) = self.mail_from {
+            s.mail_from = (!f.is_empty()).then_some(f);
         }
         if let Some(e) = self.enumeration {
             s.enumeration = e.into();

@@ -114,6 +114,9 @@ pub struct FlockSettings {
     pub self_registration: bool,
     pub require_activation: bool,
     pub require_approval: bool,
+    /// Sender of the flock's mail (`Name <addr@example.com>`); the deployment's
+    /// `mail.from` when absent.
+    pub mail_from: Option<String>,
 }
 
 impl Default for FlockSettings {
@@ -128,12 +131,22 @@ impl Default for FlockSettings {
             self_registration: true,
             require_activation: false,
             require_approval: false,
+            mail_from: None,
         }
     }
 }
 
 impl FlockSettings {
     pub fn validate(&self) -> Result<(), Invalid> {
+        if let Some(f) = &self.mail_from {
+            if f.len() > 320 || f.parse::<lettre::message::Mailbox>().is_err() {
+                return Err(Invalid::new(
+                    "invalid_setting",
+                    "settings.mail_from",
+                    "mail_from must be a mail address such as `Acme <no-reply@acme.test>`",
+                ));
+            }
+        }
         if let Some(u) = &self.public_url {
             let ok = url::Url::parse(u)
                 .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())

@@ -1,6 +1,7 @@
 //! Business rules: one service and one error enum per area. Nothing here knows HTTP.
 pub mod apikey;
 pub mod flock;
+pub mod mail;
 pub mod password;
 pub mod session;
 pub mod signing;

@@ -1,0 +1,155 @@
+//! Account mail: the default templates (text + HTML, rendered with minijinja), the links
+//! they carry, and the outbox rows the account flows write in their own transactions.
+//! Delivery is the worker's job ([`worker::MailWorker`]).
+pub mod worker;
+
+use super::flock::Flock;
+use super::InfraError;
+use crate::db::mail_outbox::MailRow;
+use crate::ids::UserId;
+use chrono::{DateTime, Utc};
+use minijinja::{context, Environment};
+use std::sync::Arc;
+
+/// The kinds of mail the account flows send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailKind {
+    Activation,
+    Reset,
+    /// Someone tried to register with an address that already has an account.
+    ExistingAccount,
+}
+
+impl MailKind {
+    fn name(self) -> &'static str {
+        match self {
+            MailKind::Activation => "activation",
+            MailKind::Reset => "reset",
+            MailKind::ExistingAccount => "existing_account",
+        }
+    }
+}
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("activation.subject", "Activate your {{ flock_name }} account"),
+    (
+        "activation.txt",
+        "Hello{% if first_name %} {{ first_name }}{% endif %},\n\nActivate your {{ flock_name }} account by opening this link:\n\n{{ link }}\n\nThe link works once and expires in {{ ttl_hours }} hours. If you did not sign up, ignore this mail.\n",
+    ),
+    (
+        "activation.html",
+        "<p>Hello{% if first_name %} {{ first_name }}{% endif %},</p><p>Activate your {{ flock_name }} account:</p><p><a href=\"{{ link }}\">Activate my account</a></p><p>The link works once and expires in {{ ttl_hours }} hours. If you did not sign up, ignore this mail.</p>",
+    ),
+    ("reset.subject", "Reset your {{ flock_name }} password"),
+    (
+        "reset.txt",
+        "Hello{% if first_name %} {{ first_name }}{% endif %},\n\nSomeone asked to reset the password of your {{ flock_name }} account. To choose a new password open this link:\n\n{{ link }}\n\nThe link works once and expires in {{ ttl_hours }} hour(s). If you did not ask for this, ignore this mail: your password is unchanged.\n",
+    ),
+    (
+        "reset.html",
+        "<p>Hello{% if first_name %} {{ first_name }}{% endif %},</p><p>Someone asked to reset the password of your {{ flock_name }} account.</p><p><a href=\"{{ link }}\">Choose a new password</a></p><p>The link works once and expires in {{ ttl_hours }} hour(s). If you did not ask for this, ignore this mail: your password is unchanged.</p>",
+    ),
+    ("existing_account.subject", "Your {{ flock_name }} account"),
+    (
+        "existing_account.txt",
+        "Hello,\n\nSomeone tried to register a new {{ flock_name }} account with this address, but you already have one. If it was you, sign in or reset your password here:\n\n{{ link }}\n\nIf it was not you, ignore this mail.\n",
+    ),
+    (
+        "existing_account.html",
+        "<p>Hello,</p><p>Someone tried to register a new {{ flock_name }} account with this address, but you already have one. If it was you, sign in or <a href=\"{{ link }}\">reset your password</a>.</p><p>If it was not you, ignore this mail.</p>",
+    ),
+];
+
+/// Renders account mail into outbox rows.
+#[derive(Clone)]
+pub struct MailComposer {
+    env: Arc<Environment<'static>>,
+    /// `http.public_url`: the base of links when the flock has no `public_url`.
+    default_base: Arc<str>,
+}
+
+/// What a mail is about: the recipient and the secret link, if any.
+pub struct MailInput<'a> {
+    pub to: &'a str,
+    pub user: Option<UserId>,
+    pub first_name: Option<&'a str>,
+    /// `(path, token)`: the link is `{base}/{flock}/{path}?token={token}`.
+    pub link: Option<(&'a str, &'a str)>,
+    pub ttl_hours: i64,
+}
+
+impl MailComposer {
+    pub fn new(default_base: &str) -> Result<Self, InfraError> {
+        let mut env = Environment::new();
+        for (name, src) in TEMPLATES {
+            env.add_template(name, src)
+                .map_err(|e| InfraError::Internal(format!("mail template {name}: {e}")))?;
+        }
+        Ok(Self {
+            env: Arc::new(env),
+            default_base: default_base.trim_end_matches('/').into(),
+        })
+    }
+
+    /// The base of every link in the flock's mail: its `public_url` setting, else the
+    /// deployment's `http.public_url`. Never a request header.
+    pub fn base_url(&self, flock: &Flock) -> String {
+        flock
+            .settings
+            .public_url
+            .as_deref()
+            .map(|u| u.trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| self.default_base.to_string())
+    }
+
+    pub fn link(&self, flock: &Flock, path: &str, token: &str) -> String {
+        format!(
+            "{}/{}/{}?token={}",
+            self.base_url(flock),
+            flock.slug,
+            path,
+            token
+        )
+    }
+
+    pub fn compose(
+        &self,
+        flock: &Flock,
+        kind: MailKind,
+        input: MailInput<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<MailRow, InfraError> {
+        let link = match input.link {
+            Some((path, token)) => self.link(flock, path, token),
+            None => format!("{}/{}/reset-password", self.base_url(flock), flock.slug),
+        };
+        let ctx = context! {
+            flock_name => flock.name.clone(),
+            first_name => input.first_name,
+            link => link,
+            ttl_hours => input.ttl_hours,
+        };
+        let render = |suffix: &str| -> Result<String, InfraError> {
+            let name = format!("{}.{suffix}", kind.name());
+            self.env
+                .get_template(&name)
+                .and_then(|t| t.render(&ctx))
+                .map_err(|e| InfraError::Internal(format!("mail template {name}: {e}")))
+        };
+        Ok(MailRow {
+            id: uuid::Uuid::new_v4(),
+            flock_id: flock.id.0,
+            user_id: input.user.map(|u| u.0),
+            to_addr: input.to.to_owned(),
+            from_addr: flock.settings.mail_from.clone(),
+            subject: render("subject")?,
+            text_body: render("txt")?,
+            html_body: Some(render("html")?),
+            attempts: 0,
+            next_attempt_at: now,
+            sent_at: None,
+            last_error: None,
+            created_at: now,
+        })
+    }
+}
