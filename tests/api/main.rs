@@ -5,6 +5,9 @@
 
 mod helpers;
 
+mod accounts_flows;
+mod accounts_mail;
+mod accounts_security;
 mod errors;
 mod flocks;
 mod isolation;
