@@ -39,6 +39,23 @@ impl UserService {
         password: SecretString,
         meta: SessionMeta,
     ) -> Result<SignedIn, UserError> {
+        let start = tokio::time::Instant::now();
+        let r = self.password_sign_in(flock, id, password, meta).await;
+        if matches!(r, Err(UserError::InvalidCredentials)) {
+            // Wrong password and unknown account both answer at the uniform time.
+            self.pad(flock, start).await;
+        }
+        r
+    }
+
+    /// The password check and the session (the sign-in throttle belongs here).
+    async fn password_sign_in(
+        &self,
+        flock: &Flock,
+        id: Identifier<'_>,
+        password: SecretString,
+        meta: SessionMeta,
+    ) -> Result<SignedIn, UserError> {
         // A malformed identifier is just an unknown account: same cost, same answer.
         let row = match id {
             Identifier::Email(e) => match Email::parse(e) {
