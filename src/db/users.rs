@@ -7,6 +7,14 @@ use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Transactio
 
 pub use entity::user::Model as UserRow;
 
+/// The self-service profile fields, already validated.
+pub struct ProfileFields {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub locale: Option<String>,
+    pub opt_outs: serde_json::Value,
+}
+
 impl Db {
     pub async fn user_insert(&self, row: user::Model) -> DbResult<()> {
         user::Entity::insert(row.into_active_model())
@@ -99,13 +107,16 @@ impl Db {
         &self,
         flock: FlockId,
         id: UserId,
-        first_name: Option<String>,
-        last_name: Option<String>,
-        locale: Option<String>,
-        opt_outs: serde_json::Value,
+        p: ProfileFields,
         now: chrono::DateTime<chrono::Utc>,
     ) -> DbResult<()> {
         use sea_orm::sea_query::Expr;
+        let ProfileFields {
+            first_name,
+            last_name,
+            locale,
+            opt_outs,
+        } = p;
         user::Entity::update_many()
             .col_expr(user::Column::FirstName, Expr::value(first_name))
             .col_expr(user::Column::LastName, Expr::value(last_name))

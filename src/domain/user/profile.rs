@@ -60,10 +60,12 @@ impl UserService {
             .user_update_profile(
                 flock.id,
                 id,
-                first_name,
-                last_name,
-                locale,
-                opt_outs,
+                crate::db::users::ProfileFields {
+                    first_name,
+                    last_name,
+                    locale,
+                    opt_outs,
+                },
                 self.clock.now(),
             )
             .await?;
