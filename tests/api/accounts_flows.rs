@@ -523,3 +523,58 @@ async fn a_manager_cannot_delete_itself() {
     assert_error(&b, "account_protected");
     assert_eq!(app.me(&f.slug, &t).await.0, StatusCode::OK);
 }
+
+async fn set_status(app: &TestApp, email: &str, status: &str) {
+    use sea_orm::ConnectionTrait;
+    let db = app.state.db_conn();
+    db.execute_unprepared(&format!(
+        "UPDATE users SET status = '{status}' WHERE email = '{email}'"
+    ))
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
+async fn an_unclaimed_account_is_claimed_through_a_reset_mail() {
+    let app = TestApp::spawn().await;
+    let f = app.create_flock("acme").await;
+    app.register(&f.slug, "ann@example.com", PASSWORD).await;
+    set_status(&app, "ann@example.com", "unclaimed").await;
+    assert_eq!(
+        app.sign_in(&f.slug, "ann@example.com", PASSWORD).await.0,
+        StatusCode::FORBIDDEN
+    );
+    app.user_post(&f.slug, "reset", json!({"email": "ann@example.com"}))
+        .await;
+    let token = token_in(&app.last_mail_to("ann@example.com").await);
+    let (s, _) = app
+        .user_post(
+            &f.slug,
+            "password",
+            json!({"token": token, "password": "claimed at last, baa"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, g) = app
+        .sign_in(&f.slug, "ann@example.com", "claimed at last, baa")
+        .await;
+    assert_eq!(s, StatusCode::OK, "{g}");
+    assert_eq!(g["user"]["status"], "active");
+    assert_eq!(g["user"]["email_verified"], true);
+}
+
+#[tokio::test]
+async fn an_inactive_account_cannot_sign_in_nor_get_a_reset_mail() {
+    let app = TestApp::spawn().await;
+    let f = app.create_flock("acme").await;
+    app.register(&f.slug, "ann@example.com", PASSWORD).await;
+    set_status(&app, "ann@example.com", "inactive").await;
+    let (s, b) = app.sign_in(&f.slug, "ann@example.com", PASSWORD).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_error(&b, "account_not_active");
+    let (s, _) = app
+        .user_post(&f.slug, "reset", json!({"email": "ann@example.com"}))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED);
+    assert!(app.mails().await.is_empty());
+}

@@ -208,3 +208,50 @@ async fn links_use_the_flock_public_url_when_it_has_one() {
         m.text
     );
 }
+
+#[tokio::test]
+async fn two_workers_racing_deliver_each_mail_exactly_once() {
+    let app = TestApp::spawn().await;
+    let f = app
+        .create_flock_with("acme", json!({"require_activation": true}))
+        .await;
+    for i in 0..6 {
+        app.register(&f.slug, &format!("u{i}@example.com"), PASSWORD)
+            .await;
+    }
+    let w1 = app.state.mail_worker.clone();
+    let w2 = app.state.mail_worker.clone();
+    let (a, b) = tokio::join!(w1.run_once(), w2.run_once());
+    let (a, b) = (a.unwrap(), b.unwrap());
+    println!("racing workers: {} + {} sent for 6 mails", a.sent, b.sent);
+    assert_eq!(a.sent + b.sent, 6);
+    assert_eq!(app.outbox().len(), 6);
+}
+
+#[tokio::test]
+async fn reset_tokens_do_not_work_in_another_flock() {
+    let app = TestApp::spawn().await;
+    let a = app.create_flock("acme").await;
+    let b = app.create_flock("beta").await;
+    app.register(&a.slug, "ann@example.com", PASSWORD).await;
+    app.user_post(&a.slug, "reset", json!({"email": "ann@example.com"}))
+        .await;
+    let token = token_in(&app.last_mail_to("ann@example.com").await);
+    let (s, body) = app
+        .user_post(
+            &b.slug,
+            "password",
+            json!({"token": token, "password": "a cross flock attempt"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(body["code"], "invalid_token");
+    let (s, _) = app
+        .user_post(
+            &a.slug,
+            "password",
+            json!({"token": token, "password": "the right flock this time"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+}

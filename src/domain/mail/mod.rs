@@ -153,3 +153,70 @@ impl MailComposer {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::flock::{FlockSettings, FlockStatus};
+    use crate::ids::FlockId;
+
+    fn flock(public_url: Option<&str>) -> Flock {
+        Flock {
+            id: FlockId(uuid::Uuid::new_v4()),
+            slug: "acme".into(),
+            name: "Acme & Co".into(),
+            status: FlockStatus::Active,
+            settings: FlockSettings {
+                public_url: public_url.map(str::to_owned),
+                ..FlockSettings::default()
+            },
+            created_at: chrono::DateTime::UNIX_EPOCH,
+            updated_at: chrono::DateTime::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn every_kind_renders_text_and_escaped_html_with_the_link() {
+        let c = MailComposer::new("https://fold.test/").unwrap_or_else(|e| panic!("{e}"));
+        let f = flock(None);
+        for kind in [
+            MailKind::Activation,
+            MailKind::Reset,
+            MailKind::ExistingAccount,
+        ] {
+            let m = c
+                .compose(
+                    &f,
+                    kind,
+                    MailInput {
+                        to: "a@example.com",
+                        user: None,
+                        first_name: Some("<b>Ann</b>"),
+                        link: Some(("activate", "tok.en")),
+                        ttl_hours: 1,
+                    },
+                    chrono::DateTime::UNIX_EPOCH,
+                )
+                .unwrap_or_else(|e| panic!("{e}"));
+            let html = m.html_body.unwrap_or_default();
+            assert!(m.subject.contains("Acme & Co"), "{kind:?}");
+            assert!(
+                m.text_body
+                    .contains("https://fold.test/acme/activate?token=tok.en"),
+                "{kind:?}"
+            );
+            assert!(!html.contains("<b>Ann</b>"), "HTML is escaped: {html}");
+            assert!(html.contains("Acme &amp; Co"), "{html}");
+        }
+    }
+
+    #[test]
+    fn the_flock_public_url_wins_over_the_deployment_one() {
+        let c = MailComposer::new("https://fold.test").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(c.base_url(&flock(None)), "https://fold.test");
+        assert_eq!(
+            c.base_url(&flock(Some("https://portal.acme.test/"))),
+            "https://portal.acme.test"
+        );
+    }
+}
