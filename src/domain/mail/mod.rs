@@ -155,6 +155,7 @@ impl MailComposer {
 }
 
 #[cfg(test)]
+#[allow(clippy::panic, clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::domain::flock::{FlockSettings, FlockStatus};
@@ -177,7 +178,7 @@ mod tests {
 
     #[test]
     fn every_kind_renders_text_and_escaped_html_with_the_link() {
-        let c = MailComposer::new("https://fold.test/").unwrap_or_else(|e| panic!("{e}"));
+        let c = MailComposer::new("https://fold.test/").unwrap();
         let f = flock(None);
         for kind in [
             MailKind::Activation,
@@ -197,7 +198,7 @@ mod tests {
                     },
                     chrono::DateTime::UNIX_EPOCH,
                 )
-                .unwrap_or_else(|e| panic!("{e}"));
+                .unwrap();
             let html = m.html_body.unwrap_or_default();
             assert!(m.subject.contains("Acme & Co"), "{kind:?}");
             assert!(
@@ -212,7 +213,7 @@ mod tests {
 
     #[test]
     fn the_flock_public_url_wins_over_the_deployment_one() {
-        let c = MailComposer::new("https://fold.test").unwrap_or_else(|e| panic!("{e}"));
+        let c = MailComposer::new("https://fold.test").unwrap();
         assert_eq!(c.base_url(&flock(None)), "https://fold.test");
         assert_eq!(
             c.base_url(&flock(Some("https://portal.acme.test/"))),
