@@ -65,6 +65,9 @@ struct FlockSettingsView {
     require_approval: bool,
     /// Sender of the flock's mail; the deployment default when absent.
     mail_from: Option<String>,
+    /// Overrides of the default mail templates (minijinja) by name, e.g. `reset.subject`,
+    /// `activation.txt`, `existing_account.html`.
+    mail_templates: std::collections::BTreeMap<String, String>,
 }
 
 impl From<&FlockSettings> for FlockSettingsView {
@@ -80,6 +83,7 @@ impl From<&FlockSettings> for FlockSettingsView {
             require_activation: s.require_activation,
             require_approval: s.require_approval,
             mail_from: s.mail_from.clone(),
+            mail_templates: s.mail_templates.clone(),
         }
     }
 }
@@ -101,12 +105,17 @@ struct FlockSettingsPatch {
     /// Sender of the flock's mail; empty clears it.
     #[oai(validator(max_length = 320))]
     mail_from: Option<String>,
+    /// Replaces the mail template overrides (`{}` restores the defaults).
+    mail_templates: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl FlockSettingsPatch {
     fn apply(self, mut s: FlockSettings) -> FlockSettings {
         if let Some(u) = self.public_url {
             s.public_url = (!u.is_empty()).then_some(u);
+        }
+        if let Some(t) = self.mail_templates {
+            s.mail_templates = t;
         }
         if let Some(f) = self.mail_from {
             s.mail_from = (!f.is_empty()).then_some(f);

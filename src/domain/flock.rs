@@ -117,6 +117,10 @@ pub struct FlockSettings {
     /// Sender of the flock's mail (`Name <addr@example.com>`); the deployment's
     /// `mail.from` when absent.
     pub mail_from: Option<String>,
+    /// Overrides of the default mail templates (minijinja), by name:
+    /// `{activation,reset,existing_account}.{subject,txt,html}`. Variables: `flock_name`,
+    /// `first_name`, `link`, `ttl_hours`.
+    pub mail_templates: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for FlockSettings {
@@ -132,12 +136,17 @@ impl Default for FlockSettings {
             require_activation: false,
             require_approval: false,
             mail_from: None,
+            mail_templates: std::collections::BTreeMap::new(),
         }
     }
 }
 
 impl FlockSettings {
     pub fn validate(&self) -> Result<(), Invalid> {
+        for (name, src) in &self.mail_templates {
+            super::mail::check_template(name, src)
+                .map_err(|m| Invalid::new("invalid_setting", "settings.mail_templates", m))?;
+        }
         if let Some(f) = &self.mail_from {
             if f.len() > 320 || f.parse::<lettre::message::Mailbox>().is_err() {
                 return Err(Invalid::new(

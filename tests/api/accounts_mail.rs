@@ -255,3 +255,40 @@ async fn reset_tokens_do_not_work_in_another_flock() {
         .await;
     assert_eq!(s, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn a_flock_can_override_its_mail_templates_and_bad_ones_are_refused() {
+    let app = TestApp::spawn().await;
+    let r = app
+        .platform(reqwest::Method::POST, "/platform/v1/flocks")
+        .json(&json!({"slug": "bad", "settings": {"mail_templates": {"reset.txt": "{% if %}"}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let f = app
+        .create_flock_with(
+            "acme",
+            json!({"mail_templates": {"reset.subject": "Baa! {{ flock_name }} password",
+                                      "reset.txt": "Go to {{ link }} within {{ ttl_hours }}h"}}),
+        )
+        .await;
+    app.register(&f.slug, "ann@example.com", PASSWORD).await;
+    app.user_post(&f.slug, "reset", json!({"email": "ann@example.com"}))
+        .await;
+    let m = app.last_mail_to("ann@example.com").await;
+    assert!(m.subject.starts_with("Baa! "), "{}", m.subject);
+    assert!(m
+        .text
+        .starts_with("Go to https://fold.test/acme/reset-password?token="));
+    assert!(m.text.ends_with("within 1h"));
+    let token = token_in(&m);
+    let (s, _) = app
+        .user_post(
+            &f.slug,
+            "password",
+            json!({"token": token, "password": "templated passphrase"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+}

@@ -60,6 +60,27 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
+/// Whether `src` may override the default template `name` (known name, at most 20,000
+/// characters, valid syntax); the error is a sentence for the flock's operator.
+pub fn check_template(name: &str, src: &str) -> Result<(), String> {
+    if !TEMPLATES.iter().any(|(n, _)| *n == name) {
+        let names: Vec<&str> = TEMPLATES.iter().map(|(n, _)| *n).collect();
+        return Err(format!(
+            "unknown mail template {name:?}; known: {}",
+            names.join(", ")
+        ));
+    }
+    if src.len() > 20_000 {
+        return Err(format!(
+            "mail template {name} is longer than 20000 characters"
+        ));
+    }
+    let env = Environment::new();
+    env.template_from_named_str(name, src)
+        .map(|_| ())
+        .map_err(|e| format!("mail template {name}: {e}"))
+}
+
 /// Renders account mail into outbox rows.
 #[derive(Clone)]
 pub struct MailComposer {
@@ -131,10 +152,12 @@ impl MailComposer {
         };
         let render = |suffix: &str| -> Result<String, InfraError> {
             let name = format!("{}.{suffix}", kind.name());
-            self.env
-                .get_template(&name)
-                .and_then(|t| t.render(&ctx))
-                .map_err(|e| InfraError::Internal(format!("mail template {name}: {e}")))
+            // The flock's override when it has one (HTML auto-escaped by its name too).
+            let r = match flock.settings.mail_templates.get(&name) {
+                Some(src) => self.env.render_named_str(&name, src, &ctx),
+                None => self.env.get_template(&name).and_then(|t| t.render(&ctx)),
+            };
+            r.map_err(|e| InfraError::Internal(format!("mail template {name}: {e}")))
         };
         Ok(MailRow {
             id: uuid::Uuid::new_v4(),
@@ -209,6 +232,51 @@ mod tests {
             assert!(!html.contains("<b>Ann</b>"), "HTML is escaped: {html}");
             assert!(html.contains("Acme &amp; Co"), "{html}");
         }
+    }
+
+    #[test]
+    fn a_flock_template_overrides_the_default_and_bad_ones_are_refused() {
+        let c = MailComposer::new("https://fold.test").unwrap();
+        let mut f = flock(None);
+        f.settings.mail_templates.insert(
+            "reset.subject".into(),
+            "{{ flock_name }}: new password".into(),
+        );
+        f.settings.mail_templates.insert(
+            "reset.html".into(),
+            "<a href=\"{{ link }}\">{{ first_name }}</a>".into(),
+        );
+        let m = c
+            .compose(
+                &f,
+                MailKind::Reset,
+                MailInput {
+                    to: "a@example.com",
+                    user: None,
+                    first_name: Some("<i>"),
+                    link: Some(("reset-password", "t")),
+                    ttl_hours: 1,
+                },
+                chrono::DateTime::UNIX_EPOCH,
+            )
+            .unwrap();
+        assert_eq!(m.subject, "Acme & Co: new password");
+        // HTML-escaped (minijinja also escapes `/` as `&#x2f;`, which browsers decode).
+        let html = m.html_body.unwrap_or_default();
+        assert!(
+            html.starts_with(
+                "<a href=\"https:&#x2f;&#x2f;fold.test&#x2f;acme&#x2f;reset-password?token=t\">"
+            ),
+            "{html}"
+        );
+        assert!(html.ends_with(">&lt;i&gt;</a>"), "{html}");
+        assert!(
+            m.text_body.contains("Someone asked"),
+            "the text keeps the default"
+        );
+        assert!(check_template("reset.txt", "{% if %}").is_err());
+        assert!(check_template("welcome.txt", "hi").is_err());
+        assert!(check_template("reset.txt", "hi {{ link }}").is_ok());
     }
 
     #[test]
