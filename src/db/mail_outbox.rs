@@ -55,9 +55,16 @@ impl Db {
         Ok(r.rows_affected == 1)
     }
 
+    /// Marks a mail delivered and drops its bodies: they carry one-time secrets, which
+    /// must not outlive delivery in plaintext (the digests stay in `user_tokens`).
     pub async fn mail_mark_sent(&self, id: Uuid, now: DateTime<Utc>) -> DbResult<()> {
         mail_outbox::Entity::update_many()
             .col_expr(mail_outbox::Column::SentAt, Expr::value(Some(now)))
+            .col_expr(mail_outbox::Column::TextBody, Expr::value(""))
+            .col_expr(
+                mail_outbox::Column::HtmlBody,
+                Expr::value(Option::<String>::None),
+            )
             .col_expr(
                 mail_outbox::Column::LastError,
                 Expr::value(Option::<String>::None),

@@ -171,6 +171,21 @@ async fn a_crash_between_commit_and_delivery_loses_no_mail() {
     assert_eq!(s, StatusCode::OK);
     // Delivered once: another pass sends nothing more.
     assert_eq!(app.mails().await.len(), 2);
+    // Delivered rows keep no plaintext secret.
+    use sea_orm::ConnectionTrait;
+    let db = app.state.db_conn();
+    let rows = db
+        .query_all_raw(sea_orm::Statement::from_string(
+            db.get_database_backend(),
+            "SELECT text_body, html_body, sent_at FROM mail_outbox".to_owned(),
+        ))
+        .await
+        .unwrap();
+    assert_eq!(rows.len(), 2);
+    for r in rows {
+        assert_eq!(r.try_get::<String>("", "text_body").unwrap(), "");
+        assert_eq!(r.try_get::<Option<String>>("", "html_body").unwrap(), None);
+    }
 }
 
 #[tokio::test]

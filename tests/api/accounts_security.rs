@@ -262,7 +262,7 @@ async fn existing_and_unknown_accounts_cost_the_same_and_answer_the_same() {
     app.register(&f.slug, "ann@example.com", PASSWORD).await;
     let samples = 30;
     let mut worst: f64 = 0.0;
-    for flow in ["auth", "register", "reset"] {
+    for flow in ["auth", "register", "reset", "preauth"] {
         let path = format!("/api/v1/{}/user/{flow}", f.slug);
         let (mut known, mut unknown) = (Vec::new(), Vec::new());
         for i in 0..samples {
