@@ -8,6 +8,8 @@ pub struct Model {
     pub id: Uuid,
     pub flock_id: Uuid,
     pub user_id: Option<Uuid>,
+    /// `activation`, `reset`, `existing_account`.
+    pub kind: String,
     pub to_addr: String,
     pub from_addr: Option<String>,
     pub subject: String,

@@ -35,6 +35,7 @@ enum MailOutbox {
     Id,
     FlockId,
     UserId,
+    Kind,
     ToAddr,
     FromAddr,
     Subject,
@@ -93,6 +94,7 @@ impl MigrationTrait for Migration {
                 .col(uuid(MailOutbox::Id).primary_key())
                 .col(uuid(MailOutbox::FlockId))
                 .col(uuid_null(MailOutbox::UserId))
+                .col(string_len(MailOutbox::Kind, 32))
                 .col(string_len(MailOutbox::ToAddr, 320))
                 .col(string_len_null(MailOutbox::FromAddr, 320))
                 .col(string_len(MailOutbox::Subject, 300))

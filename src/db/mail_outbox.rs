@@ -104,4 +104,23 @@ impl Db {
             .all(&self.conn)
             .await?)
     }
+
+    /// Whether a mail of `kind` was queued for the user since `since` (to throttle
+    /// notices).
+    pub async fn mail_recent_exists(
+        &self,
+        flock: FlockId,
+        user: UserId,
+        kind: &str,
+        since: DateTime<Utc>,
+    ) -> DbResult<bool> {
+        Ok(mail_outbox::Entity::find()
+            .filter(mail_outbox::Column::FlockId.eq(flock.0))
+            .filter(mail_outbox::Column::UserId.eq(user.0))
+            .filter(mail_outbox::Column::Kind.eq(kind))
+            .filter(mail_outbox::Column::CreatedAt.gte(since))
+            .one(&self.conn)
+            .await?
+            .is_some())
+    }
 }

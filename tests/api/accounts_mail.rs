@@ -204,6 +204,16 @@ async fn registering_an_existing_email_under_the_protected_policy_mails_its_owne
     let m = app.last_mail_to("ann@example.com").await;
     assert!(m.text.contains("already have one"), "{}", m.text);
     assert!(m.text.contains("https://fold.test/acme/reset-password"));
+    // At most one notice an hour.
+    for _ in 0..3 {
+        app.register(&f.slug, "ann@example.com", "someone else's pass")
+            .await;
+    }
+    assert_eq!(app.mails().await.len(), 1);
+    app.clock.advance(chrono::Duration::minutes(61));
+    app.register(&f.slug, "ann@example.com", "someone else's pass")
+        .await;
+    assert_eq!(app.mails().await.len(), 2);
 }
 
 #[tokio::test]

@@ -21,7 +21,7 @@ pub enum MailKind {
 }
 
 impl MailKind {
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             MailKind::Activation => "activation",
             MailKind::Reset => "reset",
@@ -163,6 +163,7 @@ impl MailComposer {
             id: uuid::Uuid::new_v4(),
             flock_id: flock.id.0,
             user_id: input.user.map(|u| u.0),
+            kind: kind.name().to_owned(),
             to_addr: input.to.to_owned(),
             from_addr: flock.settings.mail_from.clone(),
             subject: render("subject")?,

@@ -136,6 +136,7 @@ impl UserService {
                 "used_at": t.used_at,
             })).collect::<Vec<_>>(),
             "mail": mail.iter().map(|m| serde_json::json!({
+                "kind": m.kind,
                 "to": m.to_addr,
                 "subject": m.subject,
                 "created_at": m.created_at,

@@ -220,8 +220,23 @@ impl UserService {
                 UserError::PhoneTaken
             }),
             EnumerationPolicy::Protected => {
-                // Tell the owner instead of the caller; the id leads nowhere.
-                if let (Some(row), Some(e)) = (existing, &email) {
+                // Tell the owner instead of the caller (at most one notice an hour, so
+                // this cannot be used to flood an inbox); the id leads nowhere.
+                let now = self.clock.now();
+                let recent = match &existing {
+                    Some(row) => {
+                        self.db
+                            .mail_recent_exists(
+                                flock.id,
+                                UserId(row.id),
+                                MailKind::ExistingAccount.name(),
+                                now - chrono::Duration::hours(1),
+                            )
+                            .await?
+                    }
+                    None => false,
+                };
+                if let (Some(row), Some(e), false) = (existing, &email, recent) {
                     let mail = self.mail.compose(
                         flock,
                         MailKind::ExistingAccount,
