@@ -6,6 +6,8 @@ use crate::db::Db;
 use crate::domain::apikey::ApiKeyService;
 use crate::domain::flock::FlockService;
 use crate::domain::limits::{Limits, LoginThrottle, LoginThrottleConfig};
+use crate::domain::mail::worker::MailWorker;
+use crate::domain::mail::MailComposer;
 use crate::domain::otp::OtpService;
 use crate::domain::password::Hasher;
 use crate::domain::session::{SessionService, SessionStore};
@@ -45,6 +47,8 @@ pub struct Services {
     pub users: UserService,
     pub limits: Limits,
     pub otp: OtpService,
+    /// Delivers the durable mail outbox (`start_workers` runs it in the background).
+    pub mail_worker: MailWorker,
 }
 
 /// Shared, cheap to clone.
@@ -120,11 +124,15 @@ impl AppState {
                 ..LoginThrottleConfig::default()
             },
         );
+        let composer = MailComposer::new(&config.http.public_url)
+            .map_err(|e| StartError::Config(e.to_string()))?;
         let users = UserService::new(
             db.clone(),
             clock.clone(),
             hasher.clone(),
             session_service.clone(),
+            composer,
+            Duration::from_millis(sec.uniform_response_ms),
         )
         .with_throttle(login_throttle);
         let sms = crate::infra::sms::from_config(&config.sms).map_err(StartError::Config)?;
@@ -139,6 +147,7 @@ impl AppState {
             session_service.clone(),
             sec.otp_secret.clone(),
         );
+        let mail_worker = MailWorker::new(db.clone(), mailer.clone(), clock.clone());
         let trusted_proxies = config
             .http
             .trusted_proxies
@@ -168,7 +177,16 @@ impl AppState {
             users,
             limits,
             otp,
+            mail_worker,
         })))
+    }
+
+    /// Starts the background workers (mail delivery). The server calls it; tests drive
+    /// the worker with `mail_worker.run_once()` instead, deterministically.
+    pub fn start_workers(&self) -> Vec<tokio::task::JoinHandle<()>> {
+        vec![self.mail_worker.start(Duration::from_millis(
+            self.config.mail.worker_interval_ms.max(100),
+        ))]
     }
 
     /// The raw database connection, for tests and invariant checks (not for handlers).
@@ -199,7 +217,12 @@ pub async fn serve(
     let acceptor = TcpListener::bind(state.config.http.bind.clone())
         .into_acceptor()
         .await?;
-    serve_on(state, acceptor, shutdown).await
+    let workers = state.start_workers();
+    let r = serve_on(state, acceptor, shutdown).await;
+    for w in workers {
+        w.abort();
+    }
+    r
 }
 
 pub async fn serve_on(

@@ -116,6 +116,8 @@ pub struct MailConfig {
     pub outbox_dir: PathBuf,
     /// Default sender when a flock has none.
     pub from: String,
+    /// How often the mail worker polls the outbox (milliseconds).
+    pub worker_interval_ms: u64,
 }
 
 impl Default for MailConfig {
@@ -124,6 +126,7 @@ impl Default for MailConfig {
             smtp_url: None,
             outbox_dir: PathBuf::from("./data/outbox"),
             from: "Fold <no-reply@localhost>".into(),
+            worker_interval_ms: 2000,
         }
     }
 }
@@ -192,6 +195,9 @@ pub struct SecurityConfig {
     pub login_ip_per_hour: u32,
     /// Password sign-in throttle: failed attempts per flock per hour.
     pub login_flock_per_hour: u32,
+    /// Under the protected enumeration policy, answers of register, reset and preauth
+    /// take at least this many milliseconds, so existing and unknown accounts look alike.
+    pub uniform_response_ms: u64,
 }
 
 impl Default for SecurityConfig {
@@ -206,6 +212,7 @@ impl Default for SecurityConfig {
             otp_secret: None,
             login_ip_per_hour: 1000,
             login_flock_per_hour: 100_000,
+            uniform_response_ms: 250,
         }
     }
 }

@@ -184,9 +184,21 @@ impl From<UserError> for ApiError {
                 "registration_closed",
                 "self-registration is closed in this flock",
             ),
-            UserError::NotActive => {
-                ApiError::forbidden("account_not_active", "this account is not active")
-            }
+            UserError::NotActive(status) => ApiError::forbidden(
+                "account_not_active",
+                format!("this account is not active (status: {})", status.as_str()),
+            ),
+            UserError::PhoneTaken => ApiError::conflict(
+                "phone_taken",
+                "an account with this phone number already exists",
+                Some("phone"),
+            ),
+            UserError::InvalidToken => ApiError::bad_request(
+                "invalid_token",
+                "this link or token is invalid, used or expired; ask for a new one",
+                Some("token"),
+            ),
+            UserError::Forbidden(code, message) => ApiError::forbidden(code, message),
             UserError::NotFound => ApiError::not_found("user_not_found", "no such user"),
             UserError::Busy => ApiError::unavailable(
                 "server_busy",

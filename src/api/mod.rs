@@ -39,6 +39,8 @@ pub type Apis = (
     ops::OpsApi,
     platform::PlatformApi,
     user::UserApi,
+    user::UserRecoveryApi,
+    user::UserProfileApi,
     user::KeysApi,
     otp::OtpApi,
     sessions::SessionsApi,
@@ -56,6 +58,12 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
                 state: state.clone(),
             },
             user::UserApi {
+                state: state.clone(),
+            },
+            user::UserRecoveryApi {
+                state: state.clone(),
+            },
+            user::UserProfileApi {
                 state: state.clone(),
             },
             user::KeysApi {

@@ -68,6 +68,11 @@ struct FlockSettingsView {
     otp: super::otp::OtpSettingsView,
     /// Seconds during which a rotated refresh token returns the same successor (0–300).
     refresh_grace_secs: u32,
+    /// Sender of the flock's mail; the deployment default when absent.
+    mail_from: Option<String>,
+    /// Overrides of the default mail templates (minijinja) by name, e.g. `reset.subject`,
+    /// `activation.txt`, `existing_account.html`.
+    mail_templates: std::collections::BTreeMap<String, String>,
 }
 
 impl From<&FlockSettings> for FlockSettingsView {
@@ -84,6 +89,8 @@ impl From<&FlockSettings> for FlockSettingsView {
             require_approval: s.require_approval,
             otp: (&s.otp).into(),
             refresh_grace_secs: s.refresh_grace_secs,
+            mail_from: s.mail_from.clone(),
+            mail_templates: s.mail_templates.clone(),
         }
     }
 }
@@ -104,12 +111,23 @@ struct FlockSettingsPatch {
     require_approval: Option<bool>,
     otp: Option<super::otp::OtpSettingsPatch>,
     refresh_grace_secs: Option<u32>,
+    /// Sender of the flock's mail; empty clears it.
+    #[oai(validator(max_length = 320))]
+    mail_from: Option<String>,
+    /// Replaces the mail template overrides (`{}` restores the defaults).
+    mail_templates: Option<std::collections::BTreeMap<String, String>>,
 }
 
 impl FlockSettingsPatch {
     fn apply(self, mut s: FlockSettings) -> FlockSettings {
         if let Some(u) = self.public_url {
             s.public_url = (!u.is_empty()).then_some(u);
+        }
+        if let Some(t) = self.mail_templates {
+            s.mail_templates = t;
+        }
+        if let Some(f) = self.mail_from {
+            s.mail_from = (!f.is_empty()).then_some(f);
         }
         if let Some(e) = self.enumeration {
             s.enumeration = e.into();

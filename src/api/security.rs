@@ -97,9 +97,35 @@ async fn check_user(req: &Request, bearer: Bearer) -> poem::Result<UserCaller> {
     match live {
         // The token's user and role must be the session's own.
         Some(s) if s.user == claims.user.to_string() && s.role == claims.role => {
+            if s.role == crate::domain::user::LIMITED_ROLE && !limited_may(req) {
+                return Err(ApiError::forbidden(
+                    "limited_session",
+                    "this account is preregistered: activate it to do more than read or update its profile",
+                )
+                .into());
+            }
             Ok(UserCaller { flock, claims })
         }
         _ => Err(ApiError::unauthorized("invalid_token", "invalid or expired token").into()),
+    }
+}
+
+/// What a preregistered account's limited session may call: read and update its own
+/// profile (`GET`/`PATCH /api/v1/{flock}/user`) and sign out (`DELETE …/user/auth`).
+fn limited_may(req: &Request) -> bool {
+    let path = req.uri().path().trim_end_matches('/');
+    let mut parts = path.split('/').skip(1);
+    let (Some("api"), Some("v1"), Some(_flock), Some("user")) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let rest: Vec<&str> = parts.collect();
+    let m = req.method();
+    match rest.as_slice() {
+        [] => m == poem::http::Method::GET || m == poem::http::Method::PATCH,
+        ["auth"] => m == poem::http::Method::DELETE,
+        _ => false,
     }
 }
 

@@ -315,27 +315,6 @@ impl SessionsApi {
         }))
     }
 
-    /// Sign out: end the current session (its access and refresh tokens).
-    #[oai(
-        path = "/api/v1/:flock/user/sign-out",
-        method = "post",
-        operation_id = "sign_out"
-    )]
-    async fn sign_out(
-        &self,
-        /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        auth: UserAuth,
-    ) -> ApiResult<Ended> {
-        let c = auth.0;
-        self.state
-            .sessions
-            .revoke(c.flock.id, c.claims.user, c.claims.session)
-            .await?;
-        Ok(Ended::Ended)
-    }
-
     /// Sign out everywhere: end every session of the current user, this one included.
     #[oai(
         path = "/api/v1/:flock/user/sign-out-everywhere",

@@ -119,6 +119,13 @@ pub struct FlockSettings {
     /// A rotated refresh token used again within this many seconds returns the same
     /// successor; later, it revokes the whole session family.
     pub refresh_grace_secs: u32,
+    /// Sender of the flock's mail (`Name <addr@example.com>`); the deployment's
+    /// `mail.from` when absent.
+    pub mail_from: Option<String>,
+    /// Overrides of the default mail templates (minijinja), by name:
+    /// `{activation,reset,existing_account}.{subject,txt,html}`. Variables: `flock_name`,
+    /// `first_name`, `link`, `ttl_hours`.
+    pub mail_templates: std::collections::BTreeMap<String, String>,
 }
 
 impl Default for FlockSettings {
@@ -135,12 +142,27 @@ impl Default for FlockSettings {
             require_approval: false,
             otp: super::otp::OtpSettings::default(),
             refresh_grace_secs: 10,
+            mail_from: None,
+            mail_templates: std::collections::BTreeMap::new(),
         }
     }
 }
 
 impl FlockSettings {
     pub fn validate(&self) -> Result<(), Invalid> {
+        for (name, src) in &self.mail_templates {
+            super::mail::check_template(name, src)
+                .map_err(|m| Invalid::new("invalid_setting", "settings.mail_templates", m))?;
+        }
+        if let Some(f) = &self.mail_from {
+            if f.len() > 320 || f.parse::<lettre::message::Mailbox>().is_err() {
+                return Err(Invalid::new(
+                    "invalid_setting",
+                    "settings.mail_from",
+                    "mail_from must be a mail address such as `Acme <no-reply@acme.test>`",
+                ));
+            }
+        }
         if let Some(u) = &self.public_url {
             let ok = url::Url::parse(u)
                 .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())

@@ -337,6 +337,20 @@ impl LoginThrottle {
         Ok(())
     }
 
+    /// Forgets the consecutive failures of `account` (the owner proved control another
+    /// way, e.g. a password reset by mail), so the delay ends at once.
+    pub async fn clear(&self, flock: FlockId, account: &str) -> Result<(), KvError> {
+        let kv = self.limits.kv();
+        kv.del(&Self::consecutive_key(flock, account)).await?;
+        kv.del(&Self::until_key(flock, account)).await?;
+        Ok(())
+    }
+
+    /// The throttle's key for a password sign-in identifier.
+    pub fn account_key(kind: &str, identifier: &str) -> String {
+        format!("{kind}:{}", identifier.trim().to_lowercase())
+    }
+
     /// Records the outcome: a success clears the consecutive count and gives the
     /// reservations back; a failure keeps them.
     pub async fn finish(&self, attempt: LoginAttempt, ok: bool) -> Result<(), KvError> {

@@ -2,6 +2,7 @@
 pub mod apikey;
 pub mod flock;
 pub mod limits;
+pub mod mail;
 pub mod otp;
 pub mod password;
 pub mod session;

@@ -6,6 +6,9 @@
 mod helpers;
 mod process;
 
+mod accounts_flows;
+mod accounts_mail;
+mod accounts_security;
 mod crash;
 mod errors;
 mod flocks;

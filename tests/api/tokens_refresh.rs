@@ -164,12 +164,12 @@ async fn refresh_tokens_die_with_their_session() {
     let (at, rt) = tokens_of(&app.grant(&f.slug, "ann@example.com").await);
     let (s, _) = app
         .user_call(
-            Method::POST,
-            &format!("/api/v1/{}/user/sign-out", f.slug),
+            Method::DELETE,
+            &format!("/api/v1/{}/user/auth", f.slug),
             &at,
         )
         .await;
-    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(s, StatusCode::OK);
     assert_eq!(app.refresh(&f.slug, &rt).await.0, StatusCode::UNAUTHORIZED);
     // revoke_all (what password change, reset, disable and delete call).
     let (s, g) = app

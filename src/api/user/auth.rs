@@ -1,0 +1,368 @@
+//! Sign-in, sign-out, registration, preregistration, preauth and the availability check.
+use super::Ack;
+use crate::api::client_ip::ClientIp;
+use crate::api::error::{ApiError, ApiResult};
+use crate::api::frame::Tenant;
+use crate::api::security::UserAuth;
+use crate::api::views::{meta, SessionView};
+use crate::api::ApiTags;
+use crate::app::AppState;
+use crate::domain::user::login::Identifier;
+use crate::domain::user::{Availability, Preauth, PreregisterInput, RegisterInput};
+use poem_openapi::param::{Header, Path};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use secrecy::SecretString;
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+pub struct UserApi {
+    pub state: AppState,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+struct RegisterRequest {
+    /// The account's email (case-insensitive, unique in the flock). Email or phone is
+    /// required.
+    #[oai(validator(max_length = 320))]
+    email: Option<String>,
+    /// The account's phone number in international (E.164) format, e.g. `+447700900123`.
+    #[oai(validator(max_length = 32))]
+    phone: Option<String>,
+    /// 8 (or the flock's minimum) to 256 characters; never truncated.
+    #[oai(validator(max_length = 1024))]
+    password: String,
+    /// Must be true: the user accepts the flock's terms.
+    terms_accepted: bool,
+    #[oai(validator(max_length = 200))]
+    first_name: Option<String>,
+    #[oai(validator(max_length = 200))]
+    last_name: Option<String>,
+    /// Preferred language tag, e.g. `en` or `fr-CA`.
+    #[oai(validator(max_length = 35))]
+    locale: Option<String>,
+    /// Opt-outs by name, e.g. `{"newsletter": true}`.
+    opt_outs: Option<BTreeMap<String, bool>>,
+}
+
+#[derive(Object)]
+struct Registration {
+    /// The new account's id (under the protected policy an existing email gets an id that
+    /// leads nowhere).
+    user_id: Uuid,
+    /// `active`, or `activation_required` / `pending_approval` per the flock's settings.
+    status: String,
+}
+
+#[derive(ApiResponse)]
+enum RegisterResponse {
+    /// Registered. Under the protected enumeration policy an existing email gets this
+    /// same answer (and its owner a notice mail).
+    #[oai(status = 201)]
+    Created(Json<Registration>),
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+struct SignInRequest {
+    /// Email of the account (or give `phone`).
+    #[oai(validator(max_length = 320))]
+    email: Option<String>,
+    /// Phone number of the account in E.164 (or give `email`).
+    #[oai(validator(max_length = 32))]
+    phone: Option<String>,
+    #[oai(validator(max_length = 1024))]
+    password: String,
+    /// Where the sign-in comes from (an app name), kept with the session.
+    #[oai(validator(max_length = 100))]
+    source: Option<String>,
+    /// A push/device token of the app; kept with the session's source for now.
+    #[oai(validator(max_length = 256))]
+    device_token: Option<String>,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+struct PreregisterRequest {
+    #[oai(validator(max_length = 320))]
+    email: String,
+    /// Send the activation mail (default true).
+    send_activation: Option<bool>,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+struct PreauthRequest {
+    #[oai(validator(max_length = 320))]
+    email: String,
+    /// Send an activation mail to an account still waiting for activation (default true).
+    send_mail: Option<bool>,
+}
+
+/// What preauth says about an email.
+#[derive(Object)]
+struct PreauthView {
+    /// Open policy: `exists`. Protected policy: always `accepted`.
+    result: String,
+    /// Open policy only: the account's status.
+    #[oai(skip_serializing_if_is_none)]
+    status: Option<String>,
+    /// Open policy only: the account's first name.
+    #[oai(skip_serializing_if_is_none)]
+    first_name: Option<String>,
+}
+
+#[derive(ApiResponse)]
+enum PreauthResponse {
+    #[oai(status = 200)]
+    Ok(Json<PreauthView>),
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+struct AvailableRequest {
+    #[oai(validator(max_length = 320))]
+    email: String,
+    /// Optionally, a password to check against the account.
+    #[oai(validator(max_length = 1024))]
+    password: Option<String>,
+}
+
+#[derive(Object)]
+struct AvailableView {
+    /// `available` or `taken`. Under the protected policy `taken` only when the given
+    /// password is the account's.
+    result: String,
+    /// Open policy, when a password was given: whether it is the account's.
+    #[oai(skip_serializing_if_is_none)]
+    password_valid: Option<bool>,
+}
+
+fn source(source: Option<String>, device: Option<String>) -> Option<String> {
+    let s = match (source, device) {
+        (Some(s), Some(d)) => Some(format!("{s} device:{d}")),
+        (Some(s), None) => Some(s),
+        (None, Some(d)) => Some(format!("device:{d}")),
+        (None, None) => None,
+    };
+    s.map(|s| s.chars().take(300).collect())
+}
+
+#[OpenApi(tag = "ApiTags::User")]
+impl UserApi {
+    /// Register an account with an email (or phone) and a password.
+    #[oai(
+        path = "/api/v1/:flock/user/register",
+        method = "post",
+        operation_id = "register"
+    )]
+    async fn register(
+        &self,
+        /// The flock's slug.
+        #[oai(name = "flock")]
+        _flock: Path<String>,
+        tenant: Tenant,
+        body: Json<RegisterRequest>,
+    ) -> ApiResult<RegisterResponse> {
+        let b = body.0;
+        let r = self
+            .state
+            .users
+            .register(
+                &tenant.0,
+                RegisterInput {
+                    email: b.email,
+                    phone: b.phone,
+                    password: SecretString::from(b.password),
+                    terms_accepted: b.terms_accepted,
+                    first_name: b.first_name,
+                    last_name: b.last_name,
+                    locale: b.locale,
+                    opt_outs: b.opt_outs,
+                },
+            )
+            .await?;
+        Ok(RegisterResponse::Created(Json(Registration {
+            user_id: r.user_id.0,
+            status: r.status.as_str().to_owned(),
+        })))
+    }
+
+    /// Sign in with email (or phone) and password; returns a session for this flock.
+    #[oai(
+        path = "/api/v1/:flock/user/auth",
+        method = "post",
+        operation_id = "sign_in"
+    )]
+    async fn sign_in(
+        &self,
+        /// The flock's slug.
+        #[oai(name = "flock")]
+        _flock: Path<String>,
+        tenant: Tenant,
+        ip: ClientIp,
+        /// The client's user agent, kept with the session.
+        #[oai(name = "User-Agent")]
+        user_agent: Header<Option<String>>,
+        body: Json<SignInRequest>,
+    ) -> ApiResult<Json<SessionView>> {
+        let b = body.0;
+        let id = match (&b.email, &b.phone) {
+            (Some(e), None) => Identifier::Email(e),
+            (None, Some(p)) => Identifier::Phone(p),
+            _ => {
+                return Err(ApiError::bad_request(
+                    "identifier_required",
+                    "give exactly one of email or phone",
+                    Some("email"),
+                ))
+            }
+        };
+        let now = self.state.clock.unix();
+        let s = self
+            .state
+            .users
+            .login(
+                &tenant.0,
+                id,
+                SecretString::from(b.password),
+                meta(ip, source(b.source, b.device_token), user_agent.0),
+            )
+            .await?;
+        Ok(Json(SessionView::new(s.grant, s.user, now)))
+    }
+
+    /// Sign out: ends this session at once.
+    #[oai(
+        path = "/api/v1/:flock/user/auth",
+        method = "delete",
+        operation_id = "sign_out"
+    )]
+    async fn sign_out(
+        &self,
+        /// The flock's slug.
+        #[oai(name = "flock")]
+        _flock: Path<String>,
+        auth: UserAuth,
+    ) -> ApiResult<Json<Ack>> {
+        let c = auth.0;
+        self.state
+            .users
+            .logout(&c.flock, c.claims.user, c.claims.session)
+            .await?;
+        Ok(Ack::new("ok"))
+    }
+
+    /// Preregister an account from an email alone. Returns a limited session (it may read
+    /// and update its own profile, nothing else) and sends an activation mail unless
+    /// `send_activation` is false. An email that already has an account answers 409
+    /// whatever the enumeration policy (a session cannot be handed out for it).
+    #[oai(
+        path = "/api/v1/:flock/user/preregister",
+        method = "post",
+        operation_id = "preregister"
+    )]
+    async fn preregister(
+        &self,
+        /// The flock's slug.
+        #[oai(name = "flock")]
+        _flock: Path<String>,
+        tenant: Tenant,
+        ip: ClientIp,
+        /// The client's user agent, kept with the session.
+        #[oai(name = "User-Agent")]
+        user_agent: Header<Option<String>>,
+        body: Json<PreregisterRequest>,
+    ) -> ApiResult<Json<SessionView>> {
+        let b = body.0;
+        let now = self.state.clock.unix();
+        let s = self
+            .state
+            .users
+            .preregister(
+                &tenant.0,
+                PreregisterInput {
+                    email: b.email,
+                    send_activation: b.send_activation.unwrap_or(true),
+                },
+                meta(ip, None, user_agent.0),
+            )
+            .await?;
+        Ok(Json(SessionView::new(s.grant, s.user, now)))
+    }
+
+    /// Whether an account exists for an email and, where it makes sense, send it an
+    /// activation mail. Open policy: 404 for an unknown account. Protected policy: always
+    /// the same answer.
+    #[oai(
+        path = "/api/v1/:flock/user/preauth",
+        method = "post",
+        operation_id = "preauth"
+    )]
+    async fn preauth(
+        &self,
+        /// The flock's slug.
+        #[oai(name = "flock")]
+        _flock: Path<String>,
+        tenant: Tenant,
+        body: Json<PreauthRequest>,
+    ) -> ApiResult<PreauthResponse> {
+        let b = body.0;
+        let r = self
+            .state
+            .users
+            .preauth(&tenant.0, &b.email, b.send_mail.unwrap_or(true))
+            .await?;
+        let view = match r {
+            Preauth::Accepted => PreauthView {
+                result: "accepted".into(),
+                status: None,
+                first_name: None,
+            },
+            Preauth::Exists { status, first_name } => PreauthView {
+                result: "exists".into(),
+                status: Some(status.as_str().into()),
+                first_name,
+            },
+            Preauth::Unknown => {
+                return Err(ApiError::not_found(
+                    "user_not_found",
+                    "no account with this email",
+                ))
+            }
+        };
+        Ok(PreauthResponse::Ok(Json(view)))
+    }
+
+    /// Whether an email can register (`available` / `taken`), optionally checking a
+    /// password, per the flock's enumeration policy.
+    #[oai(
+        path = "/api/v1/:flock/user/available",
+        method = "post",
+        operation_id = "check_email_available"
+    )]
+    async fn available(
+        &self,
+        /// The flock's slug.
+        #[oai(name = "flock")]
+        _flock: Path<String>,
+        tenant: Tenant,
+        body: Json<AvailableRequest>,
+    ) -> ApiResult<Json<AvailableView>> {
+        let b = body.0;
+        let (a, password_valid) = self
+            .state
+            .users
+            .availability(&tenant.0, &b.email, b.password.map(SecretString::from))
+            .await?;
+        Ok(Json(AvailableView {
+            result: match a {
+                Availability::Available => "available",
+                Availability::Taken => "taken",
+            }
+            .into(),
+            password_valid,
+        }))
+    }
+}

@@ -1,0 +1,142 @@
+//! The current user: read, patch, delete (GDPR), export.
+use crate::api::error::ApiResult;
+use crate::api::security::UserAuth;
+use crate::api::views::UserView;
+use crate::api::ApiTags;
+use crate::app::AppState;
+use crate::domain::user::ProfilePatch;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{Object, OpenApi};
+use std::collections::BTreeMap;
+
+pub struct UserProfileApi {
+    pub state: AppState,
+}
+
+/// The current user and their preferences.
+#[derive(Object)]
+struct ProfileView {
+    #[oai(flatten)]
+    user: UserView,
+    /// Opt-outs by name.
+    opt_outs: serde_json::Value,
+}
+
+/// Profile fields to change; absent fields keep their value, an empty string clears a name
+/// or the locale. Status, role, flock, email and verified flags cannot be changed here.
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+struct ProfilePatchRequest {
+    #[oai(validator(max_length = 200))]
+    first_name: Option<String>,
+    #[oai(validator(max_length = 200))]
+    last_name: Option<String>,
+    #[oai(validator(max_length = 35))]
+    locale: Option<String>,
+    /// Replaces the opt-outs, e.g. `{"newsletter": true}`.
+    opt_outs: Option<BTreeMap<String, bool>>,
+}
+
+#[OpenApi(tag = "ApiTags::User")]
+impl UserProfileApi {
+    /// The signed-in user: profile, status, verified flags and opt-outs.
+    #[oai(
+        path = "/api/v1/:flock/user",
+        method = "get",
+        operation_id = "get_current_user"
+    )]
+    async fn me(
+        &self,
+        /// The flock's slug.
+        #[oai(name = "flock")]
+        _flock: Path<String>,
+        auth: UserAuth,
+    ) -> ApiResult<Json<ProfileView>> {
+        let c = auth.0;
+        let user = self.state.users.get(c.flock.id, c.claims.user).await?;
+        let opt_outs = self.state.users.opt_outs(&c.flock, c.claims.user).await?;
+        Ok(Json(ProfileView {
+            user: user.into(),
+            opt_outs,
+        }))
+    }
+
+    /// Update the signed-in user's names, locale and opt-outs.
+    #[oai(
+        path = "/api/v1/:flock/user",
+        method = "patch",
+        operation_id = "update_current_user"
+    )]
+    async fn patch(
+        &self,
+        /// The flock's slug.
+        #[oai(name = "flock")]
+        _flock: Path<String>,
+        auth: UserAuth,
+        body: Json<ProfilePatchRequest>,
+    ) -> ApiResult<Json<ProfileView>> {
+        let c = auth.0;
+        let b = body.0;
+        let user = self
+            .state
+            .users
+            .patch_profile(
+                &c.flock,
+                c.claims.user,
+                ProfilePatch {
+                    first_name: b.first_name,
+                    last_name: b.last_name,
+                    locale: b.locale,
+                    opt_outs: b.opt_outs,
+                },
+            )
+            .await?;
+        let opt_outs = self.state.users.opt_outs(&c.flock, c.claims.user).await?;
+        Ok(Json(ProfileView {
+            user: user.into(),
+            opt_outs,
+        }))
+    }
+
+    /// Delete the signed-in user's account (GDPR erasure): personal data is anonymised and
+    /// every session and token ends. A protected account (a manager) answers 403.
+    #[oai(
+        path = "/api/v1/:flock/user",
+        method = "delete",
+        operation_id = "delete_current_user"
+    )]
+    async fn delete(
+        &self,
+        /// The flock's slug.
+        #[oai(name = "flock")]
+        _flock: Path<String>,
+        auth: UserAuth,
+    ) -> ApiResult<Json<super::Ack>> {
+        let c = auth.0;
+        self.state
+            .users
+            .delete_self(&c.flock, c.claims.user)
+            .await?;
+        Ok(super::Ack::new("ok"))
+    }
+
+    /// Everything Fold holds about the signed-in user, as JSON (GDPR access/portability).
+    #[oai(
+        path = "/api/v1/:flock/user/export",
+        method = "get",
+        operation_id = "export_current_user"
+    )]
+    async fn export(
+        &self,
+        /// The flock's slug.
+        #[oai(name = "flock")]
+        _flock: Path<String>,
+        auth: UserAuth,
+    ) -> ApiResult<Json<serde_json::Value>> {
+        let c = auth.0;
+        Ok(Json(
+            self.state.users.export(&c.flock, c.claims.user).await?,
+        ))
+    }
+}

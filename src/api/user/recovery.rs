@@ -1,0 +1,232 @@
+//! Activation, password reset and password change. Answers of the reset endpoints carry
+//! `Referrer-Policy: no-referrer` (the token travels in the page's URL).
+use super::Ack;
+use crate::api::client_ip::ClientIp;
+use crate::api::error::ApiResult;
+use crate::api::frame::Tenant;
+use crate::api::security::UserAuth;
+use crate::api::views::{meta, SessionView, UserView};
+use crate::api::ApiTags;
+use crate::app::AppState;
+use crate::domain::user::Activated;
+use poem_openapi::param::{Header, Path};
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, Object, OpenApi};
+use secrecy::SecretString;
+
+pub struct UserRecoveryApi {
+    pub state: AppState,
+}
+
+fn no_referrer() -> String {
+    "no-referrer".into()
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+struct TokenRequest {
+    /// The token from the mailed link (`?token=…`).
+    #[oai(validator(max_length = 200))]
+    token: String,
+}
+
+#[derive(ApiResponse)]
+enum ActivateResponse {
+    /// Activated: the account is active and signed in.
+    #[oai(status = 200)]
+    SignedIn(Json<SessionView>, #[oai(header = "Referrer-Policy")] String),
+    /// The email is confirmed; the account waits for the flock's approval.
+    #[oai(status = 202)]
+    Confirmed(Json<UserView>, #[oai(header = "Referrer-Policy")] String),
+}
+
+#[derive(ApiResponse)]
+enum UserResponse {
+    /// The email is confirmed; the status is unchanged.
+    #[oai(status = 200)]
+    Ok(Json<UserView>, #[oai(header = "Referrer-Policy")] String),
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+struct ResetRequest {
+    #[oai(validator(max_length = 320))]
+    email: String,
+}
+
+#[derive(ApiResponse)]
+enum AckResponse {
+    #[oai(status = 202)]
+    Accepted(Json<Ack>, #[oai(header = "Referrer-Policy")] String),
+    #[oai(status = 200)]
+    Ok(Json<Ack>, #[oai(header = "Referrer-Policy")] String),
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+struct SetPasswordRequest {
+    /// The token from the reset mail.
+    #[oai(validator(max_length = 200))]
+    token: String,
+    /// The new password (the flock's policy applies).
+    #[oai(validator(max_length = 1024))]
+    password: String,
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+struct ChangePasswordRequest {
+    #[oai(validator(max_length = 1024))]
+    current_password: String,
+    #[oai(validator(max_length = 1024))]
+    new_password: String,
+}
+
+#[derive(Object)]
+struct PasswordChanged {
+    /// Always `ok`.
+    status: String,
+    /// How many other sessions were ended.
+    sessions_ended: u32,
+}
+
+#[OpenApi(tag = "ApiTags::User")]
+impl UserRecoveryApi {
+    /// Activate an account with the token from its activation mail; returns a session
+    /// (or 202 when the flock must still approve the account).
+    #[oai(
+        path = "/api/v1/:flock/user/activate",
+        method = "post",
+        operation_id = "activate"
+    )]
+    async fn activate(
+        &self,
+        /// The flock's slug.
+        #[oai(name = "flock")]
+        _flock: Path<String>,
+        tenant: Tenant,
+        ip: ClientIp,
+        /// The client's user agent, kept with the session.
+        #[oai(name = "User-Agent")]
+        user_agent: Header<Option<String>>,
+        body: Json<TokenRequest>,
+    ) -> ApiResult<ActivateResponse> {
+        let now = self.state.clock.unix();
+        let r = self
+            .state
+            .users
+            .activate(&tenant.0, &body.0.token, meta(ip, None, user_agent.0))
+            .await?;
+        Ok(match r {
+            Activated::SignedIn(s) => {
+                let s = *s;
+                ActivateResponse::SignedIn(
+                    Json(SessionView::new(s.grant, s.user, now)),
+                    no_referrer(),
+                )
+            }
+            Activated::Confirmed(u) => ActivateResponse::Confirmed(Json(u.into()), no_referrer()),
+        })
+    }
+
+    /// Confirm the email with an activation token without changing the account's status.
+    #[oai(
+        path = "/api/v1/:flock/user/activate_single",
+        method = "post",
+        operation_id = "activate_single"
+    )]
+    async fn activate_single(
+        &self,
+        /// The flock's slug.
+        #[oai(name = "flock")]
+        _flock: Path<String>,
+        tenant: Tenant,
+        body: Json<TokenRequest>,
+    ) -> ApiResult<UserResponse> {
+        let u = self
+            .state
+            .users
+            .activate_single(&tenant.0, &body.0.token)
+            .await?;
+        Ok(UserResponse::Ok(Json(u.into()), no_referrer()))
+    }
+
+    /// Ask for a password reset mail. Always the same answer, whether or not the account
+    /// exists.
+    #[oai(
+        path = "/api/v1/:flock/user/reset",
+        method = "post",
+        operation_id = "request_password_reset"
+    )]
+    async fn reset(
+        &self,
+        /// The flock's slug.
+        #[oai(name = "flock")]
+        _flock: Path<String>,
+        tenant: Tenant,
+        body: Json<ResetRequest>,
+    ) -> ApiResult<AckResponse> {
+        self.state
+            .users
+            .request_reset(&tenant.0, &body.0.email)
+            .await?;
+        Ok(AckResponse::Accepted(Ack::new("accepted"), no_referrer()))
+    }
+
+    /// Set a new password with the token from a reset mail. Every session of the account
+    /// ends; the token works once.
+    #[oai(
+        path = "/api/v1/:flock/user/password",
+        method = "post",
+        operation_id = "set_password_with_token"
+    )]
+    async fn set_password(
+        &self,
+        /// The flock's slug.
+        #[oai(name = "flock")]
+        _flock: Path<String>,
+        tenant: Tenant,
+        body: Json<SetPasswordRequest>,
+    ) -> ApiResult<AckResponse> {
+        let b = body.0;
+        self.state
+            .users
+            .reset_password(&tenant.0, &b.token, SecretString::from(b.password))
+            .await?;
+        Ok(AckResponse::Ok(Ack::new("ok"), no_referrer()))
+    }
+
+    /// Change the password of the signed-in user (the current one is required). Every
+    /// other session ends; outstanding reset links stop working.
+    #[oai(
+        path = "/api/v1/:flock/user/password",
+        method = "put",
+        operation_id = "change_password"
+    )]
+    async fn change_password(
+        &self,
+        /// The flock's slug.
+        #[oai(name = "flock")]
+        _flock: Path<String>,
+        auth: UserAuth,
+        body: Json<ChangePasswordRequest>,
+    ) -> ApiResult<Json<PasswordChanged>> {
+        let c = auth.0;
+        let b = body.0;
+        let n = self
+            .state
+            .users
+            .change_password(
+                &c.flock,
+                c.claims.user,
+                c.claims.session,
+                SecretString::from(b.current_password),
+                SecretString::from(b.new_password),
+            )
+            .await?;
+        Ok(Json(PasswordChanged {
+            status: "ok".into(),
+            sessions_ended: u32::try_from(n).unwrap_or(u32::MAX),
+        }))
+    }
+}

@@ -1,0 +1,206 @@
+//! Password sign-in and sign-out, preauth and the email availability check.
+use super::{Email, Phone, SignedIn, User, UserError, UserService, UserStatus};
+use crate::domain::flock::{EnumerationPolicy, Flock};
+use crate::domain::limits::LoginThrottle;
+use crate::domain::session::SessionMeta;
+use crate::ids::{SessionId, UserId};
+use secrecy::SecretString;
+
+/// What `preauth` tells the caller.
+#[derive(Debug, Clone)]
+pub enum Preauth {
+    /// Open policy: the account exists; its status and first name.
+    Exists {
+        status: UserStatus,
+        first_name: Option<String>,
+    },
+    /// Open policy: no such account.
+    Unknown,
+    /// Protected policy: the same answer whatever the account.
+    Accepted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Availability {
+    Available,
+    Taken,
+}
+
+/// Sign in with an email, or a phone number, and a password.
+#[derive(Clone, Copy)]
+pub enum Identifier<'a> {
+    Email(&'a str),
+    Phone(&'a str),
+}
+
+impl UserService {
+    pub async fn login(
+        &self,
+        flock: &Flock,
+        id: Identifier<'_>,
+        password: SecretString,
+        meta: SessionMeta,
+    ) -> Result<SignedIn, UserError> {
+        let start = tokio::time::Instant::now();
+        let r = self.password_sign_in(flock, id, password, meta).await;
+        if matches!(r, Err(UserError::InvalidCredentials)) {
+            // Wrong password and unknown account both answer at the uniform time.
+            self.pad(flock, start).await;
+        }
+        r
+    }
+
+    /// The password check and the session (the sign-in throttle belongs here).
+    async fn password_sign_in(
+        &self,
+        flock: &Flock,
+        id: Identifier<'_>,
+        password: SecretString,
+        meta: SessionMeta,
+    ) -> Result<SignedIn, UserError> {
+        // A malformed identifier is just an unknown account: same cost, same answer.
+        let row = match id {
+            Identifier::Email(e) => match Email::parse(e) {
+                Ok(e) => self.db.user_by_email(flock.id, e.as_str()).await?,
+                Err(_) => None,
+            },
+            Identifier::Phone(p) => match Phone::parse(p) {
+                Ok(p) => self.db.user_by_phone(flock.id, p.as_str()).await?,
+                Err(_) => None,
+            },
+        };
+        let stored = row.as_ref().and_then(|r| r.password_hash.clone());
+        // The throttle reserves this attempt in every counter before the password is
+        // checked, so parallel guesses cannot exceed the limits.
+        let account = match id {
+            Identifier::Email(e) => LoginThrottle::account_key("email", e),
+            Identifier::Phone(p) => LoginThrottle::account_key("phone", p),
+        };
+        let attempt = match &self.throttle {
+            Some(t) => match t.begin(flock.id, &account, meta.ip.as_deref()).await? {
+                Ok(a) => Some((t, a)),
+                Err(retry) => return Err(UserError::Throttled(retry)),
+            },
+            None => None,
+        };
+        let verified = self.hasher.verify(password.clone(), stored).await;
+        if let Some((t, a)) = attempt {
+            match &verified {
+                Ok(v) => t.finish(a, row.is_some() && v.ok).await?,
+                // Never checked (hash pool busy): not a failure.
+                Err(_) => t.cancel(a).await?,
+            }
+        }
+        let verified = verified?;
+        let (Some(row), true) = (row, verified.ok) else {
+            return Err(UserError::InvalidCredentials);
+        };
+        let user = User::from(row);
+        if !user.status.may_sign_in() {
+            // Only someone holding the password learns the status.
+            return Err(UserError::NotActive(user.status));
+        }
+        if verified.needs_rehash {
+            let hash = self.hasher.hash(password).await?;
+            self.db
+                .user_set_password_hash(flock.id, user.id, &hash, self.clock.now())
+                .await?;
+        }
+        let grant = self.sessions.open(flock, user.id, &user.role, meta).await?;
+        Ok(SignedIn { user, grant })
+    }
+
+    /// Ends this session.
+    pub async fn logout(
+        &self,
+        flock: &Flock,
+        user: UserId,
+        session: SessionId,
+    ) -> Result<(), UserError> {
+        self.sessions.store.revoke(flock.id, user, session).await?;
+        Ok(())
+    }
+
+    /// Whether an account exists (open policy) and, when `send_mail`, an activation mail
+    /// for an account still waiting for it.
+    pub async fn preauth(
+        &self,
+        flock: &Flock,
+        email: &str,
+        send_mail: bool,
+    ) -> Result<Preauth, UserError> {
+        let start = tokio::time::Instant::now();
+        let r = self.preauth_inner(flock, email, send_mail).await;
+        self.pad(flock, start).await;
+        r
+    }
+
+    async fn preauth_inner(
+        &self,
+        flock: &Flock,
+        email: &str,
+        send_mail: bool,
+    ) -> Result<Preauth, UserError> {
+        let email = Email::parse(email).map_err(UserError::Invalid)?;
+        let user = self
+            .db
+            .user_by_email(flock.id, email.as_str())
+            .await?
+            .map(User::from)
+            .filter(|u| u.status != UserStatus::Deleted);
+        if let Some(u) = &user {
+            if send_mail
+                && matches!(
+                    u.status,
+                    UserStatus::ActivationRequired
+                        | UserStatus::Preregistered
+                        | UserStatus::Unclaimed
+                )
+            {
+                self.send_activation(flock, u).await?;
+            }
+        }
+        Ok(match (flock.settings.enumeration, user) {
+            (EnumerationPolicy::Protected, _) => Preauth::Accepted,
+            (EnumerationPolicy::Open, Some(u)) => Preauth::Exists {
+                status: u.status,
+                first_name: u.first_name,
+            },
+            (EnumerationPolicy::Open, None) => Preauth::Unknown,
+        })
+    }
+
+    /// Whether an email can register. Open policy: `taken` for an existing account.
+    /// Protected policy: `taken` only when `password` is the account's password (proof of
+    /// ownership); otherwise always `available`. With a password both paths cost one hash.
+    pub async fn availability(
+        &self,
+        flock: &Flock,
+        email: &str,
+        password: Option<SecretString>,
+    ) -> Result<(Availability, Option<bool>), UserError> {
+        let email = Email::parse(email).map_err(UserError::Invalid)?;
+        let row = self.db.user_by_email(flock.id, email.as_str()).await?;
+        let password_ok = match password {
+            Some(p) => {
+                let stored = row.as_ref().and_then(|r| r.password_hash.clone());
+                Some(self.hasher.verify(p, stored).await?.ok && row.is_some())
+            }
+            None => None,
+        };
+        let taken = match flock.settings.enumeration {
+            EnumerationPolicy::Open => row.is_some(),
+            EnumerationPolicy::Protected => password_ok == Some(true),
+        };
+        let a = if taken {
+            Availability::Taken
+        } else {
+            Availability::Available
+        };
+        let shown = match flock.settings.enumeration {
+            EnumerationPolicy::Open => password_ok,
+            EnumerationPolicy::Protected => None,
+        };
+        Ok((a, shown))
+    }
+}

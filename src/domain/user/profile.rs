@@ -1,0 +1,147 @@
+//! The current user's profile: read, patch, erase (GDPR) and export.
+use super::register::validate_opt_outs;
+use super::{optional_text, validate_locale, User, UserError, UserService};
+use crate::domain::flock::Flock;
+use crate::ids::UserId;
+use std::collections::BTreeMap;
+
+/// The fields a user may change about themselves. Absent fields keep their value; an
+/// empty string clears a name or the locale.
+#[derive(Debug, Default)]
+pub struct ProfilePatch {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub locale: Option<String>,
+    pub opt_outs: Option<BTreeMap<String, bool>>,
+}
+
+/// Everything held about a user, as JSON.
+pub type Export = serde_json::Value;
+
+impl UserService {
+    pub async fn opt_outs(
+        &self,
+        flock: &Flock,
+        id: UserId,
+    ) -> Result<serde_json::Value, UserError> {
+        let row = self
+            .db
+            .user_by_id(flock.id, id)
+            .await?
+            .ok_or(UserError::NotFound)?;
+        Ok(row.opt_outs)
+    }
+
+    pub async fn patch_profile(
+        &self,
+        flock: &Flock,
+        id: UserId,
+        patch: ProfilePatch,
+    ) -> Result<User, UserError> {
+        let row = self
+            .db
+            .user_by_id(flock.id, id)
+            .await?
+            .ok_or(UserError::NotFound)?;
+        let keep = |new: Option<String>, old: Option<String>| match new {
+            Some(v) => Some(v),
+            None => old,
+        };
+        let first_name = optional_text(keep(patch.first_name, row.first_name), "first_name", 200)
+            .map_err(UserError::Invalid)?;
+        let last_name = optional_text(keep(patch.last_name, row.last_name), "last_name", 200)
+            .map_err(UserError::Invalid)?;
+        let locale = validate_locale(keep(patch.locale, row.locale)).map_err(UserError::Invalid)?;
+        let opt_outs = match patch.opt_outs {
+            Some(o) => validate_opt_outs(Some(o)).map_err(UserError::Invalid)?,
+            None => row.opt_outs,
+        };
+        self.db
+            .user_update_profile(
+                flock.id,
+                id,
+                crate::db::users::ProfileFields {
+                    first_name,
+                    last_name,
+                    locale,
+                    opt_outs,
+                },
+                self.clock.now(),
+            )
+            .await?;
+        self.get(flock.id, id).await
+    }
+
+    /// GDPR erasure: personal data cleared, status `deleted`, every session and token
+    /// ended. Managers are protected from self-service deletion.
+    pub async fn delete_self(&self, flock: &Flock, id: UserId) -> Result<(), UserError> {
+        let user = self.get(flock.id, id).await?;
+        if user.role == "manager" {
+            return Err(UserError::Forbidden(
+                "account_protected",
+                "this account manages the flock and cannot delete itself; ask another manager to remove its role first".into(),
+            ));
+        }
+        self.db
+            .user_anonymise(flock.id, id, self.clock.now())
+            .await?;
+        self.sessions.store.revoke_all(flock.id, id, None).await?;
+        Ok(())
+    }
+
+    /// Everything held about the user: the account, sessions, one-time tokens (metadata
+    /// only, never digests) and mail sent to them.
+    pub async fn export(&self, flock: &Flock, id: UserId) -> Result<Export, UserError> {
+        let row = self
+            .db
+            .user_by_id(flock.id, id)
+            .await?
+            .ok_or(UserError::NotFound)?;
+        let sessions = self.sessions.store.list(flock.id, id).await?;
+        let tokens = self.db.tokens_of_user(flock.id, id).await?;
+        let mail = self.db.mail_of_user(flock.id, id).await?;
+        Ok(serde_json::json!({
+            "flock": flock.slug,
+            "account": {
+                "id": row.id,
+                "email": row.email,
+                "phone": row.phone,
+                "status": row.status,
+                "role": row.role,
+                "first_name": row.first_name,
+                "last_name": row.last_name,
+                "locale": row.locale,
+                "email_verified": row.email_verified,
+                "phone_verified": row.phone_verified,
+                "opt_outs": row.opt_outs,
+                "terms_accepted_at": row.terms_accepted_at,
+                "source": row.source,
+                "has_password": row.password_hash.is_some(),
+                "created_at": row.created_at,
+                "updated_at": row.updated_at,
+            },
+            "sessions": sessions.iter().map(|s| serde_json::json!({
+                "id": s.id,
+                "created_at": s.created_at,
+                "last_seen_at": s.last_seen_at,
+                "expires_at": s.expires_at,
+                "ip": s.ip,
+                "user_agent": s.user_agent,
+                "source": s.source,
+            })).collect::<Vec<_>>(),
+            "one_time_tokens": tokens.iter().map(|t| serde_json::json!({
+                "purpose": t.purpose,
+                "created_at": t.created_at,
+                "expires_at": t.expires_at,
+                "used_at": t.used_at,
+            })).collect::<Vec<_>>(),
+            "mail": mail.iter().map(|m| serde_json::json!({
+                "kind": m.kind,
+                "to": m.to_addr,
+                "subject": m.subject,
+                "created_at": m.created_at,
+                "sent_at": m.sent_at,
+            })).collect::<Vec<_>>(),
+        }))
+    }
+}
