@@ -55,7 +55,15 @@ fn is_io(r: &sea_orm::RuntimeErr) -> bool {
 #[derive(Clone)]
 pub struct Db {
     pub(crate) conn: DatabaseConnection,
+    /// (flock, user) → row, for the hot authenticated reads (`GET /user`). Entries live
+    /// `USER_CACHE_TTL` at most and every user write in this layer drops its entry at
+    /// once; another replica's write is seen within the TTL. Sessions, not this cache,
+    /// decide who is signed in, so a stale entry never authorises anything.
+    pub(crate) users: moka::sync::Cache<(uuid::Uuid, uuid::Uuid), entity::user::Model>,
 }
+
+/// How long a cached user row may be served (see `Db::users`).
+pub const USER_CACHE_TTL: Duration = Duration::from_secs(2);
 
 impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> DbResult<Self> {
@@ -85,7 +93,13 @@ impl Db {
             });
         }
         let conn = sea_orm::Database::connect(opts).await?;
-        Ok(Self { conn })
+        Ok(Self {
+            conn,
+            users: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_live(USER_CACHE_TTL)
+                .build(),
+        })
     }
 
     pub async fn migrate(&self) -> DbResult<()> {

@@ -141,6 +141,7 @@ impl Db {
             return Ok(false);
         }
         txn.commit().await?;
+        self.forget_user(flock, user_id);
         Ok(true)
     }
 

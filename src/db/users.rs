@@ -31,6 +31,27 @@ impl Db {
             .await?)
     }
 
+    /// `user_by_id` through the short-lived user cache (the hot path of `GET /user`).
+    pub async fn user_by_id_cached(
+        &self,
+        flock: FlockId,
+        id: UserId,
+    ) -> DbResult<Option<user::Model>> {
+        if let Some(row) = self.users.get(&(flock.0, id.0)) {
+            return Ok(Some(row));
+        }
+        let row = self.user_by_id(flock, id).await?;
+        if let Some(r) = &row {
+            self.users.insert((flock.0, id.0), r.clone());
+        }
+        Ok(row)
+    }
+
+    /// Drops the cached row of a user; every write to a user calls it once committed.
+    pub(crate) fn forget_user(&self, flock: FlockId, id: UserId) {
+        self.users.invalidate(&(flock.0, id.0));
+    }
+
     /// `email` must already be normalised (trimmed, lowercase).
     pub async fn user_by_email(
         &self,
@@ -60,6 +81,7 @@ impl Db {
             .filter(user::Column::Id.eq(id.0))
             .exec(&self.conn)
             .await?;
+        self.forget_user(flock, id);
         Ok(())
     }
 
@@ -127,6 +149,7 @@ impl Db {
             .filter(user::Column::Id.eq(id.0))
             .exec(&self.conn)
             .await?;
+        self.forget_user(flock, id);
         Ok(())
     }
 
@@ -156,6 +179,7 @@ impl Db {
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        self.forget_user(flock, id);
         Ok(())
     }
 
@@ -174,6 +198,7 @@ impl Db {
             .filter(user::Column::Id.eq(id.0))
             .exec(&self.conn)
             .await?;
+        self.forget_user(flock, id);
         Ok(())
     }
 
@@ -219,6 +244,7 @@ impl Db {
             .exec(&txn)
             .await?;
         txn.commit().await?;
+        self.forget_user(flock, id);
         Ok(())
     }
 }
@@ -239,6 +265,7 @@ impl Db {
             .filter(user::Column::Id.eq(id.0))
             .exec(&self.conn)
             .await?;
+        self.forget_user(flock, id);
         Ok(())
     }
 
@@ -256,6 +283,7 @@ impl Db {
             .filter(user::Column::Id.eq(id.0))
             .exec(&self.conn)
             .await?;
+        self.forget_user(flock, id);
         Ok(())
     }
 }

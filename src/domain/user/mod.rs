@@ -390,10 +390,12 @@ impl UserService {
         self
     }
 
+    /// The user, through the short-lived user cache (writes through the db layer drop
+    /// their entry at once).
     pub async fn get(&self, flock: FlockId, id: UserId) -> Result<User, UserError> {
         let row = self
             .db
-            .user_by_id(flock, id)
+            .user_by_id_cached(flock, id)
             .await?
             .ok_or(UserError::NotFound)?;
         let user = User::from(row);
