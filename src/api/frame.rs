@@ -39,7 +39,7 @@ fn tenant_slug(path: &str) -> Option<&str> {
 }
 
 pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response> {
-    let request_id = crate::infra::secret::random_alnum(20);
+    let request_id = crate::infra::secret::request_id();
     REQUEST_ID
         .scope(request_id.clone(), async move {
             let started = Instant::now();

@@ -23,6 +23,16 @@ pub fn random_alnum(len: usize) -> String {
         .collect()
 }
 
+/// A request id: 20 characters from the thread-local CSPRNG (not a secret, so no
+/// system call per request).
+pub fn request_id() -> String {
+    const ALPHABET: &[u8] = b"abcdefghijkmnpqrstuvwxyz23456789";
+    let mut rng = rand::thread_rng();
+    (0..20)
+        .map(|_| ALPHABET[(rng.next_u32() as usize) % ALPHABET.len()] as char)
+        .collect()
+}
+
 /// SHA-256 of a high-entropy secret. Fine for random tokens (not for passwords).
 pub fn digest(secret: &str) -> Vec<u8> {
     Sha256::digest(secret.as_bytes()).to_vec()

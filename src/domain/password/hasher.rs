@@ -1,15 +1,14 @@
-//! argon2id hashing on a bounded pool: at most `workers` hashes run at once on blocking
-//! threads, at most `queue` wait; past that, new jobs are refused (503) rather than
-//! letting a login flood eat memory or starve other requests. Unknown users are checked
+//! argon2id hashing on a bounded pool: `workers` dedicated threads (not the async
+//! runtime's), at most `queue` jobs waiting; past that, new jobs are refused (503) rather
+//! than letting a login flood eat memory or starve other requests. Unknown users are checked
 //! against a dummy hash so both paths cost the same.
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use argon2::{Algorithm, Argon2, Params, Version};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
-use tokio::sync::Semaphore;
+use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 
 #[derive(Debug, thiserror::Error)]
 pub enum HashError {
@@ -27,11 +26,13 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
+/// A hash job, run on one of the pool's threads.
+type Job = Box<dyn FnOnce(&Params) + Send + 'static>;
+
 struct Inner {
     params: Params,
-    permits: Semaphore,
-    waiting: AtomicUsize,
-    queue: usize,
+    /// Bounded: a full queue refuses new jobs (`HashError::Busy`) instead of growing.
+    jobs: SyncSender<Job>,
     dummy: String,
 }
 
@@ -99,31 +100,54 @@ impl Hasher {
             workers
         };
         let dummy = hash_sync(&params, b"fold-dummy-password-for-unknown-users")?;
+        // A fixed set of threads: argon2's 19 MiB working memory is reused by the same
+        // few threads instead of being spread over the runtime's blocking pool, so memory
+        // stays at about `workers` × m_cost under any login flood.
+        let (tx, rx) = sync_channel::<Job>(queue.max(1));
+        let rx = Arc::new(Mutex::new(rx));
+        for i in 0..workers {
+            let rx = rx.clone();
+            let params = params.clone();
+            std::thread::Builder::new()
+                .name(format!("fold-hash-{i}"))
+                .spawn(move || loop {
+                    let job = {
+                        let Ok(guard) = rx.lock() else { return };
+                        match guard.recv() {
+                            Ok(job) => job,
+                            // Every Hasher handle is gone: the pool ends.
+                            Err(_) => return,
+                        }
+                    };
+                    job(&params);
+                })
+                .map_err(|e| HashError::Internal(e.to_string()))?;
+        }
         Ok(Self(Arc::new(Inner {
             params,
-            permits: Semaphore::new(workers),
-            waiting: AtomicUsize::new(0),
-            queue,
+            jobs: tx,
             dummy,
         })))
     }
 
-    /// Runs `f` on a blocking thread once a worker is free.
+    /// Runs `f` on a pool thread; refuses at once when the queue is full.
     async fn run<R: Send + 'static>(
         &self,
         f: impl FnOnce(&Params) -> R + Send + 'static,
     ) -> Result<R, HashError> {
-        if self.0.waiting.fetch_add(1, Ordering::AcqRel) >= self.0.queue {
-            self.0.waiting.fetch_sub(1, Ordering::AcqRel);
-            return Err(HashError::Busy);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |p| {
+            let _ = tx.send(f(p));
+        });
+        match self.0.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => return Err(HashError::Busy),
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(HashError::Internal("hash pool stopped".into()))
+            }
         }
-        let permit = self.0.permits.acquire().await;
-        self.0.waiting.fetch_sub(1, Ordering::AcqRel);
-        let _permit = permit.map_err(|e| HashError::Internal(e.to_string()))?;
-        let inner = self.0.clone();
-        tokio::task::spawn_blocking(move || f(&inner.params))
-            .await
-            .map_err(|e| HashError::Internal(e.to_string()))
+        rx.await
+            .map_err(|_| HashError::Internal("hash worker stopped".into()))
     }
 
     pub async fn hash(&self, password: SecretString) -> Result<String, HashError> {
