@@ -43,7 +43,7 @@ pub type Apis = (
     user::UserProfileApi,
     user::KeysApi,
     otp::OtpApi,
-    sessions::SessionsApi,
+    sessions::SessionsApis,
     keys::ApiKeysApi,
     keys::PlatformKeysApi,
 );
@@ -72,9 +72,7 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             otp::OtpApi {
                 state: state.clone(),
             },
-            sessions::SessionsApi {
-                state: state.clone(),
-            },
+            sessions::apis(state),
             keys::ApiKeysApi {
                 state: state.clone(),
             },

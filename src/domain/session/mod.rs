@@ -4,19 +4,19 @@
 pub mod autologin;
 pub mod device;
 pub mod refresh;
+mod store;
 pub mod visitor;
 
 use super::flock::Flock;
 use super::tokens::{TokenError, TokenService};
 use super::InfraError;
 use crate::ids::{FlockId, SessionId, UserId};
-use crate::infra::clock::Clock;
-use crate::infra::kv::Kv;
 pub use autologin::AutologinTokens;
 use chrono::{DateTime, Duration, Utc};
 pub use device::DeviceTokens;
 pub use refresh::{RefreshError, RefreshTokens};
 use serde::{Deserialize, Serialize};
+pub use store::SessionStore;
 pub use visitor::VisitorTokens;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -44,10 +44,6 @@ pub struct Session {
     pub device: Option<String>,
 }
 
-/// Using a session moves its idle deadline at most once per this many seconds, so the
-/// hot path costs one KV read and, rarely, one compare-and-swap.
-const TOUCH_EVERY_SECS: i64 = 60;
-
 pub type SessionIdRepr = String;
 
 /// Where a session was opened from (kept for the session list).
@@ -56,230 +52,6 @@ pub struct SessionMeta {
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     pub source: Option<String>,
-}
-
-#[derive(Clone)]
-pub struct SessionStore {
-    kv: Kv,
-    clock: Clock,
-}
-
-fn key(flock: FlockId, sid: SessionId) -> String {
-    format!("sess:{flock}:{sid}")
-}
-
-fn user_index(flock: FlockId, user: UserId) -> String {
-    format!("usess:{flock}:{user}")
-}
-
-fn ttl_until(t: DateTime<Utc>, now: DateTime<Utc>) -> std::time::Duration {
-    // Garbage-collection TTL on the store: a little past the domain deadline.
-    (t - now + Duration::minutes(5))
-        .to_std()
-        .unwrap_or(std::time::Duration::from_secs(300))
-}
-
-impl SessionStore {
-    pub fn new(kv: Kv, clock: Clock) -> Self {
-        Self { kv, clock }
-    }
-
-    pub async fn create(
-        &self,
-        flock: FlockId,
-        user: UserId,
-        role: &str,
-        idle_secs: u32,
-        absolute_secs: u32,
-        meta: SessionMeta,
-    ) -> Result<Session, InfraError> {
-        let now = self.clock.now();
-        let sid = SessionId::new();
-        let expires_at = now + Duration::seconds(i64::from(absolute_secs));
-        let s = Session {
-            id: sid.to_string(),
-            flock: flock.to_string(),
-            user: user.to_string(),
-            role: role.to_owned(),
-            created_at: now,
-            last_seen_at: now,
-            idle_expires_at: (now + Duration::seconds(i64::from(idle_secs))).min(expires_at),
-            expires_at,
-            ip: meta.ip,
-            user_agent: meta.user_agent,
-            source: meta.source,
-            idle_secs,
-            online_until: None,
-            device: None,
-        };
-        let body = serde_json::to_vec(&s).map_err(|e| InfraError::Internal(e.to_string()))?;
-        // Index first: a session that exists is always findable for "sign out everywhere".
-        self.kv
-            .sadd(&user_index(flock, user), &s.id, ttl_until(expires_at, now))
-            .await?;
-        self.kv
-            .set(&key(flock, sid), &body, ttl_until(expires_at, now))
-            .await?;
-        Ok(s)
-    }
-
-    async fn load(
-        &self,
-        flock: FlockId,
-        sid: SessionId,
-    ) -> Result<Option<(Session, Vec<u8>)>, InfraError> {
-        let Some(raw) = self.kv.get(&key(flock, sid)).await? else {
-            return Ok(None);
-        };
-        let s: Session =
-            serde_json::from_slice(&raw).map_err(|e| InfraError::Internal(e.to_string()))?;
-        let now = self.clock.now();
-        if s.flock != flock.to_string() || now >= s.expires_at || now >= s.idle_expires_at {
-            return Ok(None);
-        }
-        Ok(Some((s, raw)))
-    }
-
-    /// The live session, or None when unknown, revoked or past either deadline.
-    pub async fn get(&self, flock: FlockId, sid: SessionId) -> Result<Option<Session>, InfraError> {
-        Ok(self.load(flock, sid).await?.map(|(s, _)| s))
-    }
-
-    /// The live session, marked as used: `last_seen_at` and the idle deadline move on at
-    /// most once a minute. The write is a compare-and-swap on the exact record read, so
-    /// a session revoked in between is never brought back.
-    pub async fn check(
-        &self,
-        flock: FlockId,
-        sid: SessionId,
-    ) -> Result<Option<Session>, InfraError> {
-        let Some((s, raw)) = self.load(flock, sid).await? else {
-            return Ok(None);
-        };
-        if (self.clock.now() - s.last_seen_at).num_seconds() < TOUCH_EVERY_SECS {
-            return Ok(Some(s));
-        }
-        Ok(Some(self.touch(flock, sid, s, &raw).await?))
-    }
-
-    /// Marks the session used now (see [`Self::check`]); a lost race keeps the record as is.
-    async fn touch(
-        &self,
-        flock: FlockId,
-        sid: SessionId,
-        mut s: Session,
-        raw: &[u8],
-    ) -> Result<Session, InfraError> {
-        let now = self.clock.now();
-        let idle = if s.idle_secs > 0 {
-            Duration::seconds(i64::from(s.idle_secs))
-        } else {
-            s.idle_expires_at - s.last_seen_at
-        };
-        s.last_seen_at = now;
-        s.idle_expires_at = (now + idle).min(s.expires_at);
-        // `raw` is the record as read; the new body differs from it (time moved on, or
-        // the caller changed a field), so the swap fails only if someone else wrote.
-        let body = serde_json::to_vec(&s).map_err(|e| InfraError::Internal(e.to_string()))?;
-        self.kv
-            .cas(
-                &key(flock, sid),
-                Some(raw),
-                Some(&body),
-                ttl_until(s.expires_at, now),
-            )
-            .await?;
-        Ok(s)
-    }
-
-    /// Records the device the session is paired with (shown in the session list).
-    pub async fn set_device(
-        &self,
-        flock: FlockId,
-        sid: SessionId,
-        device_id: &str,
-    ) -> Result<bool, InfraError> {
-        let Some((mut s, raw)) = self.load(flock, sid).await? else {
-            return Ok(false);
-        };
-        s.device = Some(device_id.to_owned());
-        self.touch(flock, sid, s, &raw).await?;
-        Ok(true)
-    }
-
-    /// Marks the session online for `secs` (presence), and used.
-    pub async fn mark_online(
-        &self,
-        flock: FlockId,
-        sid: SessionId,
-        secs: u32,
-    ) -> Result<Option<Session>, InfraError> {
-        let Some((mut s, raw)) = self.load(flock, sid).await? else {
-            return Ok(None);
-        };
-        s.online_until = Some(self.clock.now() + Duration::seconds(i64::from(secs)));
-        Ok(Some(self.touch(flock, sid, s, &raw).await?))
-    }
-
-    /// Marks the session used now whatever the last touch (refresh, "mark active").
-    pub async fn touch_now(
-        &self,
-        flock: FlockId,
-        sid: SessionId,
-    ) -> Result<Option<Session>, InfraError> {
-        let Some((s, raw)) = self.load(flock, sid).await? else {
-            return Ok(None);
-        };
-        Ok(Some(self.touch(flock, sid, s, &raw).await?))
-    }
-
-    pub async fn revoke(
-        &self,
-        flock: FlockId,
-        user: UserId,
-        sid: SessionId,
-    ) -> Result<bool, InfraError> {
-        let existed = self.kv.del(&key(flock, sid)).await?;
-        self.kv
-            .srem(&user_index(flock, user), &sid.to_string())
-            .await?;
-        Ok(existed)
-    }
-
-    pub async fn list(&self, flock: FlockId, user: UserId) -> Result<Vec<Session>, InfraError> {
-        let mut out = Vec::new();
-        for id in self.kv.smembers(&user_index(flock, user)).await? {
-            let Ok(uuid) = id.parse() else { continue };
-            if let Some(s) = self.get(flock, SessionId(uuid)).await? {
-                out.push(s);
-            }
-        }
-        out.sort_by_key(|s| s.created_at);
-        Ok(out)
-    }
-
-    /// Ends every session of the user except `keep`; returns how many ended. Their
-    /// refresh tokens die with them (a refresh checks its session is alive).
-    pub async fn revoke_all(
-        &self,
-        flock: FlockId,
-        user: UserId,
-        keep: Option<SessionId>,
-    ) -> Result<usize, InfraError> {
-        let keep = keep.map(|k| k.to_string());
-        let mut n = 0;
-        for id in self.kv.smembers(&user_index(flock, user)).await? {
-            if Some(&id) == keep.as_ref() {
-                continue;
-            }
-            if let Ok(uuid) = id.parse() {
-                if self.revoke(flock, user, SessionId(uuid)).await? {
-                    n += 1;
-                }
-            }
-        }
-        Ok(n)
-    }
 }
 
 /// A freshly opened session and the credentials that carry it.
@@ -407,6 +179,13 @@ pub fn session_id(s: &Session) -> Result<SessionId, InfraError> {
 /// A new opaque credential: a visible kind prefix and 256 random bits.
 pub(crate) fn opaque_token(prefix: &str) -> String {
     format!("{prefix}{}", crate::infra::secret::random_token(32))
+}
+
+fn ttl_until(t: DateTime<Utc>, now: DateTime<Utc>) -> std::time::Duration {
+    // Garbage-collection TTL on the store: a little past the domain deadline.
+    (t - now + Duration::minutes(5))
+        .to_std()
+        .unwrap_or(std::time::Duration::from_secs(300))
 }
 
 /// Garbage-collection TTL a little past a domain deadline.

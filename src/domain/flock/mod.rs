@@ -1,4 +1,9 @@
-//! Flocks (tenants): slugs, settings, lifecycle, and the per-request resolution cache.
+//! Flocks (tenants): slugs, lifecycle, and the per-request resolution cache.
+//! The settings document is in `settings`.
+mod settings;
+
+pub use settings::{EnumerationPolicy, FlockSettings};
+
 use super::signing::SigningKeys;
 use super::{apikey, InfraError, Invalid};
 use crate::db::Db;
@@ -6,7 +11,6 @@ use crate::ids::FlockId;
 use crate::infra::clock::Clock;
 use chrono::{DateTime, Utc};
 use moka::sync::Cache;
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -87,131 +91,6 @@ impl FlockSlug {
 
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
-#[serde(rename_all = "snake_case")]
-pub enum EnumerationPolicy {
-    /// Answers reveal whether an account exists (the seed systems' behaviour).
-    Open,
-    /// Same status, body and timing for existing and unknown accounts.
-    #[default]
-    Protected,
-}
-
-/// Per-flock settings. Unknown keys are refused; missing keys take these defaults.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct FlockSettings {
-    /// Base URL of the flock's portal; mail links are built from it.
-    pub public_url: Option<String>,
-    pub enumeration: EnumerationPolicy,
-    pub password_min_length: u32,
-    pub access_token_ttl_secs: u32,
-    pub session_idle_ttl_secs: u32,
-    pub session_absolute_ttl_secs: u32,
-    pub self_registration: bool,
-    pub require_activation: bool,
-    pub require_approval: bool,
-    /// One-time codes: length, lifetime, attempt and send limits, SMS prefixes.
-    pub otp: super::otp::OtpSettings,
-    /// A rotated refresh token used again within this many seconds returns the same
-    /// successor; later, it revokes the whole session family.
-    pub refresh_grace_secs: u32,
-    /// Sender of the flock's mail (`Name <addr@example.com>`); the deployment's
-    /// `mail.from` when absent.
-    pub mail_from: Option<String>,
-    /// Overrides of the default mail templates (minijinja), by name:
-    /// `{activation,reset,existing_account}.{subject,txt,html}`. Variables: `flock_name`,
-    /// `first_name`, `link`, `ttl_hours`.
-    pub mail_templates: std::collections::BTreeMap<String, String>,
-}
-
-impl Default for FlockSettings {
-    fn default() -> Self {
-        Self {
-            public_url: None,
-            enumeration: EnumerationPolicy::Protected,
-            password_min_length: 8,
-            access_token_ttl_secs: 900,
-            session_idle_ttl_secs: 14 * 86_400,
-            session_absolute_ttl_secs: 30 * 86_400,
-            self_registration: true,
-            require_activation: false,
-            require_approval: false,
-            otp: super::otp::OtpSettings::default(),
-            refresh_grace_secs: 10,
-            mail_from: None,
-            mail_templates: std::collections::BTreeMap::new(),
-        }
-    }
-}
-
-impl FlockSettings {
-    pub fn validate(&self) -> Result<(), Invalid> {
-        for (name, src) in &self.mail_templates {
-            super::mail::check_template(name, src)
-                .map_err(|m| Invalid::new("invalid_setting", "settings.mail_templates", m))?;
-        }
-        if let Some(f) = &self.mail_from {
-            if f.len() > 320 || f.parse::<lettre::message::Mailbox>().is_err() {
-                return Err(Invalid::new(
-                    "invalid_setting",
-                    "settings.mail_from",
-                    "mail_from must be a mail address such as `Acme <no-reply@acme.test>`",
-                ));
-            }
-        }
-        if let Some(u) = &self.public_url {
-            let ok = url::Url::parse(u)
-                .map(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
-                .unwrap_or(false);
-            if !ok {
-                return Err(Invalid::new(
-                    "invalid_setting",
-                    "settings.public_url",
-                    "public_url must be an absolute http(s) URL",
-                ));
-            }
-        }
-        if !(8..=64).contains(&self.password_min_length) {
-            return Err(Invalid::new(
-                "invalid_setting",
-                "settings.password_min_length",
-                "password_min_length must be between 8 and 64",
-            ));
-        }
-        if !(60..=3600).contains(&self.access_token_ttl_secs) {
-            return Err(Invalid::new(
-                "invalid_setting",
-                "settings.access_token_ttl_secs",
-                "access_token_ttl_secs must be between 60 and 3600",
-            ));
-        }
-        if !(300..=365 * 86_400).contains(&self.session_absolute_ttl_secs) {
-            return Err(Invalid::new(
-                "invalid_setting",
-                "settings.session_absolute_ttl_secs",
-                "session_absolute_ttl_secs must be between 300 and 31536000",
-            ));
-        }
-        if !(300..=self.session_absolute_ttl_secs).contains(&self.session_idle_ttl_secs) {
-            return Err(Invalid::new(
-                "invalid_setting",
-                "settings.session_idle_ttl_secs",
-                "session_idle_ttl_secs must be between 300 and session_absolute_ttl_secs",
-            ));
-        }
-        self.otp.validate()?;
-        if self.refresh_grace_secs > 300 {
-            return Err(Invalid::new(
-                "invalid_setting",
-                "settings.refresh_grace_secs",
-                "refresh_grace_secs must be between 0 and 300",
-            ));
-        }
-        Ok(())
     }
 }
 
