@@ -42,6 +42,7 @@ struct CreateKeyRequest {
 
 /// An API key, without its secret.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct KeyView {
     id: Uuid,
     name: String,
@@ -70,6 +71,7 @@ impl From<entity::api_key::Model> for KeyView {
 
 /// A new key. `key` is shown this once; only its digest is stored.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CreatedKey {
     /// The full key: send it as `X-Api-Key`. It cannot be shown again.
     key: String,
@@ -85,6 +87,7 @@ enum CreateKeyResponse {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct KeyList {
     keys: Vec<KeyView>,
 }

@@ -3,6 +3,7 @@ use poem_openapi::Object;
 
 /// A flock's one-time-code settings.
 #[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(in crate::api) struct OtpSettingsView {
     /// Digits per code (6–8).
     length: u8,

@@ -55,6 +55,7 @@ pub(super) struct OtpRequestBody {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(super) struct OtpSent {
     /// Always `sent`. Under the protected enumeration policy the answer is the same
     /// whether or not an account exists.

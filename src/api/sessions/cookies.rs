@@ -28,6 +28,7 @@ struct CookieRequest {
 
 /// A cookie session: the access and refresh tokens are in `__Host-` cookies only.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct CookieSessionView {
     session_id: String,
     session_expires_at: DateTime<Utc>,

@@ -25,6 +25,7 @@ struct DeviceRequest {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct DeviceTokenView {
     /// Opaque device token (`fold_dt_…`); keep it on the device.
     device_token: String,
@@ -47,6 +48,7 @@ struct AutologinForUser {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AutologinTokenView {
     /// Single-use token (`fold_al_…`), redeemable once before `expires_at`.
     autologin_token: String,

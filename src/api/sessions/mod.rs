@@ -50,6 +50,7 @@ pub fn apis(state: &AppState) -> SessionsApis {
 
 /// One session of the current user.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(super) struct SessionInfo {
     /// The session's id (`sid` in its access tokens).
     id: String,
@@ -93,12 +94,14 @@ impl SessionInfo {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct SessionList {
     /// Live sessions, oldest first.
     sessions: Vec<SessionInfo>,
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub(super) struct Revoked {
     /// How many sessions ended.
     pub(super) revoked: u32,

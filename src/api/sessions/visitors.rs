@@ -13,6 +13,7 @@ use poem_openapi::{Object, OpenApi};
 
 /// An anonymous visitor.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct VisitorView {
     id: uuid::Uuid,
     created_at: DateTime<Utc>,
@@ -38,6 +39,7 @@ impl VisitorView {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct NewVisitor {
     /// Opaque visitor token (`fold_vt_…`): send it as `X-Visitor-Token`.
     visitor_token: String,

@@ -47,6 +47,7 @@ struct RegisterRequest {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Registration {
     /// The new account's id (under the protected policy an existing email gets an id that
     /// leads nowhere).
@@ -102,6 +103,7 @@ struct PreauthRequest {
 
 /// What preauth says about an email.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct PreauthView {
     /// Open policy: `exists`. Protected policy: always `accepted`.
     result: String,
@@ -130,6 +132,7 @@ struct AvailableRequest {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct AvailableView {
     /// `available` or `taken`. Under the protected policy `taken` only when the given
     /// password is the account's.

@@ -18,6 +18,7 @@ use poem_openapi::{Object, OpenApi};
 
 /// A plain acknowledgement.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 pub struct Ack {
     /// `ok`, or `accepted` when a mail may follow.
     pub status: String,
@@ -35,6 +36,7 @@ pub struct KeysApi {
 
 /// One public key (RFC 8037 OKP / Ed25519).
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Jwk {
     kty: String,
     crv: String,
@@ -48,6 +50,7 @@ struct Jwk {
 
 /// The flock's public signing keys.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct Jwks {
     keys: Vec<Jwk>,
 }

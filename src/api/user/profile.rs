@@ -16,6 +16,7 @@ pub struct UserProfileApi {
 
 /// The current user and their preferences.
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct ProfileView {
     #[oai(flatten)]
     user: UserView,
@@ -55,7 +56,7 @@ impl UserProfileApi {
     ) -> ApiResult<Json<ProfileView>> {
         let c = auth.0;
         let user = self.state.users.get(c.flock.id, c.claims.user).await?;
-        let opt_outs = self.state.users.opt_outs(&c.flock, c.claims.user).await?;
+        let opt_outs = user.opt_outs.clone();
         Ok(Json(ProfileView {
             user: user.into(),
             opt_outs,
@@ -92,7 +93,7 @@ impl UserProfileApi {
                 },
             )
             .await?;
-        let opt_outs = self.state.users.opt_outs(&c.flock, c.claims.user).await?;
+        let opt_outs = user.opt_outs.clone();
         Ok(Json(ProfileView {
             user: user.into(),
             opt_outs,

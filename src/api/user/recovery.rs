@@ -83,6 +83,7 @@ struct ChangePasswordRequest {
 }
 
 #[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
 struct PasswordChanged {
     /// Always `ok`.
     status: String,
@@ -125,7 +126,9 @@ impl UserRecoveryApi {
                     no_referrer(),
                 )
             }
-            Activated::Confirmed(u) => ActivateResponse::Confirmed(Json(u.into()), no_referrer()),
+            Activated::Confirmed(u) => {
+                ActivateResponse::Confirmed(Json((*u).into()), no_referrer())
+            }
         })
     }
 

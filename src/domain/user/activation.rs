@@ -49,7 +49,7 @@ pub enum Activated {
     /// The account is active; here is its session.
     SignedIn(Box<SignedIn>),
     /// The email is confirmed; the account waits for approval (or kept its status).
-    Confirmed(User),
+    Confirmed(Box<User>),
 }
 
 impl UserService {
@@ -117,7 +117,7 @@ impl UserService {
         }
         let user = self.get(flock.id, user.id).await?;
         if !user.status.may_sign_in() {
-            return Ok(Activated::Confirmed(user));
+            return Ok(Activated::Confirmed(Box::new(user)));
         }
         let grant = self.sessions.open(flock, user.id, &user.role, meta).await?;
         Ok(Activated::SignedIn(Box::new(SignedIn { user, grant })))

@@ -108,6 +108,8 @@ pub struct User {
     pub locale: Option<String>,
     pub email_verified: bool,
     pub phone_verified: bool,
+    /// The user's opt-outs (`{"email": true, …}`).
+    pub opt_outs: serde_json::Value,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -126,6 +128,7 @@ impl From<entity::user::Model> for User {
             locale: r.locale,
             email_verified: r.email_verified,
             phone_verified: r.phone_verified,
+            opt_outs: r.opt_outs,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }

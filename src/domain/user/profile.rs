@@ -19,19 +19,6 @@ pub struct ProfilePatch {
 pub type Export = serde_json::Value;
 
 impl UserService {
-    pub async fn opt_outs(
-        &self,
-        flock: &Flock,
-        id: UserId,
-    ) -> Result<serde_json::Value, UserError> {
-        let row = self
-            .db
-            .user_by_id(flock.id, id)
-            .await?
-            .ok_or(UserError::NotFound)?;
-        Ok(row.opt_outs)
-    }
-
     pub async fn patch_profile(
         &self,
         flock: &Flock,

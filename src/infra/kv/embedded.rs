@@ -8,6 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+/// Page cache of the embedded store.
+const EMBEDDED_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
 
 #[derive(Clone)]
@@ -56,7 +59,12 @@ impl EmbeddedKv {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).map_err(err)?;
         }
-        let db = Database::create(path).map_err(err)?;
+        // A bounded page cache: the store holds short-lived records, and redb's default
+        // cache (1 GiB) would let the server's memory grow with the write volume.
+        let db = Database::builder()
+            .set_cache_size(EMBEDDED_CACHE_BYTES)
+            .create(path)
+            .map_err(err)?;
         let kv = Self { db: Arc::new(db) };
         kv.write_sync(|t| {
             // Drop what expired while the server was down.
