@@ -16,6 +16,10 @@ const TABLE: TableDefinition<&str, &[u8]> = TableDefinition::new("kv");
 #[derive(Clone)]
 pub struct EmbeddedKv {
     db: Arc<Database>,
+    /// redb runs one write transaction at a time anyway; taking turns here keeps the
+    /// waiting writers in the async runtime instead of parking one blocking thread each
+    /// (with its own stack and allocator heap) under load.
+    writer: Arc<tokio::sync::Mutex<()>>,
 }
 
 fn err(e: impl std::fmt::Display) -> KvError {
@@ -65,7 +69,10 @@ impl EmbeddedKv {
             .set_cache_size(EMBEDDED_CACHE_BYTES)
             .create(path)
             .map_err(err)?;
-        let kv = Self { db: Arc::new(db) };
+        let kv = Self {
+            db: Arc::new(db),
+            writer: Arc::new(tokio::sync::Mutex::new(())),
+        };
         kv.write_sync(|t| {
             // Drop what expired while the server was down.
             let now = now_ms();
@@ -89,6 +96,7 @@ impl EmbeddedKv {
         &self,
         f: impl FnOnce(&mut Table<'_>) -> KvResult<R> + Send + 'static,
     ) -> KvResult<R> {
+        let _turn = self.writer.lock().await;
         let this = self.clone();
         tokio::task::spawn_blocking(move || this.write_sync(f))
             .await
