@@ -2,11 +2,12 @@
 //! runtime's), at most `queue` jobs waiting; past that, new jobs are refused (503) rather
 //! than letting a login flood eat memory or starve other requests. Unknown users are checked
 //! against a dummy hash so both paths cost the same.
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher, PasswordVerifier};
-use argon2::{Algorithm, Argon2, Params, Version};
+use crate::infra::secret::ct_eq;
+use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
+use std::cell::RefCell;
 use std::sync::mpsc::{sync_channel, SyncSender, TrySendError};
 use std::sync::{Arc, Mutex};
 
@@ -39,18 +40,90 @@ struct Inner {
 #[derive(Clone)]
 pub struct Hasher(Arc<Inner>);
 
-fn argon(params: &Params) -> Argon2<'static> {
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
+thread_local! {
+    /// This pool thread's argon2 working memory (m_cost KiB), reused hash after hash so a
+    /// login flood neither allocates 19 MiB per attempt nor grows the heap.
+    static MEMORY: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Memory kept per thread at most; a larger imported hash gets a one-off allocation.
+const KEEP_BLOCKS: usize = 64 * 1024;
+
+/// argon2 of `pwd` into `out`, using this thread's reusable memory.
+fn argon2_into(
+    algorithm: Algorithm,
+    version: Version,
+    params: &Params,
+    pwd: &[u8],
+    salt: &[u8],
+    out: &mut [u8],
+) -> Result<(), argon2::Error> {
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let need = params.block_count();
+    if need > KEEP_BLOCKS {
+        let mut blocks = vec![Block::default(); need];
+        return argon.hash_password_into_with_memory(pwd, salt, out, &mut blocks[..]);
+    }
+    MEMORY.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() < need {
+            m.resize(need, Block::default());
+        }
+        argon.hash_password_into_with_memory(pwd, salt, out, &mut m[..need])
+    })
 }
 
 fn hash_sync(params: &Params, password: &[u8]) -> Result<String, HashError> {
+    let internal = |e: &dyn std::fmt::Display| HashError::Internal(e.to_string());
     // A fresh random 16-byte salt per hash.
     let mut salt = [0u8; 16];
     rand::rngs::OsRng.fill_bytes(&mut salt);
-    argon(params)
-        .hash_password_with_salt(password, &salt)
-        .map(|h| h.to_string())
-        .map_err(|e| HashError::Internal(e.to_string()))
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    argon2_into(
+        Algorithm::Argon2id,
+        Version::V0x13,
+        params,
+        password,
+        &salt,
+        &mut out,
+    )
+    .map_err(|e| internal(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| internal(&e))?,
+        salt: Some(Salt::new(&salt).map_err(|e| internal(&e))?),
+        hash: Some(Output::new(&out).map_err(|e| internal(&e))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Verifies an argon2 PHC hash of any variant and parameters (they are in the string).
+fn verify_argon2(parsed: &PasswordHash, password: &[u8]) -> bool {
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from).transpose() {
+        Ok(v) => v.unwrap_or_default(),
+        Err(_) => return false,
+    };
+    let Ok(params) = Params::try_from(parsed) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.len()];
+    argon2_into(
+        algorithm,
+        version,
+        &params,
+        password,
+        salt.as_ref(),
+        &mut out,
+    )
+    .is_ok()
+        && ct_eq(&out, expected.as_bytes())
 }
 
 fn verify_sync(params: &Params, password: &[u8], stored: &str) -> Verified {
@@ -76,10 +149,8 @@ fn verify_sync(params: &Params, password: &[u8], stored: &str) -> Verified {
                     || p.p_cost() < params.p_cost()
             })
             .unwrap_or(true);
-    // Argon2 (any variant, any params) verifies with the params in the PHC string.
-    let ok = Argon2::default().verify_password(password, &parsed).is_ok();
     Verified {
-        ok,
+        ok: verify_argon2(&parsed, password),
         needs_rehash: weaker,
     }
 }
@@ -179,5 +250,36 @@ impl Hasher {
             self.0.params.t_cost(),
             self.0.params.p_cost(),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
+    fn small() -> Params {
+        Params::new(256, 1, 1, None).unwrap_or_default()
+    }
+
+    #[test]
+    fn our_hashes_and_the_argon2_crates_verify_each_other() {
+        let p = small();
+        let ours = hash_sync(&p, b"a long passphrase").unwrap_or_default();
+        assert!(ours.starts_with("$argon2id$v=19$m=256,t=1,p=1$"), "{ours}");
+        let parsed = PasswordHash::new(&ours);
+        assert!(parsed.is_ok_and(|h| Argon2::default()
+            .verify_password(b"a long passphrase", &h)
+            .is_ok()));
+        assert!(verify_sync(&p, b"a long passphrase", &ours).ok);
+        assert!(!verify_sync(&p, b"a long passphrasE", &ours).ok);
+
+        let theirs = Argon2::new(Algorithm::Argon2i, Version::V0x13, small())
+            .hash_password_with_salt(b"imported", b"0123456789abcdef")
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        let v = verify_sync(&p, b"imported", &theirs);
+        assert!(v.ok && v.needs_rehash, "argon2i verifies and is upgraded");
+        assert!(!verify_sync(&p, b"imported!", &theirs).ok);
     }
 }
