@@ -54,6 +54,9 @@ curl -fsS "http://127.0.0.1:$PORT/healthz" >/dev/null || { cat "$WORK/server.log
 # The subshell execs the server, so its pid is the server's.
 echo "server pid $SERVER_PID ($PROFILE), $(nproc) cores"
 
+# The raw argon2 rate first, on the idle machine: login throughput is compared with it.
+"$BIN/fold-bench" --scenario argon2 --duration 5
+
 for s in $SCENARIOS; do
     "$BIN/fold-bench" --url "http://127.0.0.1:$PORT" --scenario "$s" \
         --connections "$CONNS" --duration "$DURATION" --server-pid "$SERVER_PID"

@@ -17,7 +17,7 @@ struct Args {
     /// Base URL of the server.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
-    /// `me`, `refresh`, `login`, or `all`.
+    /// `me`, `refresh`, `login`, `all`, or `argon2` (the raw hash rate, no server).
     #[arg(long, default_value = "all")]
     scenario: String,
     /// Concurrent connections (one task and one keep-alive connection each).
@@ -293,9 +293,46 @@ async fn scenario_login(a: &Args, flock: &str) -> Result<()> {
     Ok(())
 }
 
+/// The raw argon2id rate at the server's default cost (m = 19 MiB, t = 2, p = 1) on one
+/// thread per core, no server involved: the ceiling password sign-in is measured against.
+fn raw_argon2(duration: f64) -> Result<()> {
+    use argon2::{Algorithm, Argon2, Params, Version};
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let deadline = Instant::now() + Duration::from_secs_f64(duration);
+    let started = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            std::thread::spawn(move || {
+                let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
+                let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
+                let mut out = [0u8; 32];
+                let mut n = 0u64;
+                while Instant::now() < deadline {
+                    if argon
+                        .hash_password_into(b"bench password", b"0123456789abcdef", &mut out)
+                        .is_ok()
+                    {
+                        n += 1;
+                    }
+                }
+                n
+            })
+        })
+        .collect();
+    let total: u64 = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+    println!(
+        "argon2   threads={threads}  hashes={total:<8} hashes/s={:.1} (m=19456 KiB, t=2, p=1)",
+        total as f64 / started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> Result<()> {
     let a = Args::parse();
+    if a.scenario == "argon2" {
+        return raw_argon2(a.duration);
+    }
     let setup = client()?;
     let flock = setup_flock(&a, &setup).await?;
     println!(

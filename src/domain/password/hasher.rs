@@ -170,7 +170,14 @@ impl Hasher {
         } else {
             workers
         };
-        let dummy = hash_sync(&params, b"fold-dummy-password-for-unknown-users")?;
+        // On a short-lived thread: its argon2 memory goes with it instead of staying
+        // with the caller's thread.
+        let dummy = {
+            let p = params.clone();
+            std::thread::spawn(move || hash_sync(&p, b"fold-dummy-password-for-unknown-users"))
+                .join()
+                .map_err(|_| HashError::Internal("dummy hash thread panicked".into()))??
+        };
         // A fixed set of threads: argon2's 19 MiB working memory is reused by the same
         // few threads instead of being spread over the runtime's blocking pool, so memory
         // stays at about `workers` × m_cost under any login flood.
