@@ -249,6 +249,29 @@ async fn a_visitor_is_checked_marked_and_attached_to_the_user_on_sign_in() {
     assert_eq!(s, StatusCode::OK);
     let r = vcall(Method::GET, "").send().await.unwrap();
     assert_eq!(r.json::<Value>().await.unwrap()["attached"], true);
+    // Attached on password sign-in too.
+    let (s, v2) = post(
+        &app,
+        &format!("/api/v1/{}/visitor-tokens", f.slug),
+        json!({}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let vt2 = v2["visitor_token"].as_str().unwrap().to_owned();
+    let (s, _) = post(
+        &app,
+        &format!("/api/v1/{}/user/auth", f.slug),
+        json!({"email": "ann@example.com", "password": crate::helpers::PASSWORD, "visitor_token": vt2}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    let r = app
+        .req(Method::GET, &format!("/api/v1/{}/visitor", f.slug))
+        .header("X-Visitor-Token", &vt2)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["attached"], true);
     // Unknown / other flock's visitor token.
     let other = app.create_flock("bravo").await;
     let r = app

@@ -130,6 +130,10 @@ impl OtpApi {
                 meta(ip, b.source, user_agent.0),
             )
             .await?;
+        self.state
+            .session_service
+            .attach_visitor(flock.id, b.visitor_token.as_deref(), s.user.id)
+            .await?;
         let view = Json(SessionView::new(s.grant, s.user, now));
         Ok(if s.created {
             OtpVerifyResponse::Registered(view)

@@ -103,6 +103,9 @@ pub(super) struct OtpVerifyBody {
     /// Where the sign-in comes from (an app name), kept with the session.
     #[oai(validator(max_length = 100))]
     pub(super) source: Option<String>,
+    /// An anonymous visitor's token: the visitor is attached to the signed-in user.
+    #[oai(validator(max_length = 256))]
+    pub(super) visitor_token: Option<String>,
 }
 
 #[derive(ApiResponse)]

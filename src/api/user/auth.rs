@@ -81,6 +81,10 @@ struct SignInRequest {
     /// A push/device token of the app; kept with the session's source for now.
     #[oai(validator(max_length = 256))]
     device_token: Option<String>,
+    /// An anonymous visitor's token (`POST …/visitor-tokens`): the visitor is attached to
+    /// the signed-in user.
+    #[oai(validator(max_length = 256))]
+    visitor_token: Option<String>,
 }
 
 #[derive(Object)]
@@ -232,6 +236,10 @@ impl UserApi {
                 SecretString::from(b.password),
                 meta(ip, source(b.source, b.device_token), user_agent.0),
             )
+            .await?;
+        self.state
+            .session_service
+            .attach_visitor(tenant.0.id, b.visitor_token.as_deref(), s.user.id)
             .await?;
         Ok(Json(SessionView::new(s.grant, s.user, now)))
     }
