@@ -34,6 +34,87 @@ async fn canary_secrets_never_reach_the_logs() {
     let b: serde_json::Value = r.json().await.unwrap();
     let token = b["access_token"].as_str().unwrap().to_owned();
     seeded.push(token.clone());
+    let refresh = b["refresh_token"].as_str().unwrap().to_owned();
+    seeded.push(refresh.clone());
+    // A refresh (its successor is a secret too).
+    let r = client
+        .post(format!("{base}/api/v1/acme/token/refresh"))
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let b: serde_json::Value = r.json().await.unwrap();
+    seeded.push(b["refresh_token"].as_str().unwrap().to_owned());
+    seeded.push(b["access_token"].as_str().unwrap().to_owned());
+
+    // A one-time code by SMS (outbox in the server's ./data), a wrong one, then the right one.
+    let phone = "+35799123456";
+    let r = client
+        .post(format!("{base}/api/v1/acme/user/otp"))
+        .json(&json!({"channel": "sms", "identifier": phone, "purpose": "sign_in"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let sms_dir = dir.path().join("data/sms-outbox");
+    let code = newest_json(&sms_dir)
+        .and_then(|m| m["text"].as_str().map(crate::helpers::code_in))
+        .expect("an SMS with a code");
+    // Quoted, as it would appear in a logged body (a bare 6-digit number could be a timing).
+    seeded.push(format!("\"{code}\""));
+    for c in ["000000", code.as_str()] {
+        client
+            .post(format!("{base}/api/v1/acme/user/otp/verify"))
+            .json(&json!({"channel": "sms", "identifier": phone, "purpose": "sign_in", "code": c}))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    // A reset token from the mail outbox, then used.
+    client
+        .post(format!("{base}/api/v1/acme/user/reset"))
+        .json(&json!({"email": "ann@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    let mail_dir = dir.path().join("data/outbox");
+    let mut reset = None;
+    for _ in 0..100 {
+        if let Some(m) = newest_json(&mail_dir) {
+            let text = m["text"].as_str().unwrap_or_default().to_owned();
+            if let Some(i) = text.find("token=") {
+                reset = Some(
+                    text[i + 6..]
+                        .chars()
+                        .take_while(|c| c.is_ascii_alphanumeric() || "-_.".contains(*c))
+                        .collect::<String>(),
+                );
+                break;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let reset = reset.expect("a reset mail delivered by the worker");
+    seeded.push(reset.clone());
+    let r = client
+        .post(format!("{base}/api/v1/acme/user/password"))
+        .json(&json!({"token": reset, "password": "canary-new-password-91c2"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    seeded.push("canary-new-password-91c2".to_owned());
+    let (s, b) = {
+        let r =
+            process::sign_in(&base, "acme", "ann@example.com", "canary-new-password-91c2").await;
+        let s = r.status();
+        (s, r.json::<serde_json::Value>().await.unwrap_or_default())
+    };
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let token = b["access_token"].as_str().unwrap().to_owned();
+    seeded.push(token.clone());
     client
         .get(format!("{base}/api/v1/acme/user"))
         .bearer_auth(&token)
@@ -76,4 +157,15 @@ async fn canary_secrets_never_reach_the_logs() {
     );
     assert!(logs.len() > 1000, "the server logged at trace level");
     assert!(found.is_empty(), "secrets in logs: {found:?}");
+}
+
+/// The newest JSON file of an outbox directory.
+fn newest_json(dir: &std::path::Path) -> Option<serde_json::Value> {
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    names.sort();
+    serde_json::from_slice(&std::fs::read(names.last()?).ok()?).ok()
 }
