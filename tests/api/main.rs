@@ -13,6 +13,7 @@ mod crash;
 mod errors;
 mod flocks;
 mod isolation;
+mod isolation_matrix;
 mod limits_counters;
 mod limits_login;
 mod logs;
