@@ -87,6 +87,37 @@ async fn signing_out_with_a_device_token_ends_every_session_paired_with_it() {
         StatusCode::OK,
         "unpaired survives"
     );
+    // Password sign-in pairs a device token directly; an unknown one opens nothing.
+    let dt2 = device(&app, &f.slug).await;
+    let (s, g4) = post(
+        &app,
+        &format!("/api/v1/{}/user/auth", f.slug),
+        json!({"email": "ann@example.com", "password": PASSWORD, "device_token": dt2}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{g4}");
+    let (s, b) = post(
+        &app,
+        &format!("/api/v1/{}/user/auth", f.slug),
+        json!({"email": "ann@example.com", "password": PASSWORD, "device_token": "fold_dt_nope"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(&b, "invalid_device_token");
+    let (s, b) = post(
+        &app,
+        &format!("/api/v1/{}/device-tokens/sign-out", f.slug),
+        json!({"device_token": dt2}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["revoked"], 1);
+    assert_eq!(
+        app.me(&f.slug, g4["access_token"].as_str().unwrap())
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
     // A device token of another flock is unknown here.
     let other = app.create_flock("bravo").await;
     let (s, b) = post(

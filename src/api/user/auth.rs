@@ -78,7 +78,8 @@ struct SignInRequest {
     /// Where the sign-in comes from (an app name), kept with the session.
     #[oai(validator(max_length = 100))]
     source: Option<String>,
-    /// A push/device token of the app; kept with the session's source for now.
+    /// A device token (`POST …/device-tokens`): the new session is paired with the
+    /// device, so signing out with the device token ends it. An unknown token is 400.
     #[oai(validator(max_length = 256))]
     device_token: Option<String>,
     /// An anonymous visitor's token (`POST …/visitor-tokens`): the visitor is attached to
@@ -144,16 +145,6 @@ struct AvailableView {
     /// Open policy, when a password was given: whether it is the account's.
     #[oai(skip_serializing_if_is_none)]
     password_valid: Option<bool>,
-}
-
-fn source(source: Option<String>, device: Option<String>) -> Option<String> {
-    let s = match (source, device) {
-        (Some(s), Some(d)) => Some(format!("{s} device:{d}")),
-        (Some(s), None) => Some(s),
-        (None, Some(d)) => Some(format!("device:{d}")),
-        (None, None) => None,
-    };
-    s.map(|s| s.chars().take(300).collect())
 }
 
 #[OpenApi(tag = "ApiTags::User")]
@@ -226,6 +217,17 @@ impl UserApi {
                 ))
             }
         };
+        let svc = &self.state.session_service;
+        // Checked before the password, so a bad device token opens no session.
+        if let Some(dt) = &b.device_token {
+            if svc.devices.get(tenant.0.id, dt).await?.is_none() {
+                return Err(ApiError::bad_request(
+                    "invalid_device_token",
+                    "unknown or expired device token",
+                    Some("device_token"),
+                ));
+            }
+        }
         let now = self.state.clock.unix();
         let s = self
             .state
@@ -234,12 +236,14 @@ impl UserApi {
                 &tenant.0,
                 id,
                 SecretString::from(b.password),
-                meta(ip, source(b.source, b.device_token), user_agent.0),
+                meta(ip, b.source, user_agent.0),
             )
             .await?;
-        self.state
-            .session_service
-            .attach_visitor(tenant.0.id, b.visitor_token.as_deref(), s.user.id)
+        if let Some(dt) = &b.device_token {
+            let sid = crate::domain::session::session_id(&s.grant.session)?;
+            svc.devices.pair(tenant.0.id, dt, sid).await?;
+        }
+        svc.attach_visitor(tenant.0.id, b.visitor_token.as_deref(), s.user.id)
             .await?;
         Ok(Json(SessionView::new(s.grant, s.user, now)))
     }
