@@ -2,9 +2,9 @@
 //! place where domain errors become HTTP statuses. Causes are logged with the request id,
 //! never sent.
 use crate::db::DbError;
-use crate::domain::apikey::KeyError;
-use crate::domain::flock::FlockError;
-use crate::domain::tokens::TokenError;
+use crate::domain::api_keys::KeyError;
+use crate::domain::flocks::FlockError;
+use crate::domain::sessions::access::TokenError;
 use crate::domain::user::UserError;
 use crate::domain::{InfraError, Invalid};
 use poem_openapi::payload::Json;
@@ -251,9 +251,9 @@ impl From<crate::domain::limits::RetryAfter> for ApiError {
     }
 }
 
-impl From<crate::domain::session::RefreshError> for ApiError {
-    fn from(e: crate::domain::session::RefreshError) -> Self {
-        use crate::domain::session::RefreshError;
+impl From<crate::domain::sessions::RefreshError> for ApiError {
+    fn from(e: crate::domain::sessions::RefreshError) -> Self {
+        use crate::domain::sessions::RefreshError;
         match e {
             RefreshError::Invalid | RefreshError::Reused => ApiError::unauthorized(
                 "invalid_refresh_token",

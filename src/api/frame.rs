@@ -7,7 +7,7 @@ use super::client_ip::{self, ClientIp};
 use super::error::{ApiError, ErrorBody, REQUEST_ID};
 use super::payload_error;
 use crate::app::AppState;
-use crate::domain::flock::Flock;
+use crate::domain::flocks::Flock;
 use poem::http::{HeaderValue, StatusCode};
 use poem::{Endpoint, FromRequest, IntoResponse, Request, RequestBody, Response, Result};
 use poem_openapi::error::{

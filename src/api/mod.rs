@@ -3,13 +3,14 @@
 pub mod client_ip;
 pub mod error;
 pub mod frame;
-mod keys;
+mod api_keys;
 mod ops;
 mod otp;
 pub mod payload_error;
-mod platform;
+mod flocks;
 pub mod security;
 mod sessions;
+mod signing;
 mod user;
 pub mod views;
 
@@ -37,15 +38,15 @@ pub enum ApiTags {
 
 pub type Apis = (
     ops::OpsApi,
-    platform::PlatformApi,
+    flocks::PlatformApi,
     user::UserApi,
     user::UserRecoveryApi,
     user::UserProfileApi,
-    user::KeysApi,
+    signing::KeysApi,
     otp::OtpApi,
     sessions::SessionsApis,
-    keys::ApiKeysApi,
-    keys::PlatformKeysApi,
+    api_keys::ApiKeysApi,
+    api_keys::PlatformKeysApi,
 );
 
 pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
@@ -54,7 +55,7 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             ops::OpsApi {
                 state: state.clone(),
             },
-            platform::PlatformApi {
+            flocks::PlatformApi {
                 state: state.clone(),
             },
             user::UserApi {
@@ -66,17 +67,17 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
             user::UserProfileApi {
                 state: state.clone(),
             },
-            user::KeysApi {
+            signing::KeysApi {
                 state: state.clone(),
             },
             otp::OtpApi {
                 state: state.clone(),
             },
             sessions::apis(state),
-            keys::ApiKeysApi {
+            api_keys::ApiKeysApi {
                 state: state.clone(),
             },
-            keys::PlatformKeysApi {
+            api_keys::PlatformKeysApi {
                 state: state.clone(),
             },
         ),

@@ -4,9 +4,9 @@
 use super::error::ApiError;
 use super::frame::Tenant;
 use crate::app::AppState;
-use crate::domain::apikey::{PlatformCaller, ServerKey};
-use crate::domain::flock::Flock;
-use crate::domain::tokens::AccessClaims;
+use crate::domain::api_keys::{PlatformCaller, ServerKey};
+use crate::domain::flocks::Flock;
+use crate::domain::sessions::access::AccessClaims;
 use poem::Request;
 use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::SecurityScheme;

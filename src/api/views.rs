@@ -1,6 +1,6 @@
 //! Wire types shared by every area that signs users in: the user and the session grant.
 use super::client_ip::ClientIp;
-use crate::domain::session::{SessionGrant, SessionMeta};
+use crate::domain::sessions::{SessionGrant, SessionMeta};
 use crate::domain::user::User;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;

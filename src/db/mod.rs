@@ -2,9 +2,8 @@
 //! flock and applies it to selects, updates and deletes; there are no unscoped finders.
 pub mod flocks;
 pub mod keys;
-pub mod mail_outbox;
-pub mod tokens;
-pub mod users;
+pub mod mail;
+pub mod user;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, DatabaseConnection, DbErr, SqlErr};

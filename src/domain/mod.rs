@@ -1,13 +1,12 @@
 //! Business rules: one service and one error enum per area. Nothing here knows HTTP.
-pub mod apikey;
-pub mod flock;
+pub mod api_keys;
+pub mod flocks;
 pub mod limits;
 pub mod mail;
 pub mod otp;
 pub mod password;
-pub mod session;
+pub mod sessions;
 pub mod signing;
-pub mod tokens;
 pub mod user;
 
 use crate::db::DbError;

@@ -128,7 +128,7 @@ async fn fifty_parallel_refreshes_of_one_token_yield_exactly_one_live_successor(
             .record(flock, t)
             .await
             .unwrap();
-        if rec.is_some_and(|r| r.state == fold::domain::session::refresh::RefreshState::Live) {
+        if rec.is_some_and(|r| r.state == fold::domain::sessions::refresh::RefreshState::Live) {
             live += 1;
         }
     }

@@ -6,7 +6,7 @@ use crate::api::security::{csrf_ok, UserAuth, REFRESH_COOKIE};
 use crate::api::views::UserView;
 use crate::api::ApiTags;
 use crate::app::AppState;
-use crate::domain::session::session_id;
+use crate::domain::sessions::session_id;
 use crate::domain::user::UserStatus;
 use crate::ids::UserId;
 use chrono::{DateTime, Utc};

@@ -8,7 +8,7 @@ use crate::api::security::{ServerAuth, UserAuth};
 use crate::api::views::{meta, SessionView};
 use crate::api::ApiTags;
 use crate::app::AppState;
-use crate::domain::session::session_id;
+use crate::domain::sessions::session_id;
 use crate::domain::user::UserStatus;
 use crate::ids::UserId;
 use chrono::{DateTime, Utc};

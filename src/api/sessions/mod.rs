@@ -11,7 +11,7 @@ use super::error::{ApiError, ApiResult};
 use super::security::UserAuth;
 use super::ApiTags;
 use crate::app::AppState;
-use crate::domain::session::Session;
+use crate::domain::sessions::Session;
 use crate::ids::SessionId;
 use chrono::{DateTime, Utc};
 use poem_openapi::param::Path;

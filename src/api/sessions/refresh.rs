@@ -7,7 +7,7 @@ use crate::api::security::UserAuth;
 use crate::api::views::SessionView;
 use crate::api::ApiTags;
 use crate::app::AppState;
-use crate::domain::session::session_id;
+use crate::domain::sessions::session_id;
 use crate::domain::user::UserStatus;
 use crate::ids::UserId;
 use poem_openapi::param::Path;

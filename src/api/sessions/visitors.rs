@@ -5,7 +5,7 @@ use crate::api::error::ApiResult;
 use crate::api::frame::Tenant;
 use crate::api::ApiTags;
 use crate::app::AppState;
-use crate::domain::session::visitor::Visitor;
+use crate::domain::sessions::visitor::Visitor;
 use chrono::{DateTime, Utc};
 use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::Json;

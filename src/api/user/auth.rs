@@ -240,7 +240,7 @@ impl UserApi {
             )
             .await?;
         if let Some(dt) = &b.device_token {
-            let sid = crate::domain::session::session_id(&s.grant.session)?;
+            let sid = crate::domain::sessions::session_id(&s.grant.session)?;
             svc.devices.pair(tenant.0.id, dt, sid).await?;
         }
         svc.attach_visitor(tenant.0.id, b.visitor_token.as_deref(), s.user.id)

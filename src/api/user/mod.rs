@@ -1,5 +1,5 @@
 //! Self-service accounts under `/api/v1/{flock}/user…` (one file per group of
-//! operations), and the flock's JWKS.
+//! operations).
 mod auth;
 mod profile;
 mod recovery;
@@ -8,13 +8,8 @@ pub use auth::UserApi;
 pub use profile::UserProfileApi;
 pub use recovery::UserRecoveryApi;
 
-use super::error::ApiResult;
-use super::frame::Tenant;
-use super::ApiTags;
-use crate::app::AppState;
-use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
-use poem_openapi::{Object, OpenApi};
+use poem_openapi::Object;
 
 /// A plain acknowledgement.
 #[derive(Object)]
@@ -27,63 +22,5 @@ pub struct Ack {
 impl Ack {
     pub fn new(s: &str) -> Json<Self> {
         Json(Self { status: s.into() })
-    }
-}
-
-pub struct KeysApi {
-    pub state: AppState,
-}
-
-/// One public key (RFC 8037 OKP / Ed25519).
-#[derive(Object)]
-#[oai(skip_serializing_if_is_none)]
-struct Jwk {
-    kty: String,
-    crv: String,
-    /// base64url of the public key.
-    x: String,
-    kid: String,
-    alg: String,
-    #[oai(rename = "use")]
-    use_: String,
-}
-
-/// The flock's public signing keys.
-#[derive(Object)]
-#[oai(skip_serializing_if_is_none)]
-struct Jwks {
-    keys: Vec<Jwk>,
-}
-
-#[OpenApi(tag = "ApiTags::Keys")]
-impl KeysApi {
-    /// The flock's public signing keys as a JWK set: verify Fold's access tokens with it.
-    #[oai(
-        path = "/api/v1/:flock/.well-known/jwks.json",
-        method = "get",
-        operation_id = "get_jwks"
-    )]
-    async fn jwks(
-        &self,
-        /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
-    ) -> ApiResult<Json<Jwks>> {
-        let keys = self.state.signing.for_flock(tenant.0.id).await?;
-        Ok(Json(Jwks {
-            keys: keys
-                .jwks
-                .iter()
-                .map(|k| Jwk {
-                    kty: "OKP".into(),
-                    crv: "Ed25519".into(),
-                    x: k.x.clone(),
-                    kid: k.kid.clone(),
-                    alg: "EdDSA".into(),
-                    use_: "sig".into(),
-                })
-                .collect(),
-        }))
     }
 }

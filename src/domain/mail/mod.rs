@@ -3,9 +3,9 @@
 //! Delivery is the worker's job ([`worker::MailWorker`]).
 pub mod worker;
 
-use super::flock::Flock;
+use super::flocks::Flock;
 use super::InfraError;
-use crate::db::mail_outbox::MailRow;
+use crate::db::mail::MailRow;
 use crate::ids::UserId;
 use chrono::{DateTime, Utc};
 use minijinja::{context, Environment};
@@ -182,7 +182,7 @@ impl MailComposer {
 #[allow(clippy::panic, clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::domain::flock::{FlockSettings, FlockStatus};
+    use crate::domain::flocks::{FlockSettings, FlockStatus};
     use crate::ids::FlockId;
 
     fn flock(public_url: Option<&str>) -> Flock {

@@ -3,7 +3,7 @@
 use super::{
     generate_code, Channel, CodeRecord, Identifier, OtpError, OtpService, Purpose, GC_SLACK,
 };
-use crate::domain::flock::{EnumerationPolicy, Flock};
+use crate::domain::flocks::{EnumerationPolicy, Flock};
 use crate::domain::limits::{Hit, Limit, RetryAfter};
 use crate::domain::user::User;
 use crate::domain::{InfraError, Invalid};

@@ -26,7 +26,7 @@ pub use settings::OtpSettings;
 
 use super::limits::{key_digest, Limit, Limits, RetryAfter};
 use super::password::{HashError, Hasher};
-use super::session::{SessionGrant, SessionService};
+use super::sessions::{SessionGrant, SessionService};
 use super::user::User;
 use super::{InfraError, Invalid};
 use crate::db::{Db, DbError};
@@ -93,13 +93,13 @@ impl From<HashError> for OtpError {
     }
 }
 
-impl From<super::tokens::TokenError> for OtpError {
-    fn from(e: super::tokens::TokenError) -> Self {
+impl From<super::sessions::access::TokenError> for OtpError {
+    fn from(e: super::sessions::access::TokenError) -> Self {
         match e {
-            super::tokens::TokenError::Invalid => {
+            super::sessions::access::TokenError::Invalid => {
                 OtpError::Infra(InfraError::Internal("token issue".into()))
             }
-            super::tokens::TokenError::Infra(i) => OtpError::Infra(i),
+            super::sessions::access::TokenError::Infra(i) => OtpError::Infra(i),
         }
     }
 }

@@ -1,8 +1,8 @@
 //! Register-or-sign-in with a code, and the profile fields of an account it creates.
 use super::{Channel, Identifier, OtpError, OtpService, OtpSignedIn, Profile, Purpose};
 use crate::db::DbError;
-use crate::domain::flock::Flock;
-use crate::domain::session::SessionMeta;
+use crate::domain::flocks::Flock;
+use crate::domain::sessions::SessionMeta;
 use crate::domain::user::{User, UserStatus};
 use crate::domain::Invalid;
 use crate::ids::UserId;

@@ -1,7 +1,7 @@
 //! Checking and consuming a code, and what a verified code does besides signing in:
 //! verify the user's own identifier, reset a password.
 use super::{Channel, CodeRecord, Identifier, OtpError, OtpService, Purpose, GC_SLACK};
-use crate::domain::flock::Flock;
+use crate::domain::flocks::Flock;
 use crate::domain::password::check_policy;
 use crate::domain::user::User;
 use crate::ids::UserId;

@@ -3,10 +3,10 @@
 //! Rows are single use (consumed atomically with the change they authorise), expire on the
 //! injected clock, and a newer secret of the same purpose voids the older ones.
 use super::{SignedIn, User, UserError, UserService, UserStatus};
-use crate::db::tokens::{TokenEffect, TokenRow};
-use crate::domain::flock::Flock;
+use crate::db::user::tokens::{TokenEffect, TokenRow};
+use crate::domain::flocks::Flock;
 use crate::domain::mail::{MailInput, MailKind};
-use crate::domain::session::SessionMeta;
+use crate::domain::sessions::SessionMeta;
 use crate::ids::UserId;
 use crate::infra::secret;
 use chrono::{DateTime, Duration, Utc};

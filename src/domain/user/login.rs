@@ -1,8 +1,8 @@
 //! Password sign-in and sign-out, preauth and the email availability check.
 use super::{Email, Phone, SignedIn, User, UserError, UserService, UserStatus};
-use crate::domain::flock::{EnumerationPolicy, Flock};
+use crate::domain::flocks::{EnumerationPolicy, Flock};
 use crate::domain::limits::LoginThrottle;
-use crate::domain::session::SessionMeta;
+use crate::domain::sessions::SessionMeta;
 use crate::ids::{SessionId, UserId};
 use secrecy::SecretString;
 

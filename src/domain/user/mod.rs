@@ -17,10 +17,10 @@ pub use profile::{Export, ProfilePatch};
 pub use register::{PreregisterInput, RegisterInput};
 pub use status::UserStatus;
 
-use super::flock::Flock;
+use super::flocks::Flock;
 use super::mail::MailComposer;
 use super::password::{HashError, Hasher};
-use super::session::{SessionGrant, SessionService};
+use super::sessions::{SessionGrant, SessionService};
 use super::{InfraError, Invalid};
 use crate::db::{Db, DbError};
 use crate::ids::{FlockId, UserId};
@@ -85,11 +85,11 @@ impl From<HashError> for UserError {
     }
 }
 
-impl From<super::tokens::TokenError> for UserError {
-    fn from(e: super::tokens::TokenError) -> Self {
+impl From<super::sessions::access::TokenError> for UserError {
+    fn from(e: super::sessions::access::TokenError) -> Self {
         match e {
-            super::tokens::TokenError::Invalid => UserError::InvalidCredentials,
-            super::tokens::TokenError::Infra(i) => UserError::Infra(i),
+            super::sessions::access::TokenError::Invalid => UserError::InvalidCredentials,
+            super::sessions::access::TokenError::Infra(i) => UserError::Infra(i),
         }
     }
 }
@@ -229,7 +229,7 @@ impl UserService {
 
     /// Pads an answer to the uniform duration (protected policy), measured from `start`.
     async fn pad(&self, flock: &Flock, start: tokio::time::Instant) {
-        if flock.settings.enumeration == super::flock::EnumerationPolicy::Protected {
+        if flock.settings.enumeration == super::flocks::EnumerationPolicy::Protected {
             tokio::time::sleep_until(start + self.uniform).await;
         }
     }

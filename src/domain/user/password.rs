@@ -1,8 +1,8 @@
 //! Password reset (by mail) and change (signed in). Both end every other session.
 use super::activation::{new_token, RESET_TTL_HOURS};
 use super::{Email, User, UserError, UserService, UserStatus};
-use crate::db::tokens::TokenEffect;
-use crate::domain::flock::Flock;
+use crate::db::user::tokens::TokenEffect;
+use crate::domain::flocks::Flock;
 use crate::domain::mail::{MailInput, MailKind};
 use crate::domain::password::check_policy;
 use crate::ids::{SessionId, UserId};

@@ -1,7 +1,7 @@
 //! The current user's profile: read, patch, erase (GDPR) and export.
 use super::register::validate_opt_outs;
 use super::{optional_text, validate_locale, User, UserError, UserService};
-use crate::domain::flock::Flock;
+use crate::domain::flocks::Flock;
 use crate::ids::UserId;
 use std::collections::BTreeMap;
 
@@ -47,7 +47,7 @@ impl UserService {
             .user_update_profile(
                 flock.id,
                 id,
-                crate::db::users::ProfileFields {
+                crate::db::user::ProfileFields {
                     first_name,
                     last_name,
                     locale,

@@ -5,10 +5,10 @@ use super::{
     UserService, UserStatus,
 };
 use crate::db::DbError;
-use crate::domain::flock::{EnumerationPolicy, Flock};
+use crate::domain::flocks::{EnumerationPolicy, Flock};
 use crate::domain::mail::{MailInput, MailKind};
 use crate::domain::password::check_policy;
-use crate::domain::session::SessionMeta;
+use crate::domain::sessions::SessionMeta;
 use crate::domain::Invalid;
 use crate::ids::UserId;
 use secrecy::{ExposeSecret, SecretString};

@@ -1,5 +1,5 @@
 //! Account statuses: their names, the transition table and what each status allows.
-use crate::domain::flock::Flock;
+use crate::domain::flocks::Flock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UserStatus {

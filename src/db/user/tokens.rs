@@ -4,7 +4,7 @@
 //! Why the database and not the KV store: the secret, the account change and the mail that
 //! carries the secret must commit together (the durable outbox lives in the database), and
 //! a KV write cannot join that transaction.
-use super::{Db, DbResult};
+use crate::db::{Db, DbResult};
 use crate::ids::{FlockId, UserId};
 use chrono::{DateTime, Utc};
 use entity::{mail_outbox, user, user_token};

@@ -1,14 +1,15 @@
 //! Sessions live in the KV store: one record per session and an index per user. Every
 //! authenticated call checks its session here, so a revoked session dies at once.
 //! Refresh tokens (`refresh`) hang off a session: ending the session ends them.
+pub mod access;
 pub mod autologin;
 pub mod device;
 pub mod refresh;
 mod store;
 pub mod visitor;
 
-use super::flock::Flock;
-use super::tokens::{TokenError, TokenService};
+use super::flocks::Flock;
+use super::sessions::access::{TokenError, TokenService};
 use super::InfraError;
 use crate::ids::{FlockId, SessionId, UserId};
 pub use autologin::AutologinTokens;

@@ -5,7 +5,7 @@ mod settings;
 pub use settings::{EnumerationPolicy, FlockSettings};
 
 use super::signing::SigningKeys;
-use super::{apikey, InfraError, Invalid};
+use super::{api_keys, InfraError, Invalid};
 use crate::db::Db;
 use crate::ids::FlockId;
 use crate::infra::clock::Clock;
@@ -218,7 +218,7 @@ impl FlockService {
         };
         let key = SigningKeys::generate(flock.id, now)?;
         let (admin, plaintext) =
-            apikey::ApiKeyService::generate(flock.id, "admin", vec!["*".to_owned()], now);
+            api_keys::ApiKeyService::generate(flock.id, "admin", vec!["*".to_owned()], now);
         match self.db.flock_create(flock.to_row()?, key, admin).await {
             Ok(()) => {}
             Err(crate::db::DbError::Conflict(_)) => return Err(FlockError::SlugTaken),

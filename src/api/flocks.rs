@@ -4,7 +4,7 @@ use super::error::{ApiError, ApiResult};
 use super::security::PlatformAuth;
 use super::ApiTags;
 use crate::app::AppState;
-use crate::domain::flock::{EnumerationPolicy, Flock, FlockPatch, FlockSettings, FlockStatus};
+use crate::domain::flocks::{EnumerationPolicy, Flock, FlockPatch, FlockSettings, FlockStatus};
 use chrono::{DateTime, Utc};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;

@@ -1,5 +1,7 @@
 //! Users, always scoped by flock.
-use super::{Db, DbResult};
+use crate::db::{Db, DbResult};
+
+pub mod tokens;
 use crate::ids::{FlockId, UserId};
 use entity::user;
 use entity::{mail_outbox, user_token};

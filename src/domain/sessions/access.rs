@@ -1,9 +1,9 @@
 //! Access tokens: short-lived EdDSA JWTs signed with the flock's own key. Verification
 //! accepts one algorithm, the flock's own keys, and checks every claim against the
 //! injected clock.
-use super::flock::Flock;
-use super::signing::SigningKeys;
-use super::InfraError;
+use crate::domain::flocks::Flock;
+use crate::domain::signing::SigningKeys;
+use crate::domain::InfraError;
 use crate::ids::{FlockId, SessionId, UserId};
 use crate::infra::clock::Clock;
 use jsonwebtoken::{Algorithm, Header, Validation};
