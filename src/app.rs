@@ -1,6 +1,5 @@
 //! The composition root: config → services → routes, and the server's lifecycle.
-use crate::api;
-use crate::api::frame::frame;
+use crate::api::{self, frame::FrameConfig, ApiServices};
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::api_keys::ApiKeyService;
@@ -10,9 +9,10 @@ use crate::domain::mail::worker::MailWorker;
 use crate::domain::mail::MailComposer;
 use crate::domain::otp::OtpService;
 use crate::domain::password::Hasher;
-use crate::domain::sessions::{SessionService, SessionStore};
-use crate::domain::signing::SigningKeys;
 use crate::domain::sessions::access::TokenService;
+use crate::domain::sessions::SessionService;
+use crate::domain::signin::SignInService;
+use crate::domain::signing::SigningKeys;
 use crate::domain::user::UserService;
 use crate::infra::clock::Clock;
 use crate::infra::ip_limit::IpLimiter;
@@ -20,7 +20,7 @@ use crate::infra::kv::{EmbeddedKv, Kv, RedisKv};
 use crate::infra::mail::Mailer;
 use crate::infra::metrics::Metrics;
 use poem::listener::{Acceptor, Listener, TcpListener};
-use poem::{Endpoint, EndpointExt, Route};
+use poem::Endpoint;
 use secrecy::ExposeSecret;
 use std::future::Future;
 use std::ops::Deref;
@@ -40,9 +40,8 @@ pub struct Services {
     pub hasher: Hasher,
     pub flocks: FlockService,
     pub signing: SigningKeys,
-    pub tokens: TokenService,
-    pub sessions: SessionStore,
-    pub session_service: SessionService,
+    pub sessions: SessionService,
+    pub signin: SignInService,
     pub api_keys: ApiKeyService,
     pub users: UserService,
     pub limits: Limits,
@@ -111,8 +110,7 @@ impl AppState {
             signing.clone(),
             sec.token_cache_secs,
         );
-        let sessions = SessionStore::new(kv.clone(), clock.clone());
-        let session_service = SessionService::new(sessions.clone(), tokens.clone());
+        let sessions = SessionService::new(kv.clone(), clock.clone(), tokens);
         let flocks = FlockService::new(db.clone(), clock.clone(), signing.clone());
         let api_keys = ApiKeyService::new(db.clone(), clock.clone(), config.platform.key.clone());
         let limits = Limits::new(kv.clone(), clock.clone());
@@ -130,23 +128,22 @@ impl AppState {
             db.clone(),
             clock.clone(),
             hasher.clone(),
-            session_service.clone(),
+            sessions.clone(),
             composer,
             Duration::from_millis(sec.uniform_response_ms),
         )
         .with_throttle(login_throttle);
         let sms = crate::infra::sms::from_config(&config.sms).map_err(StartError::Config)?;
         let otp = OtpService::new(
-            db.clone(),
             kv.clone(),
             clock.clone(),
             limits.clone(),
-            hasher.clone(),
             mailer.clone(),
             sms,
-            session_service.clone(),
+            users.clone(),
             sec.otp_secret.clone(),
         );
+        let signin = SignInService::new(users.clone(), otp.clone(), sessions.clone());
         let mail_worker = MailWorker::new(db.clone(), mailer.clone(), clock.clone());
         let trusted_proxies = config
             .http
@@ -170,9 +167,8 @@ impl AppState {
             hasher,
             flocks,
             signing,
-            tokens,
             sessions,
-            session_service,
+            signin,
             api_keys,
             users,
             limits,
@@ -189,23 +185,39 @@ impl AppState {
         ))]
     }
 
-    /// The raw database connection, for tests and invariant checks (not for handlers).
-    pub fn db_conn(&self) -> sea_orm::DatabaseConnection {
-        self.db.conn.clone()
+    /// The services the API calls.
+    pub fn api_services(&self) -> ApiServices {
+        ApiServices {
+            clock: self.clock.clone(),
+            flocks: self.flocks.clone(),
+            signing: self.signing.clone(),
+            users: self.users.clone(),
+            sessions: self.sessions.clone(),
+            signin: self.signin.clone(),
+            otp: self.otp.clone(),
+            api_keys: self.api_keys.clone(),
+            probes: api::ops::Probes {
+                db: self.db.clone(),
+                kv: self.kv.clone(),
+                metrics: self.metrics.clone(),
+            },
+        }
+    }
+
+    /// The spec as committed under `openapi/`.
+    pub fn spec_json(&self) -> String {
+        api::spec_json(&self.api_services())
     }
 
     /// Every route: the API, `/openapi.json`, interactive docs at `/docs`.
     pub fn routes(&self) -> impl Endpoint + 'static {
-        let service = api::service(self);
-        let spec = service.spec_endpoint();
-        let docs = service.swagger_ui();
-        Route::new()
-            .at("/openapi.json", spec)
-            .nest("/docs", docs)
-            .nest("/", service)
-            .around(crate::api::security::cookie_mode)
-            .around(frame)
-            .data(self.clone())
+        let frame = FrameConfig {
+            trusted_proxies: self.trusted_proxies.clone(),
+            body_limit: self.config.http.body_limit,
+            ip_limiter: self.ip_limiter.clone(),
+            metrics: self.metrics.clone(),
+        };
+        api::routes(&self.api_services(), frame)
     }
 }
 

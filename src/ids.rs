@@ -1,12 +1,17 @@
 //! Typed ids shared by the domain and storage layers, so a flock id can never be passed
-//! where a user id is expected.
+//! where a user id is expected. [`FlockId`] lives in `db` (only storage makes one from a
+//! stored row); the others are plain newtypes.
+use serde::{Deserialize, Serialize};
 use std::fmt;
 use uuid::Uuid;
+
+pub use crate::db::FlockId;
 
 macro_rules! id_type {
     ($(#[$m:meta])* $name:ident) => {
         $(#[$m])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[serde(transparent)]
         pub struct $name(pub Uuid);
 
         impl $name {
@@ -29,10 +34,6 @@ macro_rules! id_type {
     };
 }
 
-id_type!(
-    /// A flock (tenant). Every flock-owned row and KV key carries one.
-    FlockId
-);
 id_type!(
     /// A user of one flock.
     UserId

@@ -133,7 +133,7 @@ async fn spec_without_storage(mut config: Config) -> Result<String, Box<dyn std:
     config.kv.url = None;
     config.kv.path = dir.join("kv.redb");
     let state = AppState::build(config, Clock::system()).await?;
-    let spec = fold::api::spec_json(&state);
+    let spec = state.spec_json();
     drop(state);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(spec)

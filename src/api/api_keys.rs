@@ -1,31 +1,22 @@
 //! Flock API keys: create (shown once), list (no secrets), revoke — by a flock key that
 //! holds the matching scope, or by the platform.
 use super::error::ApiResult;
+use super::frame::tenant;
 use super::security::{PlatformAuth, ServerAuth};
 use super::ApiTags;
-use crate::app::AppState;
+use crate::db::api_keys::ApiKeyRow;
+use crate::domain::api_keys::ApiKeyService;
+use crate::domain::flocks::FlockService;
 use chrono::{DateTime, Utc};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
-use std::sync::LazyLock;
 use uuid::Uuid;
 
 pub struct ApiKeysApi {
-    pub state: AppState,
-}
-
-/// Every operation id of the API: the names a scope may use.
-pub fn operation_ids() -> &'static [&'static str] {
-    static IDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
-        <super::Apis as poem_openapi::OpenApi>::meta()
-            .iter()
-            .flat_map(|api| api.paths.iter())
-            .flat_map(|p| p.operations.iter())
-            .filter_map(|op| op.operation_id)
-            .collect()
-    });
-    &IDS
+    pub api_keys: ApiKeyService,
+    /// Every operation id of the API: the names a scope may use.
+    pub operations: &'static [&'static str],
 }
 
 #[derive(Object)]
@@ -55,8 +46,8 @@ struct KeyView {
     revoked_at: Option<DateTime<Utc>>,
 }
 
-impl From<entity::api_key::Model> for KeyView {
-    fn from(m: entity::api_key::Model) -> Self {
+impl From<ApiKeyRow> for KeyView {
+    fn from(m: ApiKeyRow) -> Self {
         Self {
             id: m.id,
             name: m.name,
@@ -111,17 +102,15 @@ impl ApiKeysApi {
         &self,
         auth: ServerAuth,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         body: Json<CreateKeyRequest>,
     ) -> ApiResult<CreateKeyResponse> {
         let key = auth.0;
-        let caller = key.allow("create_api_key")?;
+        key.allow("create_api_key")?;
         let b = body.0;
         let (row, full) = self
-            .state
             .api_keys
-            .create_checked(caller.flock, &b.name, b.scopes, operation_ids(), Some(&key))
+            .create_checked(flock.id, &b.name, b.scopes, self.operations, Some(&key))
             .await?;
         Ok(CreateKeyResponse::Created(Json(CreatedKey {
             key: full,
@@ -139,11 +128,10 @@ impl ApiKeysApi {
         &self,
         auth: ServerAuth,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
     ) -> ApiResult<Json<KeyList>> {
-        let caller = auth.0.allow("list_api_keys")?;
-        let keys = self.state.api_keys.list(caller.flock).await?;
+        auth.0.allow("list_api_keys")?;
+        let keys = self.api_keys.list(flock.id).await?;
         Ok(Json(KeyList {
             keys: keys.into_iter().map(KeyView::from).collect(),
         }))
@@ -159,19 +147,20 @@ impl ApiKeysApi {
         &self,
         auth: ServerAuth,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         /// The key's id.
         key_id: Path<Uuid>,
     ) -> ApiResult<RevokeKeyResponse> {
-        let caller = auth.0.allow("revoke_api_key")?;
-        self.state.api_keys.revoke(caller.flock, key_id.0).await?;
+        auth.0.allow("revoke_api_key")?;
+        self.api_keys.revoke(flock.id, key_id.0).await?;
         Ok(RevokeKeyResponse::Revoked)
     }
 }
 
 pub struct PlatformKeysApi {
-    pub state: AppState,
+    pub api_keys: ApiKeyService,
+    pub flocks: FlockService,
+    pub operations: &'static [&'static str],
 }
 
 #[OpenApi(prefix_path = "/platform/v1", tag = "ApiTags::Platform")]
@@ -189,12 +178,11 @@ impl PlatformKeysApi {
         slug: Path<String>,
         body: Json<CreateKeyRequest>,
     ) -> ApiResult<CreateKeyResponse> {
-        let flock = self.state.flocks.get(&slug.0).await?;
+        let flock = self.flocks.get(&slug.0).await?;
         let b = body.0;
         let (row, full) = self
-            .state
             .api_keys
-            .create_checked(flock.id, &b.name, b.scopes, operation_ids(), None)
+            .create_checked(flock.id, &b.name, b.scopes, self.operations, None)
             .await?;
         Ok(CreateKeyResponse::Created(Json(CreatedKey {
             key: full,
@@ -209,8 +197,8 @@ impl PlatformKeysApi {
         operation_id = "platform_list_api_keys"
     )]
     async fn list(&self, _auth: PlatformAuth, slug: Path<String>) -> ApiResult<Json<KeyList>> {
-        let flock = self.state.flocks.get(&slug.0).await?;
-        let keys = self.state.api_keys.list(flock.id).await?;
+        let flock = self.flocks.get(&slug.0).await?;
+        let keys = self.api_keys.list(flock.id).await?;
         Ok(Json(KeyList {
             keys: keys.into_iter().map(KeyView::from).collect(),
         }))
@@ -228,8 +216,8 @@ impl PlatformKeysApi {
         slug: Path<String>,
         key_id: Path<Uuid>,
     ) -> ApiResult<RevokeKeyResponse> {
-        let flock = self.state.flocks.get(&slug.0).await?;
-        self.state.api_keys.revoke(flock.id, key_id.0).await?;
+        let flock = self.flocks.get(&slug.0).await?;
+        self.api_keys.revoke(flock.id, key_id.0).await?;
         Ok(RevokeKeyResponse::Revoked)
     }
 }

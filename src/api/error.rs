@@ -4,7 +4,8 @@
 use crate::db::DbError;
 use crate::domain::api_keys::KeyError;
 use crate::domain::flocks::FlockError;
-use crate::domain::sessions::access::TokenError;
+use crate::domain::sessions::{Credential, SessionError};
+use crate::domain::signin::SignInError;
 use crate::domain::user::UserError;
 use crate::domain::{InfraError, Invalid};
 use poem_openapi::payload::Json;
@@ -228,17 +229,6 @@ impl From<KeyError> for ApiError {
     }
 }
 
-impl From<TokenError> for ApiError {
-    fn from(e: TokenError) -> Self {
-        match e {
-            TokenError::Invalid => {
-                ApiError::unauthorized("invalid_token", "invalid or expired token")
-            }
-            TokenError::Infra(i) => i.into(),
-        }
-    }
-}
-
 impl From<crate::domain::limits::RetryAfter> for ApiError {
     fn from(r: crate::domain::limits::RetryAfter) -> Self {
         let message = match r.code {
@@ -251,15 +241,41 @@ impl From<crate::domain::limits::RetryAfter> for ApiError {
     }
 }
 
-impl From<crate::domain::sessions::RefreshError> for ApiError {
-    fn from(e: crate::domain::sessions::RefreshError) -> Self {
-        use crate::domain::sessions::RefreshError;
+impl From<SessionError> for ApiError {
+    fn from(e: SessionError) -> Self {
         match e {
-            RefreshError::Invalid | RefreshError::Reused => ApiError::unauthorized(
+            SessionError::InvalidToken => {
+                ApiError::unauthorized("invalid_token", "invalid or expired token")
+            }
+            SessionError::InvalidRefreshToken => ApiError::unauthorized(
                 "invalid_refresh_token",
                 "invalid, expired or reused refresh token",
             ),
-            RefreshError::Infra(i) => i.into(),
+            SessionError::InvalidCredential(c) => {
+                let code = match c {
+                    Credential::Device => "invalid_device_token",
+                    Credential::Autologin => "invalid_autologin_token",
+                    Credential::Visitor => "invalid_visitor_token",
+                };
+                ApiError::unauthorized(code, &format!("invalid or expired {}", c.name()))
+            }
+            SessionError::UnknownDevice => ApiError::bad_request(
+                "invalid_device_token",
+                "unknown or expired device token",
+                Some("device_token"),
+            ),
+            SessionError::NotFound => ApiError::not_found("session_not_found", "no such session"),
+            SessionError::Infra(i) => i.into(),
+        }
+    }
+}
+
+impl From<SignInError> for ApiError {
+    fn from(e: SignInError) -> Self {
+        match e {
+            SignInError::User(e) => e.into(),
+            SignInError::Otp(e) => e.into(),
+            SignInError::Session(e) => e.into(),
         }
     }
 }

@@ -3,8 +3,10 @@
 use super::error::{ApiError, ApiResult};
 use super::security::PlatformAuth;
 use super::ApiTags;
-use crate::app::AppState;
-use crate::domain::flocks::{EnumerationPolicy, Flock, FlockPatch, FlockSettings, FlockStatus};
+use crate::domain::flocks::{
+    EnumerationPolicy, Flock, FlockPatch, FlockService, FlockSettings, FlockStatus,
+};
+use crate::domain::signing::SigningKeys;
 use chrono::{DateTime, Utc};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -12,7 +14,8 @@ use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use uuid::Uuid;
 
 pub struct PlatformApi {
-    pub state: AppState,
+    pub flocks: FlockService,
+    pub signing: SigningKeys,
 }
 
 /// Whether answers may reveal that an account exists.
@@ -176,7 +179,7 @@ struct FlockView {
 impl From<&Flock> for FlockView {
     fn from(f: &Flock) -> Self {
         Self {
-            id: f.id.0,
+            id: f.id.as_uuid(),
             slug: f.slug.clone(),
             name: f.name.clone(),
             status: match f.status {
@@ -262,7 +265,6 @@ impl PlatformApi {
             .unwrap_or_default()
             .apply(FlockSettings::default());
         let (flock, key) = self
-            .state
             .flocks
             .create(&body.slug, body.name.as_deref(), settings)
             .await?;
@@ -285,7 +287,7 @@ impl PlatformApi {
         limit: Query<Option<u64>>,
     ) -> ApiResult<Json<FlockPage>> {
         let limit = limit.0.unwrap_or(50);
-        let flocks = self.state.flocks.list(after.0.as_deref(), limit).await?;
+        let flocks = self.flocks.list(after.0.as_deref(), limit).await?;
         let next_cursor = (flocks.len() as u64 == limit)
             .then(|| flocks.last().map(|f| f.slug.clone()))
             .flatten();
@@ -298,7 +300,7 @@ impl PlatformApi {
     /// Get one flock.
     #[oai(path = "/flocks/:slug", method = "get", operation_id = "get_flock")]
     async fn get(&self, _auth: PlatformAuth, slug: Path<String>) -> ApiResult<Json<FlockView>> {
-        let flock = self.state.flocks.get(&slug.0).await?;
+        let flock = self.flocks.get(&slug.0).await?;
         Ok(Json((&*flock).into()))
     }
 
@@ -314,13 +316,13 @@ impl PlatformApi {
         slug: Path<String>,
         body: Json<UpdateFlock>,
     ) -> ApiResult<Json<FlockView>> {
-        let current = self.state.flocks.get(&slug.0).await?;
+        let current = self.flocks.get(&slug.0).await?;
         let patch = FlockPatch {
             name: body.0.name,
             settings: body.0.settings.map(|s| s.apply(current.settings.clone())),
             status: None,
         };
-        let flock = self.state.flocks.update(&slug.0, patch).await?;
+        let flock = self.flocks.update(&slug.0, patch).await?;
         Ok(Json((&flock).into()))
     }
 
@@ -351,7 +353,7 @@ impl PlatformApi {
         operation_id = "delete_flock"
     )]
     async fn delete(&self, _auth: PlatformAuth, slug: Path<String>) -> ApiResult<DeletedResponse> {
-        self.state.flocks.delete(&slug.0).await?;
+        self.flocks.delete(&slug.0).await?;
         Ok(DeletedResponse::Deleted)
     }
 
@@ -363,8 +365,8 @@ impl PlatformApi {
         operation_id = "rotate_signing_key"
     )]
     async fn rotate(&self, _auth: PlatformAuth, slug: Path<String>) -> ApiResult<Json<RotatedKey>> {
-        let flock = self.state.flocks.get(&slug.0).await?;
-        let kid = self.state.signing.rotate(flock.id).await?;
+        let flock = self.flocks.get(&slug.0).await?;
+        let kid = self.signing.rotate(flock.id).await?;
         Ok(Json(RotatedKey { kid }))
     }
 }
@@ -376,7 +378,6 @@ impl PlatformApi {
             ..FlockPatch::default()
         };
         let flock = self
-            .state
             .flocks
             .update(slug, patch)
             .await

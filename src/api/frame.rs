@@ -6,28 +6,114 @@
 use super::client_ip::{self, ClientIp};
 use super::error::{ApiError, ErrorBody, REQUEST_ID};
 use super::payload_error;
-use crate::app::AppState;
-use crate::domain::flocks::Flock;
+use crate::domain::flocks::{Flock, FlockService};
+use crate::infra::ip_limit::IpLimiter;
+use crate::infra::metrics::Metrics;
 use poem::http::{HeaderValue, StatusCode};
-use poem::{Endpoint, FromRequest, IntoResponse, Request, RequestBody, Response, Result};
+use poem::{Endpoint, IntoResponse, Request, RequestBody, Response, Result};
 use poem_openapi::error::{
     AuthorizationError, ContentTypeError, ParseParamError, ParseRequestPayloadError,
 };
 use poem_openapi::payload::Json;
-use poem_openapi::types::ToJSON;
-use poem_openapi::OperationId;
-use std::sync::Arc;
+use poem_openapi::registry::{MetaParamIn, MetaSchemaRef, Registry};
+use poem_openapi::types::{ToJSON, Type};
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, OperationId};
+use serde_json::{Map, Value};
+use std::net::IpAddr;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
-/// The flock of a tenant route, resolved by the frame before the handler runs.
+/// The flock of a tenant route: the `{flock}` path parameter, resolved by the frame
+/// (once per request, before the handler runs) into the flock it names. Every tenant
+/// operation takes one, as `flock: tenant::Path`.
 #[derive(Clone)]
 pub struct Tenant(pub Arc<Flock>);
 
-impl<'a> FromRequest<'a> for Tenant {
-    async fn from_request(req: &'a Request, _body: &mut RequestBody) -> Result<Self> {
+/// The name handlers write [`Tenant`] by. poem-openapi's macro numbers path parameters by
+/// position and counts only arguments whose type is written with a `Path` segment; so the
+/// flock is written `tenant::Path`, and a later `Path<…>` (a key id, a session id) still
+/// reads its own segment.
+pub mod tenant {
+    pub type Path = super::Tenant;
+}
+
+impl std::ops::Deref for Tenant {
+    type Target = Flock;
+    fn deref(&self) -> &Flock {
+        &self.0
+    }
+}
+
+impl<'a> ApiExtractor<'a> for Tenant {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::Parameter];
+    const PARAM_IS_REQUIRED: bool = true;
+    type ParamType = String;
+    type ParamRawType = String;
+
+    fn register(registry: &mut Registry) {
+        <String as Type>::register(registry);
+    }
+
+    fn param_in() -> Option<MetaParamIn> {
+        Some(MetaParamIn::Path)
+    }
+
+    fn param_schema_ref() -> Option<MetaSchemaRef> {
+        Some(String::schema_ref())
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        _body: &mut RequestBody,
+        _opts: ExtractParamOptions<String>,
+    ) -> Result<Self> {
         req.data::<Tenant>()
             .cloned()
             .ok_or_else(|| ApiError::internal().into())
+    }
+}
+
+/// What the frame is configured with.
+pub struct FrameConfig {
+    /// Peers whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Largest request body (bytes).
+    pub body_limit: usize,
+    pub ip_limiter: IpLimiter,
+    pub metrics: Metrics,
+}
+
+/// The frame's parts, as request data.
+#[derive(Clone)]
+pub struct FrameState(Arc<FrameParts>);
+
+struct FrameParts {
+    config: FrameConfig,
+    flocks: FlockService,
+    /// The spec, to name the field at fault in a refused body (built at the first such
+    /// error, then kept).
+    spec: Arc<dyn Fn() -> String + Send + Sync>,
+    schemas: OnceLock<Map<String, Value>>,
+}
+
+impl FrameState {
+    pub fn new(
+        config: FrameConfig,
+        flocks: FlockService,
+        spec: Arc<dyn Fn() -> String + Send + Sync>,
+    ) -> Self {
+        Self(Arc::new(FrameParts {
+            config,
+            flocks,
+            spec,
+            schemas: OnceLock::new(),
+        }))
+    }
+
+    fn schemas(&self) -> &Map<String, Value> {
+        self.0
+            .schemas
+            .get_or_init(|| payload_error::schemas_of(&(self.0.spec)()))
     }
 }
 
@@ -45,15 +131,15 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
             let started = Instant::now();
             let method = req.method().clone();
             let path = req.uri().path().to_owned();
-            let state = req.data::<AppState>().cloned();
+            let state = req.data::<FrameState>().cloned();
             let ip = state
                 .as_ref()
-                .and_then(|s| client_ip::resolve(&req, &s.trusted_proxies));
+                .and_then(|s| client_ip::resolve(&req, &s.0.config.trusted_proxies));
             if let Some(ip) = ip {
                 req.set_data(ClientIp(ip));
             }
             let throttled = match (&state, ip) {
-                (Some(s), Some(ip)) => s.ip_limiter.check(ip).err(),
+                (Some(s), Some(ip)) => s.0.config.ip_limiter.check(ip).err(),
                 _ => None,
             };
 
@@ -98,6 +184,8 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
             let elapsed = started.elapsed();
             if let Some(state) = &state {
                 state
+                    .0
+                    .config
                     .metrics
                     .observe(op, status.as_u16(), elapsed.as_secs_f64());
             }
@@ -113,8 +201,8 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
 
 /// Refuses a declared body over the limit; caps an undeclared (chunked) one.
 /// `Some(answer)` when the request is refused.
-fn limit_body(req: &mut Request, state: Option<&AppState>) -> Option<Response> {
-    let limit = state?.config.http.body_limit;
+fn limit_body(req: &mut Request, state: Option<&FrameState>) -> Option<Response> {
+    let limit = state?.0.config.body_limit;
     let declared = req
         .headers()
         .get(poem::http::header::CONTENT_LENGTH)
@@ -137,7 +225,7 @@ fn limit_body(req: &mut Request, state: Option<&AppState>) -> Option<Response> {
 
 async fn resolve_tenant(
     req: &mut Request,
-    state: Option<&AppState>,
+    state: Option<&FrameState>,
     path: &str,
 ) -> std::result::Result<(), Response> {
     let Some(slug) = tenant_slug(path) else {
@@ -146,7 +234,7 @@ async fn resolve_tenant(
     let Some(state) = state else {
         return Err(ApiError::internal().into_response());
     };
-    match state.flocks.resolve(slug).await {
+    match state.0.flocks.resolve(slug).await {
         Ok(flock) => {
             req.set_data(Tenant(flock));
             Ok(())
@@ -172,15 +260,14 @@ async fn keep_json_body(req: &mut Request) -> Option<bytes::Bytes> {
 fn error_response_with_body(
     e: poem::Error,
     body: Option<&[u8]>,
-    state: Option<&AppState>,
+    state: Option<&FrameState>,
 ) -> Response {
     if let (Some(p), Some(body), Some(state)) =
         (e.downcast_ref::<ParseRequestPayloadError>(), body, state)
     {
         let located = payload_error::type_name(&p.reason).and_then(|ty| {
-            let schemas = payload_error::init(|| super::spec_json(state));
             let value: serde_json::Value = serde_json::from_slice(body).ok()?;
-            payload_error::locate(schemas, ty, &value)
+            payload_error::locate(state.schemas(), ty, &value)
         });
         if let Some((field, message)) = located {
             let body = ErrorBody::new("invalid_request", message, Some(&field));

@@ -1,39 +1,55 @@
 //! HTTP only: one `#[OpenApi]` struct per area, request/response types, error mapping.
 //! A handler extracts, calls one service, converts the result.
+//!
+//! Areas (one file or folder each, named as in `domain/`): `ops`, `flocks` (platform
+//! operations on flocks), `api_keys`, `signing` (the JWKS), `user`, `otp`, `sessions`.
+//! Shared parts: `frame` (the request frame and the flock of the path, [`Tenant`](frame::Tenant)),
+//! `security` (the three security schemes and cookie mode), `client_ip` (who is calling),
+//! `error` (the one error shape), `views` (wire types several areas return), `tags`.
+//!
+//! Each API struct holds the services it calls, cloned from [`ApiServices`], which the
+//! composition root (`app`) fills: nothing here knows the application state.
+mod api_keys;
 pub mod client_ip;
 pub mod error;
+mod flocks;
 pub mod frame;
-mod api_keys;
-mod ops;
+pub mod ops;
 mod otp;
 pub mod payload_error;
-mod flocks;
 pub mod security;
 mod sessions;
 mod signing;
+mod tags;
 mod user;
 pub mod views;
 
-use crate::app::AppState;
-use poem_openapi::{OpenApiService, Tags};
+pub use tags::ApiTags;
 
-#[derive(Tags)]
-pub enum ApiTags {
-    /// Liveness, readiness and metrics.
-    Ops,
-    /// Platform operators: create and configure flocks (platform key).
-    Platform,
-    /// Self-service accounts: register, sign in, the current user.
-    User,
-    /// Public signing keys of a flock.
-    Keys,
-    /// One-time codes by email and SMS: sign in or register, verify an identifier,
-    /// reset a password.
-    Otp,
-    /// The current user's sessions, sign-out and refresh tokens.
-    Sessions,
-    /// Flock API keys for servers (key-management scopes or the platform key).
-    ApiKeys,
+use crate::domain::api_keys::ApiKeyService;
+use crate::domain::flocks::FlockService;
+use crate::domain::otp::OtpService;
+use crate::domain::sessions::SessionService;
+use crate::domain::signin::SignInService;
+use crate::domain::signing::SigningKeys;
+use crate::domain::user::UserService;
+use crate::infra::clock::Clock;
+use poem::{Endpoint, EndpointExt, Route};
+use poem_openapi::OpenApiService;
+use std::sync::{Arc, LazyLock};
+
+/// The domain services the API calls (each a cheap clone), and the probes of `ops`.
+#[derive(Clone)]
+pub struct ApiServices {
+    pub clock: Clock,
+    pub flocks: FlockService,
+    pub signing: SigningKeys,
+    pub users: UserService,
+    pub sessions: SessionService,
+    pub signin: SignInService,
+    pub otp: OtpService,
+    pub api_keys: ApiKeyService,
+    pub probes: ops::Probes,
 }
 
 pub type Apis = (
@@ -49,36 +65,60 @@ pub type Apis = (
     api_keys::PlatformKeysApi,
 );
 
-pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
+/// Every operation id of the API: the names a scope may use.
+pub fn operation_ids() -> &'static [&'static str] {
+    static IDS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+        <Apis as poem_openapi::OpenApi>::meta()
+            .iter()
+            .flat_map(|api| api.paths.iter())
+            .flat_map(|p| p.operations.iter())
+            .filter_map(|op| op.operation_id)
+            .collect()
+    });
+    &IDS
+}
+
+pub fn service(s: &ApiServices) -> OpenApiService<Apis, ()> {
     OpenApiService::new(
         (
             ops::OpsApi {
-                state: state.clone(),
+                probes: s.probes.clone(),
             },
             flocks::PlatformApi {
-                state: state.clone(),
+                flocks: s.flocks.clone(),
+                signing: s.signing.clone(),
             },
             user::UserApi {
-                state: state.clone(),
+                users: s.users.clone(),
+                sessions: s.sessions.clone(),
+                signin: s.signin.clone(),
+                clock: s.clock.clone(),
             },
             user::UserRecoveryApi {
-                state: state.clone(),
+                users: s.users.clone(),
+                signin: s.signin.clone(),
+                clock: s.clock.clone(),
             },
             user::UserProfileApi {
-                state: state.clone(),
+                users: s.users.clone(),
             },
             signing::KeysApi {
-                state: state.clone(),
+                signing: s.signing.clone(),
             },
             otp::OtpApi {
-                state: state.clone(),
+                otp: s.otp.clone(),
+                signin: s.signin.clone(),
+                clock: s.clock.clone(),
             },
-            sessions::apis(state),
+            sessions::apis(s),
             api_keys::ApiKeysApi {
-                state: state.clone(),
+                api_keys: s.api_keys.clone(),
+                operations: operation_ids(),
             },
             api_keys::PlatformKeysApi {
-                state: state.clone(),
+                api_keys: s.api_keys.clone(),
+                flocks: s.flocks.clone(),
+                operations: operation_ids(),
             },
         ),
         "Fold",
@@ -92,10 +132,36 @@ pub fn service(state: &AppState) -> OpenApiService<Apis, ()> {
 }
 
 /// The spec as committed under `openapi/` (pretty JSON, trailing newline).
-pub fn spec_json(state: &AppState) -> String {
-    let mut s = service(state).spec();
-    if !s.ends_with('\n') {
-        s.push('\n');
+pub fn spec_json(s: &ApiServices) -> String {
+    let mut spec = service(s).spec();
+    if !spec.ends_with('\n') {
+        spec.push('\n');
     }
-    s
+    spec
+}
+
+/// Every route: the API, `/openapi.json`, interactive docs at `/docs`, inside the
+/// request frame and cookie mode.
+pub fn routes(s: &ApiServices, frame: frame::FrameConfig) -> impl Endpoint + 'static {
+    let service = service(s);
+    let spec = service.spec_endpoint();
+    let docs = service.swagger_ui();
+    let for_errors = s.clone();
+    let frame = frame::FrameState::new(
+        frame,
+        s.flocks.clone(),
+        Arc::new(move || spec_json(&for_errors)),
+    );
+    let auth = security::Auth {
+        sessions: s.sessions.clone(),
+        api_keys: s.api_keys.clone(),
+    };
+    Route::new()
+        .at("/openapi.json", spec)
+        .nest("/docs", docs)
+        .nest("/", service)
+        .around(security::cookie_mode)
+        .around(frame::frame)
+        .data(frame)
+        .data(auth)
 }

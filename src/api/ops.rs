@@ -1,12 +1,23 @@
 //! Liveness, readiness and Prometheus metrics.
 use super::error::ApiError;
 use super::ApiTags;
-use crate::app::AppState;
+use crate::db::Db;
+use crate::infra::kv::Kv;
+use crate::infra::metrics::Metrics;
 use poem_openapi::payload::{Json, PlainText};
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
+/// What readiness and metrics read. These probes are the one place the API reaches the
+/// storage layers directly: a ping has no business rule to go through.
+#[derive(Clone)]
+pub struct Probes {
+    pub db: Db,
+    pub kv: Kv,
+    pub metrics: Metrics,
+}
+
 pub struct OpsApi {
-    pub state: AppState,
+    pub probes: Probes,
 }
 
 #[derive(Object)]
@@ -52,7 +63,7 @@ impl OpsApi {
     /// Readiness: the database and the key-value store are reachable.
     #[oai(path = "/readyz", method = "get", operation_id = "readyz")]
     async fn readyz(&self) -> ReadyResponse {
-        let (db, kv) = tokio::join!(self.state.db.ping(), self.state.kv.ping());
+        let (db, kv) = tokio::join!(self.probes.db.ping(), self.probes.kv.ping());
         let r = Readiness {
             status: if db.is_ok() && kv.is_ok() {
                 "ready"
@@ -62,7 +73,7 @@ impl OpsApi {
             .into(),
             database: db.is_ok(),
             kv: kv.is_ok(),
-            kv_backend: self.state.kv.backend_name().into(),
+            kv_backend: self.probes.kv.backend_name().into(),
         };
         if r.database && r.kv {
             ReadyResponse::Ready(Json(r))
@@ -74,6 +85,6 @@ impl OpsApi {
     /// Prometheus metrics: requests by operation and status, latency histogram.
     #[oai(path = "/metrics", method = "get", operation_id = "metrics")]
     async fn metrics(&self) -> Result<PlainText<String>, ApiError> {
-        Ok(PlainText(self.state.metrics.render()))
+        Ok(PlainText(self.probes.metrics.render()))
     }
 }

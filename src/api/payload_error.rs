@@ -4,19 +4,14 @@
 //! in the generated spec: the first missing required field, or the first field of the wrong
 //! JSON type, is the one reported.
 use serde_json::{Map, Value};
-use std::sync::OnceLock;
 
-static SCHEMAS: OnceLock<Map<String, Value>> = OnceLock::new();
-
-/// Call once with the generated spec (the frame does it at the first payload error).
-pub fn init(spec_json: impl FnOnce() -> String) -> &'static Map<String, Value> {
-    SCHEMAS.get_or_init(|| {
-        serde_json::from_str::<Value>(&spec_json())
-            .ok()
-            .and_then(|v| v.pointer("/components/schemas").cloned())
-            .and_then(|v| v.as_object().cloned())
-            .unwrap_or_default()
-    })
+/// The schemas of a spec (`components.schemas`), by name.
+pub fn schemas_of(spec_json: &str) -> Map<String, Value> {
+    serde_json::from_str::<Value>(spec_json)
+        .ok()
+        .and_then(|v| v.pointer("/components/schemas").cloned())
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default()
 }
 
 /// The type named in a poem-openapi parse message.

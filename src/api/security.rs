@@ -3,21 +3,25 @@
 //! caller context is built here, from a verified credential only.
 use super::error::ApiError;
 use super::frame::Tenant;
-use crate::app::AppState;
-use crate::domain::api_keys::{PlatformCaller, ServerKey};
-use crate::domain::flocks::Flock;
+use crate::domain::api_keys::{ApiKeyService, PlatformCaller, ServerKey};
 use crate::domain::sessions::access::AccessClaims;
+use crate::domain::sessions::SessionService;
+use crate::domain::user::Role;
 use poem::Request;
 use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::SecurityScheme;
 use std::sync::Arc;
 
-/// A signed-in user of the flock in the path, with a live session.
-#[derive(Debug, Clone)]
-pub struct UserCaller {
-    pub flock: Arc<Flock>,
-    pub claims: AccessClaims,
+/// What the security schemes check credentials with (request data).
+#[derive(Clone)]
+pub struct Auth {
+    pub sessions: SessionService,
+    pub api_keys: ApiKeyService,
 }
+
+/// A signed-in user of the flock in the path, with a live session: the verified claims
+/// of the access token (user, session, role).
+pub type UserCaller = AccessClaims;
 
 /// An access token from `POST /api/v1/{flock}/user/auth`, as `Authorization: Bearer …`.
 #[derive(SecurityScheme)]
@@ -45,12 +49,9 @@ pub struct ServerAuth(pub ServerKey);
 )]
 pub struct PlatformAuth(pub PlatformCaller);
 
-fn parts(req: &Request) -> poem::Result<(AppState, Option<Tenant>)> {
-    let state = req
-        .data::<AppState>()
-        .cloned()
-        .ok_or_else(ApiError::internal)?;
-    Ok((state, req.data::<Tenant>().cloned()))
+fn parts(req: &Request) -> poem::Result<(Auth, Option<Tenant>)> {
+    let auth = req.data::<Auth>().cloned().ok_or_else(ApiError::internal)?;
+    Ok((auth, req.data::<Tenant>().cloned()))
 }
 
 /// Query parameters that would carry a credential. Secrets in URLs end up in logs,
@@ -80,34 +81,23 @@ fn refuse_credentials_in_query(req: &Request) -> poem::Result<()> {
 
 async fn check_user(req: &Request, bearer: Bearer) -> poem::Result<UserCaller> {
     refuse_credentials_in_query(req)?;
-    let (state, tenant) = parts(req)?;
+    let (auth, tenant) = parts(req)?;
     let Tenant(flock) = tenant.ok_or_else(ApiError::internal)?;
-    let claims = state
-        .tokens
-        .verify(&flock, &bearer.token)
-        .await
-        .map_err(ApiError::from)?;
-    // The session must still be alive: logout and revocation take effect at once.
-    // `check` also marks it used (at most one write a minute).
-    let live = state
+    // The session must still be alive (logout and revocation take effect at once) and
+    // carry the token's user and role.
+    let claims = auth
         .sessions
-        .check(flock.id, claims.session)
+        .authenticate(&flock, &bearer.token)
         .await
         .map_err(ApiError::from)?;
-    match live {
-        // The token's user and role must be the session's own.
-        Some(s) if s.user == claims.user.to_string() && s.role == claims.role => {
-            if s.role == crate::domain::user::LIMITED_ROLE && !limited_may(req) {
-                return Err(ApiError::forbidden(
-                    "limited_session",
-                    "this account is preregistered: activate it to do more than read or update its profile",
-                )
-                .into());
-            }
-            Ok(UserCaller { flock, claims })
-        }
-        _ => Err(ApiError::unauthorized("invalid_token", "invalid or expired token").into()),
+    if claims.role == Role::Limited && !limited_may(req) {
+        return Err(ApiError::forbidden(
+            "limited_session",
+            "this account is preregistered: activate it to do more than read or update its profile",
+        )
+        .into());
     }
+    Ok(claims)
 }
 
 /// What a preregistered account's limited session may call: read and update its own
@@ -131,9 +121,9 @@ fn limited_may(req: &Request) -> bool {
 
 async fn check_server(req: &Request, key: ApiKey) -> poem::Result<ServerKey> {
     refuse_credentials_in_query(req)?;
-    let (state, tenant) = parts(req)?;
+    let (auth, tenant) = parts(req)?;
     let Tenant(flock) = tenant.ok_or_else(ApiError::internal)?;
-    Ok(state
+    Ok(auth
         .api_keys
         .authenticate(flock.id, &key.key)
         .await
@@ -142,8 +132,8 @@ async fn check_server(req: &Request, key: ApiKey) -> poem::Result<ServerKey> {
 
 async fn check_platform(req: &Request, key: ApiKey) -> poem::Result<PlatformCaller> {
     refuse_credentials_in_query(req)?;
-    let (state, _) = parts(req)?;
-    Ok(state
+    let (auth, _) = parts(req)?;
+    Ok(auth
         .api_keys
         .authenticate_platform(&key.key)
         .await

@@ -1,14 +1,13 @@
 //! The flock's public signing keys (JWKS): what verifies Fold's access tokens.
 use super::error::ApiResult;
-use super::frame::Tenant;
+use super::frame::tenant;
 use super::ApiTags;
-use crate::app::AppState;
-use poem_openapi::param::Path;
+use crate::domain::signing::SigningKeys;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
 pub struct KeysApi {
-    pub state: AppState,
+    pub signing: SigningKeys,
 }
 
 /// One public key (RFC 8037 OKP / Ed25519).
@@ -43,11 +42,9 @@ impl KeysApi {
     async fn jwks(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
+        flock: tenant::Path,
     ) -> ApiResult<Json<Jwks>> {
-        let keys = self.state.signing.for_flock(tenant.0.id).await?;
+        let keys = self.signing.for_flock(flock.id).await?;
         Ok(Json(Jwks {
             keys: keys
                 .jwks

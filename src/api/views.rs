@@ -1,6 +1,5 @@
 //! Wire types shared by every area that signs users in: the user and the session grant.
-use super::client_ip::ClientIp;
-use crate::domain::sessions::{SessionGrant, SessionMeta};
+use crate::domain::signin::SignedIn;
 use crate::domain::user::User;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
@@ -33,7 +32,7 @@ impl From<User> for UserView {
             email: u.email,
             phone: u.phone,
             status: u.status.as_str().to_owned(),
-            role: u.role,
+            role: u.role.as_str().to_owned(),
             first_name: u.first_name,
             last_name: u.last_name,
             locale: u.locale,
@@ -72,26 +71,18 @@ pub struct SessionView {
 
 impl SessionView {
     /// `now` is unix seconds on the injected clock.
-    pub fn new(grant: SessionGrant, user: User, now: i64) -> Self {
+    pub fn new(signed_in: SignedIn, now: i64) -> Self {
+        let SignedIn { user, grant, .. } = signed_in;
         Self {
             access_token: grant.access_token,
             token_type: "Bearer".into(),
             expires_at: grant.access_expires_at,
             expires_in: grant.access_expires_at - now,
-            role: grant.session.role.clone(),
-            session_id: grant.session.id,
+            role: grant.session.role.as_str().to_owned(),
+            session_id: grant.session.id.to_string(),
             session_expires_at: grant.session.expires_at,
             refresh_token: grant.refresh_token,
             user: user.into(),
         }
-    }
-}
-
-/// Where a session is opened from.
-pub fn meta(ip: ClientIp, source: Option<String>, user_agent: Option<String>) -> SessionMeta {
-    SessionMeta {
-        ip: Some(ip.0.to_string()),
-        user_agent: user_agent.map(|u| u.chars().take(256).collect()),
-        source,
     }
 }

@@ -1,9 +1,21 @@
-//! Storage: the only place that builds SeaORM queries. Every flock-owned query takes the
-//! flock and applies it to selects, updates and deletes; there are no unscoped finders.
+//! Storage: the only place that builds SeaORM queries (clippy refuses them anywhere
+//! else, see `clippy.toml`). Flock-owned data is reached only through
+//! [`Db::scoped`], whose [`FlockDb`] adds the flock to every select, update and delete
+//! and to every row it inserts; there are no unscoped finders. What is not flock-owned
+//! says so by where it lives: the flocks themselves and platform keys (`flocks`,
+//! `api_keys`), and the mail worker's delivery queue across flocks ([`Db::cross_flock`]).
+//!
+//! One file per area, each an `impl FlockDb` (or `impl Db` for platform data):
+//! `flocks` (flocks), `api_keys` (flock and platform API keys), `signing` (signing keys),
+//! `user` (users; `user::tokens` their one-time secrets), `mail` (the outbox).
+pub mod api_keys;
 pub mod flocks;
-pub mod keys;
 pub mod mail;
+mod scope;
+pub mod signing;
 pub mod user;
+
+pub use scope::{FlockDb, FlockId};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{ConnectOptions, DatabaseConnection, DbErr, SqlErr};
@@ -53,12 +65,12 @@ fn is_io(r: &sea_orm::RuntimeErr) -> bool {
 
 #[derive(Clone)]
 pub struct Db {
-    pub(crate) conn: DatabaseConnection,
+    conn: DatabaseConnection,
     /// (flock, user) → row, for the hot authenticated reads (`GET /user`). Entries live
     /// `USER_CACHE_TTL` at most and every user write in this layer drops its entry at
     /// once; another replica's write is seen within the TTL. Sessions, not this cache,
     /// decide who is signed in, so a stale entry never authorises anything.
-    pub(crate) users: moka::sync::Cache<(uuid::Uuid, uuid::Uuid), entity::user::Model>,
+    users: moka::sync::Cache<(FlockId, crate::ids::UserId), entity::user::Model>,
 }
 
 /// How long a cached user row may be served (see `Db::users`).
@@ -99,6 +111,16 @@ impl Db {
                 .time_to_live(USER_CACHE_TTL)
                 .build(),
         })
+    }
+
+    /// The database of one flock: every query it builds is scoped to `flock`.
+    pub fn scoped(&self, flock: FlockId) -> FlockDb<'_> {
+        FlockDb { db: self, flock }
+    }
+
+    /// The few queries that span flocks on purpose (the mail worker's queue), named so.
+    pub fn cross_flock(&self) -> mail::CrossFlock<'_> {
+        mail::CrossFlock { db: self }
     }
 
     pub async fn migrate(&self) -> DbResult<()> {

@@ -1,6 +1,7 @@
 //! API keys: flock keys for servers (scoped to listed operations) and platform keys for
 //! operators. Shown once, stored as a SHA-256 digest, compared in constant time.
 use super::InfraError;
+use crate::db::api_keys::{ApiKeyRow, NewApiKey, PlatformKeyRow};
 use crate::db::Db;
 use crate::ids::FlockId;
 use crate::infra::clock::Clock;
@@ -158,35 +159,27 @@ impl ApiKeyService {
     }
 
     /// A new flock key as a row to store, and its plaintext (shown once).
-    pub fn generate(
-        flock: FlockId,
-        name: &str,
-        scopes: Vec<String>,
-        now: DateTime<Utc>,
-    ) -> (entity::api_key::Model, String) {
+    pub fn generate(name: &str, scopes: Vec<String>, now: DateTime<Utc>) -> (NewApiKey, String) {
         let (prefix, full) = new_secret(FLOCK_KEY_PREFIX);
-        let row = entity::api_key::Model {
+        let row = NewApiKey {
             id: Uuid::now_v7(),
-            flock_id: flock.0,
             prefix,
             secret_hash: secret::digest(&full),
             name: name.to_owned(),
             scopes: serde_json::json!(scopes),
             created_at: now,
-            last_used_at: None,
-            revoked_at: None,
         };
         (row, full)
     }
 
-    pub async fn create(
+    async fn create(
         &self,
         flock: FlockId,
         name: &str,
         scopes: Vec<String>,
-    ) -> Result<(entity::api_key::Model, String), KeyError> {
-        let (row, full) = Self::generate(flock, name, scopes, self.clock.now());
-        self.db.api_key_insert(row.clone()).await?;
+    ) -> Result<(ApiKeyRow, String), KeyError> {
+        let (row, full) = Self::generate(name, scopes, self.clock.now());
+        let row = self.db.scoped(flock).api_key_insert(row).await?;
         Ok((row, full))
     }
 
@@ -199,7 +192,7 @@ impl ApiKeyService {
         scopes: Vec<String>,
         known_operations: &[&str],
         creator: Option<&ServerKey>,
-    ) -> Result<(entity::api_key::Model, String), KeyError> {
+    ) -> Result<(ApiKeyRow, String), KeyError> {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(KeyError::BadInput(super::Invalid::new(
@@ -217,13 +210,18 @@ impl ApiKeyService {
         self.create(flock, name, scopes).await
     }
 
-    pub async fn list(&self, flock: FlockId) -> Result<Vec<entity::api_key::Model>, KeyError> {
-        Ok(self.db.api_key_list(flock).await?)
+    pub async fn list(&self, flock: FlockId) -> Result<Vec<ApiKeyRow>, KeyError> {
+        Ok(self.db.scoped(flock).api_key_list().await?)
     }
 
     /// Revokes at once: the next call with the key is refused.
     pub async fn revoke(&self, flock: FlockId, id: Uuid) -> Result<(), KeyError> {
-        if self.db.api_key_revoke(flock, id, self.clock.now()).await? {
+        if self
+            .db
+            .scoped(flock)
+            .api_key_revoke(id, self.clock.now())
+            .await?
+        {
             Ok(())
         } else {
             Err(KeyError::NotFound)
@@ -241,7 +239,8 @@ impl ApiKeyService {
         };
         let row = self
             .db
-            .api_key_by_prefix(flock, prefix)
+            .scoped(flock)
+            .api_key_by_prefix(prefix)
             .await?
             .ok_or(KeyError::Invalid)?;
         if row.revoked_at.is_some() || !secret::ct_eq(&row.secret_hash, &secret::digest(presented))
@@ -254,7 +253,7 @@ impl ApiKeyService {
             .last_used_at
             .is_none_or(|t| (now - t).num_seconds() >= 60)
         {
-            self.db.api_key_touch(flock, row.id, now).await?;
+            self.db.scoped(flock).api_key_touch(row.id, now).await?;
         }
         let scopes = serde_json::from_value(row.scopes).unwrap_or_default();
         Ok(ServerKey {
@@ -301,7 +300,7 @@ impl ApiKeyService {
     pub async fn create_platform_key(&self, name: &str) -> Result<String, KeyError> {
         let (prefix, full) = new_secret(PLATFORM_KEY_PREFIX);
         self.db
-            .platform_key_insert(entity::platform_key::Model {
+            .platform_key_insert(PlatformKeyRow {
                 id: Uuid::now_v7(),
                 prefix,
                 secret_hash: secret::digest(&full),

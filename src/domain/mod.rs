@@ -6,6 +6,7 @@ pub mod mail;
 pub mod otp;
 pub mod password;
 pub mod sessions;
+pub mod signin;
 pub mod signing;
 pub mod user;
 

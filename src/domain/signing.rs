@@ -1,6 +1,7 @@
 //! Per-flock Ed25519 signing keys: generation, rotation, the JWKS, and a cache of the
 //! decoded keys so verifying a token costs no query.
 use super::InfraError;
+use crate::db::signing::NewSigningKey;
 use crate::db::Db;
 use crate::ids::FlockId;
 use crate::infra::clock::Clock;
@@ -52,24 +53,19 @@ impl SigningKeys {
         }
     }
 
-    /// A fresh key pair for `flock`, as a row to store.
-    pub fn generate(
-        flock: FlockId,
-        now: DateTime<Utc>,
-    ) -> Result<entity::signing_key::Model, InfraError> {
+    /// A fresh key pair, as a row to store.
+    pub fn generate(now: DateTime<Utc>) -> Result<NewSigningKey, InfraError> {
         let key = SigningKey::generate(&mut rand::rngs::OsRng);
         let der = key
             .to_pkcs8_der()
             .map_err(|e| InfraError::Internal(format!("encoding signing key: {e}")))?;
-        Ok(entity::signing_key::Model {
+        Ok(NewSigningKey {
             id: uuid::Uuid::now_v7(),
-            flock_id: flock.0,
             kid: secret::random_alnum(16),
             algorithm: ALGORITHM.to_owned(),
             private_der: der.as_bytes().to_vec(),
             public_raw: key.verifying_key().to_bytes().to_vec(),
             created_at: now,
-            retired_at: None,
         })
     }
 
@@ -77,7 +73,7 @@ impl SigningKeys {
         if let Some(k) = self.cache.get(&flock) {
             return Ok(k);
         }
-        let rows = self.db.signing_keys(flock).await?;
+        let rows = self.db.scoped(flock).signing_keys().await?;
         let now = self.clock.now();
         let window = Duration::seconds(RETIRED_VERIFY_WINDOW_SECS);
         let active = rows
@@ -109,9 +105,9 @@ impl SigningKeys {
     /// A new key signs from now on; the old ones keep verifying for a while.
     pub async fn rotate(&self, flock: FlockId) -> Result<String, InfraError> {
         let now = self.clock.now();
-        let key = Self::generate(flock, now)?;
+        let key = Self::generate(now)?;
         let kid = key.kid.clone();
-        self.db.signing_key_rotate(flock, key, now).await?;
+        self.db.scoped(flock).signing_key_rotate(key, now).await?;
         self.cache.invalidate(&flock);
         Ok(kid)
     }

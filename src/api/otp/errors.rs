@@ -68,6 +68,7 @@ impl From<OtpError> for ApiError {
                 "server_busy",
                 "too many password checks in progress; retry shortly",
             ),
+            OtpError::User(e) => (*e).into(),
             OtpError::Infra(i) => i.into(),
         }
     }

@@ -7,15 +7,15 @@ mod errors;
 mod settings;
 mod types;
 
-use super::client_ip::ClientIp;
+use super::client_ip::{Client, ClientIp};
 use super::error::{ApiError, ApiResult};
-use super::frame::Tenant;
+use super::frame::tenant;
 use super::security::UserAuth;
-use super::views::{meta, SessionView, UserView};
+use super::views::{SessionView, UserView};
 use super::ApiTags;
-use crate::app::AppState;
-use crate::domain::otp::{Profile, Purpose};
-use poem_openapi::param::{Header, Path};
+use crate::domain::otp::{OtpService, Purpose};
+use crate::domain::signin::{CodeProfile, SignInOptions, SignInService};
+use crate::infra::clock::Clock;
 use poem_openapi::payload::Json;
 use poem_openapi::OpenApi;
 use secrecy::SecretString;
@@ -26,7 +26,9 @@ use types::{
 };
 
 pub struct OtpApi {
-    pub state: AppState,
+    pub otp: OtpService,
+    pub signin: SignInService,
+    pub clock: Clock,
 }
 
 #[OpenApi(tag = "ApiTags::Otp")]
@@ -43,17 +45,14 @@ impl OtpApi {
     async fn request_otp(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
+        flock: tenant::Path,
         ip: ClientIp,
         body: Json<OtpRequestBody>,
     ) -> ApiResult<OtpRequestResponse> {
         let b = body.0;
-        self.state
-            .otp
+        self.otp
             .request(
-                &tenant.0,
+                &flock,
                 b.channel.into(),
                 &b.identifier,
                 b.purpose.into(),
@@ -78,17 +77,13 @@ impl OtpApi {
     async fn verify_otp(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
-        ip: ClientIp,
+        flock: tenant::Path,
         /// The client's user agent, kept with the session.
         #[oai(name = "User-Agent")]
-        user_agent: Header<Option<String>>,
+        client: Client,
         body: Json<OtpVerifyBody>,
     ) -> ApiResult<OtpVerifyResponse> {
         let b = body.0;
-        let flock = &tenant.0;
         if let OtpPurpose::PasswordReset = b.purpose {
             let Some(pw) = b.new_password else {
                 return Err(ApiError::bad_request(
@@ -97,10 +92,9 @@ impl OtpApi {
                     Some("new_password"),
                 ));
             };
-            self.state
-                .otp
+            self.otp
                 .reset_password(
-                    flock,
+                    &flock,
                     b.channel.into(),
                     &b.identifier,
                     &b.code,
@@ -109,33 +103,36 @@ impl OtpApi {
                 .await?;
             return Ok(OtpVerifyResponse::PasswordReset);
         }
-        let now = self.state.clock.unix();
+        let now = self.clock.unix();
+        let profile = CodeProfile {
+            first_name: b.first_name,
+            last_name: b.last_name,
+            locale: b.locale,
+            terms_accepted: b.terms_accepted.unwrap_or(false),
+            email_opt_out: b.email_opt_out.unwrap_or(false),
+            sms_opt_out: b.sms_opt_out.unwrap_or(false),
+        };
+        let opts = SignInOptions {
+            meta: client.meta(b.source),
+            visitor_token: b.visitor_token,
+            ..SignInOptions::default()
+        };
+        let (channel, purpose) = (b.channel.into(), b.purpose.into());
         let s = self
-            .state
-            .otp
-            .sign_in(
-                flock,
-                b.channel.into(),
+            .signin
+            .code(
+                &flock,
+                channel,
                 &b.identifier,
-                b.purpose.into(),
+                purpose,
                 &b.code,
-                Profile {
-                    first_name: b.first_name,
-                    last_name: b.last_name,
-                    locale: b.locale,
-                    terms_accepted: b.terms_accepted.unwrap_or(false),
-                    email_opt_out: b.email_opt_out.unwrap_or(false),
-                    sms_opt_out: b.sms_opt_out.unwrap_or(false),
-                },
-                meta(ip, b.source, user_agent.0),
+                profile,
+                opts,
             )
             .await?;
-        self.state
-            .session_service
-            .attach_visitor(flock.id, b.visitor_token.as_deref(), s.user.id)
-            .await?;
-        let view = Json(SessionView::new(s.grant, s.user, now));
-        Ok(if s.created {
+        let created = s.created;
+        let view = Json(SessionView::new(s, now));
+        Ok(if created {
             OtpVerifyResponse::Registered(view)
         } else {
             OtpVerifyResponse::SignedIn(view)
@@ -151,8 +148,7 @@ impl OtpApi {
     async fn request_identity_otp(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         auth: UserAuth,
         ip: ClientIp,
         body: Json<IdentityOtpRequestBody>,
@@ -163,15 +159,14 @@ impl OtpApi {
             OtpChannel::Email => Purpose::VerifyEmail,
             OtpChannel::Sms => Purpose::VerifyPhone,
         };
-        self.state
-            .otp
+        self.otp
             .request(
-                &c.flock,
+                &flock,
                 b.channel.into(),
                 &b.identifier,
                 purpose,
                 &ip.0.to_string(),
-                Some(c.claims.user),
+                Some(c.user),
             )
             .await?;
         Ok(OtpRequestResponse::Accepted(Json(OtpSent {
@@ -188,23 +183,15 @@ impl OtpApi {
     async fn verify_identity_otp(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         auth: UserAuth,
         body: Json<IdentityOtpVerifyBody>,
     ) -> ApiResult<Json<UserView>> {
         let c = auth.0;
         let b = body.0;
         let user = self
-            .state
             .otp
-            .verify_identifier(
-                &c.flock,
-                c.claims.user,
-                b.channel.into(),
-                &b.identifier,
-                &b.code,
-            )
+            .verify_identifier(&flock, c.user, b.channel.into(), &b.identifier, &b.code)
             .await?;
         Ok(Json(user.into()))
     }

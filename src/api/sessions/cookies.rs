@@ -1,17 +1,15 @@
 //! Cookie mode for browser portals: start or renew a cookie session, end it.
-use super::{invalid, Revoked};
+use super::Revoked;
 use crate::api::error::{ApiError, ApiResult};
-use crate::api::frame::Tenant;
-use crate::api::security::{csrf_ok, UserAuth, REFRESH_COOKIE};
+use crate::api::frame::tenant;
+use crate::api::security::{csrf_ok, UserAuth, CSRF_COOKIE, REFRESH_COOKIE, SESSION_COOKIE};
 use crate::api::views::UserView;
 use crate::api::ApiTags;
-use crate::app::AppState;
-use crate::domain::sessions::session_id;
-use crate::domain::user::UserStatus;
-use crate::ids::UserId;
+use crate::domain::sessions::{SessionError, SessionGrant, SessionService};
+use crate::domain::signin::{SignInService, SignedIn};
+use crate::infra::clock::Clock;
 use chrono::{DateTime, Utc};
-use poem_openapi::param::Path;
-use poem_openapi::payload::Json;
+use poem_openapi::payload::{Json, Response};
 use poem_openapi::{Object, OpenApi};
 
 #[derive(Object)]
@@ -50,8 +48,52 @@ fn cookie(name: &str, value: &str, max_age: i64, http_only: bool) -> String {
     )
 }
 
+/// The three cookies of a session (or, with `None`, the three that clear them).
+fn set_cookies<T>(mut r: Response<T>, set: Option<(&SessionGrant, &str)>, now: i64) -> Response<T> {
+    let (access, refresh, csrf, access_left, session_left) = match set {
+        Some((g, csrf)) => (
+            g.access_token.as_str(),
+            g.refresh_token.as_str(),
+            csrf,
+            g.access_expires_at - now,
+            (g.session.expires_at.timestamp() - now).max(0),
+        ),
+        None => ("", "", "", 0, 0),
+    };
+    for (name, value, max_age, http_only) in [
+        (SESSION_COOKIE, access, access_left, true),
+        (REFRESH_COOKIE, refresh, session_left, true),
+        (CSRF_COOKIE, csrf, session_left, set.is_none()),
+    ] {
+        r = r.header("Set-Cookie", cookie(name, value, max_age, http_only));
+    }
+    r
+}
+
+/// The refresh token of a cookie request: from the body, or from the refresh cookie
+/// (then the CSRF header must match, as for any state-changing cookie request).
+fn refresh_token_of(req: &poem::Request, given: Option<String>) -> ApiResult<String> {
+    if let Some(t) = given {
+        return Ok(t);
+    }
+    let jar = crate::api::security::cookies(req);
+    let t = jar
+        .get(REFRESH_COOKIE)
+        .cloned()
+        .ok_or(SessionError::InvalidRefreshToken)?;
+    if !csrf_ok(req, &jar) {
+        return Err(ApiError::forbidden(
+            "csrf_failed",
+            "renewing from the refresh cookie needs the X-CSRF-Token header",
+        ));
+    }
+    Ok(t)
+}
+
 pub struct CookiesApi {
-    pub state: AppState,
+    pub sessions: SessionService,
+    pub signin: SignInService,
+    pub clock: Clock,
 }
 
 #[OpenApi(tag = "ApiTags::Sessions")]
@@ -69,83 +111,29 @@ impl CookiesApi {
     async fn start_cookie_session(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
+        flock: tenant::Path,
         req: &poem::Request,
         body: Json<CookieRequest>,
-    ) -> ApiResult<poem_openapi::payload::Response<Json<CookieSessionView>>> {
-        let flock = tenant.0;
+    ) -> ApiResult<Response<Json<CookieSessionView>>> {
         let b = body.0;
-        let jar = crate::api::security::cookies(req);
-        let refresh = match b.refresh_token {
-            Some(t) => t,
-            None => {
-                let t = jar
-                    .get(REFRESH_COOKIE)
-                    .cloned()
-                    .ok_or_else(|| invalid("invalid_refresh_token", "refresh token"))?;
-                if !csrf_ok(req, &jar) {
-                    return Err(ApiError::forbidden(
-                        "csrf_failed",
-                        "renewing from the refresh cookie needs the X-CSRF-Token header",
-                    ));
-                }
-                t
-            }
-        };
-        let now = self.state.clock.unix();
-        let grant = self.state.session_service.refresh(&flock, &refresh).await?;
-        let user_id = UserId(
-            grant
-                .session
-                .user
-                .parse()
-                .map_err(|_| ApiError::internal())?,
-        );
-        let user = self.state.users.get(flock.id, user_id).await?;
-        self.state
-            .session_service
-            .attach_visitor(flock.id, b.visitor_token.as_deref(), user_id)
+        let refresh = refresh_token_of(req, b.refresh_token)?;
+        let now = self.clock.unix();
+        let s = self
+            .signin
+            .refresh(&flock, &refresh, b.visitor_token.as_deref())
             .await?;
-        if user.status != UserStatus::Active {
-            let sid = session_id(&grant.session)?;
-            self.state.sessions.revoke(flock.id, user_id, sid).await?;
-            return Err(invalid("invalid_refresh_token", "refresh token"));
-        }
+        let SignedIn { user, grant, .. } = s;
         let csrf = crate::infra::secret::random_token(32);
-        let session_left = (grant.session.expires_at.timestamp() - now).max(0);
         let view = CookieSessionView {
-            session_id: grant.session.id.clone(),
+            session_id: grant.session.id.to_string(),
             session_expires_at: grant.session.expires_at,
             expires_at: grant.access_expires_at,
             csrf_token: csrf.clone(),
-            role: grant.session.role.clone(),
+            role: grant.session.role.as_str().to_owned(),
             user: user.into(),
         };
-        Ok(poem_openapi::payload::Response::new(Json(view))
-            .header(
-                "Set-Cookie",
-                cookie(
-                    crate::api::security::SESSION_COOKIE,
-                    &grant.access_token,
-                    grant.access_expires_at - now,
-                    true,
-                ),
-            )
-            .header(
-                "Set-Cookie",
-                cookie(REFRESH_COOKIE, &grant.refresh_token, session_left, true),
-            )
-            .header(
-                "Set-Cookie",
-                cookie(
-                    crate::api::security::CSRF_COOKIE,
-                    &csrf,
-                    session_left,
-                    false,
-                ),
-            ))
+        let r = Response::new(Json(view));
+        Ok(set_cookies(r, Some((&grant, &csrf)), now))
     }
 
     /// End the cookie session: the session ends and the cookies are cleared.
@@ -157,26 +145,14 @@ impl CookiesApi {
     async fn end_cookie_session(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         auth: UserAuth,
-    ) -> ApiResult<poem_openapi::payload::Response<Json<Revoked>>> {
+    ) -> ApiResult<Response<Json<Revoked>>> {
         let c = auth.0;
-        let ended = self
-            .state
-            .sessions
-            .revoke(c.flock.id, c.claims.user, c.claims.session)
-            .await?;
-        let mut r = poem_openapi::payload::Response::new(Json(Revoked {
+        let ended = self.sessions.end(flock.id, c.user, c.session).await?;
+        let r = Response::new(Json(Revoked {
             revoked: u32::from(ended),
         }));
-        for name in [
-            crate::api::security::SESSION_COOKIE,
-            REFRESH_COOKIE,
-            crate::api::security::CSRF_COOKIE,
-        ] {
-            r = r.header("Set-Cookie", cookie(name, "", 0, true));
-        }
-        Ok(r)
+        Ok(set_cookies(r, None, 0))
     }
 }

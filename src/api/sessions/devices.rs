@@ -1,18 +1,17 @@
 //! Device tokens (issue, pair with the current session, sign out the device) and
 //! autologin tokens (issue for oneself or from the back office, redeem).
-use super::{invalid, Revoked};
-use crate::api::client_ip::ClientIp;
-use crate::api::error::{ApiError, ApiResult};
-use crate::api::frame::Tenant;
+use super::{revoked, Revoked};
+use crate::api::client_ip::Client;
+use crate::api::error::ApiResult;
+use crate::api::frame::tenant;
 use crate::api::security::{ServerAuth, UserAuth};
-use crate::api::views::{meta, SessionView};
+use crate::api::views::SessionView;
 use crate::api::ApiTags;
-use crate::app::AppState;
-use crate::domain::sessions::session_id;
-use crate::domain::user::UserStatus;
+use crate::domain::sessions::{Issuer, SessionService};
+use crate::domain::signin::{SignInOptions, SignInService};
 use crate::ids::UserId;
+use crate::infra::clock::Clock;
 use chrono::{DateTime, Utc};
-use poem_openapi::param::{Header, Path};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 
@@ -79,7 +78,9 @@ enum Paired {
 }
 
 pub struct DevicesApi {
-    pub state: AppState,
+    pub sessions: SessionService,
+    pub signin: SignInService,
+    pub clock: Clock,
 }
 
 #[OpenApi(tag = "ApiTags::Sessions")]
@@ -94,16 +95,12 @@ impl DevicesApi {
     async fn create_device_token(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
+        flock: tenant::Path,
         body: Json<DeviceRequest>,
     ) -> ApiResult<Json<DeviceTokenView>> {
         let (token, rec) = self
-            .state
-            .session_service
-            .devices
-            .issue(tenant.0.id, &body.0.device_id)
+            .sessions
+            .issue_device_token(flock.id, &body.0.device_id)
             .await?;
         Ok(Json(DeviceTokenView {
             device_token: token,
@@ -122,25 +119,14 @@ impl DevicesApi {
     async fn pair_device(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         auth: UserAuth,
         body: Json<DeviceTokenRequest>,
     ) -> ApiResult<Paired> {
         let c = auth.0;
-        let ok = self
-            .state
-            .session_service
-            .devices
-            .pair(c.flock.id, &body.0.device_token, c.claims.session)
+        self.sessions
+            .pair_device(flock.id, &body.0.device_token, c.session)
             .await?;
-        if !ok {
-            return Err(ApiError::bad_request(
-                "invalid_device_token",
-                "invalid or expired device token",
-                Some("device_token"),
-            ));
-        }
         Ok(Paired::Paired)
     }
 
@@ -153,21 +139,14 @@ impl DevicesApi {
     async fn device_sign_out(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
+        flock: tenant::Path,
         body: Json<DeviceTokenRequest>,
     ) -> ApiResult<Json<Revoked>> {
         let n = self
-            .state
-            .session_service
-            .devices
-            .sign_out(tenant.0.id, &body.0.device_token)
-            .await?
-            .ok_or_else(|| invalid("invalid_device_token", "device token"))?;
-        Ok(Json(Revoked {
-            revoked: u32::try_from(n).unwrap_or(u32::MAX),
-        }))
+            .sessions
+            .device_sign_out(flock.id, &body.0.device_token)
+            .await?;
+        Ok(revoked(n))
     }
 
     /// An autologin token for the signed-in user (single use, two minutes), e.g. to
@@ -180,16 +159,13 @@ impl DevicesApi {
     async fn create_my_autologin_token(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         auth: UserAuth,
     ) -> ApiResult<Json<AutologinTokenView>> {
         let c = auth.0;
         let (token, expires_at) = self
-            .state
-            .session_service
-            .autologin
-            .issue(c.flock.id, c.claims.user, "user")
+            .signin
+            .issue_autologin(&flock, c.user, Issuer::User)
             .await?;
         Ok(Json(AutologinTokenView {
             autologin_token: token,
@@ -208,27 +184,14 @@ impl DevicesApi {
         &self,
         auth: ServerAuth,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         body: Json<AutologinForUser>,
     ) -> ApiResult<Json<AutologinTokenView>> {
-        let caller = auth.0.allow("create_autologin_token")?;
-        let user = self
-            .state
-            .users
-            .get(caller.flock, UserId(body.0.user_id))
-            .await?;
-        if user.status != UserStatus::Active {
-            return Err(ApiError::forbidden(
-                "account_not_active",
-                "this account is not active",
-            ));
-        }
+        auth.0.allow("create_autologin_token")?;
+        let user = UserId(body.0.user_id);
         let (token, expires_at) = self
-            .state
-            .session_service
-            .autologin
-            .issue(caller.flock, user.id, "back_office")
+            .signin
+            .issue_autologin(&flock, user, Issuer::BackOffice)
             .await?;
         Ok(Json(AutologinTokenView {
             autologin_token: token,
@@ -246,39 +209,23 @@ impl DevicesApi {
     async fn redeem_autologin_token(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
-        ip: ClientIp,
+        flock: tenant::Path,
         /// The client's user agent, kept with the session.
         #[oai(name = "User-Agent")]
-        user_agent: Header<Option<String>>,
+        client: Client,
         body: Json<AutologinRequest>,
     ) -> ApiResult<Json<SessionView>> {
-        let flock = tenant.0;
         let b = body.0;
-        let svc = &self.state.session_service;
-        if svc.devices.get(flock.id, &b.device_token).await?.is_none() {
-            return Err(invalid("invalid_device_token", "device token"));
-        }
-        let user_id = svc
-            .autologin
-            .redeem(flock.id, &b.autologin_token)
-            .await?
-            .ok_or_else(|| invalid("invalid_autologin_token", "autologin token"))?;
-        let user = self.state.users.get(flock.id, user_id).await?;
-        if user.status != UserStatus::Active {
-            return Err(invalid("invalid_autologin_token", "autologin token"));
-        }
-        let now = self.state.clock.unix();
-        let source = b.source.or_else(|| Some("autologin".into()));
-        let grant = svc
-            .open(&flock, user_id, &user.role, meta(ip, source, user_agent.0))
+        let now = self.clock.unix();
+        let opts = SignInOptions {
+            meta: client.meta(b.source),
+            device_token: Some(b.device_token),
+            visitor_token: b.visitor_token,
+        };
+        let s = self
+            .signin
+            .autologin(&flock, &b.autologin_token, opts)
             .await?;
-        let sid = session_id(&grant.session)?;
-        svc.devices.pair(flock.id, &b.device_token, sid).await?;
-        svc.attach_visitor(flock.id, b.visitor_token.as_deref(), user_id)
-            .await?;
-        Ok(Json(SessionView::new(grant, user, now)))
+        Ok(Json(SessionView::new(s, now)))
     }
 }

@@ -7,12 +7,13 @@ mod devices;
 mod refresh;
 mod visitors;
 
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
+use super::frame::tenant;
 use super::security::UserAuth;
-use super::ApiTags;
-use crate::app::AppState;
-use crate::domain::sessions::Session;
+use super::{ApiServices, ApiTags};
+use crate::domain::sessions::{Session, SessionService};
 use crate::ids::SessionId;
+use crate::infra::clock::Clock;
 use chrono::{DateTime, Utc};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
@@ -27,23 +28,32 @@ pub type SessionsApis = (
     cookies::CookiesApi,
 );
 
-/// The Sessions tag's APIs over one state.
-pub fn apis(state: &AppState) -> SessionsApis {
+/// The Sessions tag's APIs, each with the services it calls.
+pub fn apis(s: &ApiServices) -> SessionsApis {
+    let sessions = || s.sessions.clone();
     (
         SessionsApi {
-            state: state.clone(),
+            sessions: sessions(),
+            clock: s.clock.clone(),
         },
         refresh::RefreshApi {
-            state: state.clone(),
+            sessions: sessions(),
+            signin: s.signin.clone(),
+            clock: s.clock.clone(),
         },
         devices::DevicesApi {
-            state: state.clone(),
+            sessions: sessions(),
+            signin: s.signin.clone(),
+            clock: s.clock.clone(),
         },
         visitors::VisitorsApi {
-            state: state.clone(),
+            sessions: sessions(),
+            clock: s.clock.clone(),
         },
         cookies::CookiesApi {
-            state: state.clone(),
+            sessions: sessions(),
+            signin: s.signin.clone(),
+            clock: s.clock.clone(),
         },
     )
 }
@@ -75,13 +85,13 @@ pub(super) struct SessionInfo {
 }
 
 impl SessionInfo {
-    pub(super) fn new(s: Session, current: &str, now: DateTime<Utc>) -> Self {
+    pub(super) fn new(s: Session, current: SessionId, now: DateTime<Utc>) -> Self {
         Self {
             online: s.online_until.is_some_and(|t| t > now),
             device: s.device.clone(),
             current: s.id == current,
-            id: s.id,
-            role: s.role,
+            id: s.id.to_string(),
+            role: s.role.as_str().to_owned(),
             created_at: s.created_at,
             last_seen_at: s.last_seen_at,
             idle_expires_at: s.idle_expires_at,
@@ -114,12 +124,16 @@ enum Ended {
     Ended,
 }
 
-pub(super) fn invalid(code: &str, what: &str) -> ApiError {
-    ApiError::unauthorized(code, &format!("invalid or expired {what}"))
+/// `n` sessions ended, for the wire.
+pub(super) fn revoked(n: usize) -> Json<Revoked> {
+    Json(Revoked {
+        revoked: u32::try_from(n).unwrap_or(u32::MAX),
+    })
 }
 
 pub struct SessionsApi {
-    pub state: AppState,
+    pub sessions: SessionService,
+    pub clock: Clock,
 }
 
 #[OpenApi(tag = "ApiTags::Sessions")]
@@ -133,20 +147,17 @@ impl SessionsApi {
     async fn list(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         auth: UserAuth,
     ) -> ApiResult<Json<SessionList>> {
         let c = auth.0;
-        let current = c.claims.session.to_string();
-        let now = self.state.clock.now();
+        let now = self.clock.now();
         let sessions = self
-            .state
             .sessions
-            .list(c.flock.id, c.claims.user)
+            .list(flock.id, c.user)
             .await?
             .into_iter()
-            .map(|s| SessionInfo::new(s, &current, now))
+            .map(|s| SessionInfo::new(s, c.session, now))
             .collect();
         Ok(Json(SessionList { sessions }))
     }
@@ -161,28 +172,15 @@ impl SessionsApi {
     async fn revoke(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         auth: UserAuth,
         /// The session to end.
         session_id: Path<String>,
     ) -> ApiResult<Ended> {
         let c = auth.0;
-        let not_found = || ApiError::not_found("session_not_found", "no such session");
-        let sid = SessionId(session_id.0.parse().map_err(|_| not_found())?);
-        let mine = self
-            .state
-            .sessions
-            .get(c.flock.id, sid)
-            .await?
-            .is_some_and(|s| s.user == c.claims.user.to_string());
-        if !mine {
-            return Err(not_found());
-        }
-        self.state
-            .sessions
-            .revoke(c.flock.id, c.claims.user, sid)
-            .await?;
+        // A malformed id names no session of the caller's: the same 404.
+        let sid = session_id.0.parse().map(SessionId).unwrap_or_default();
+        self.sessions.end_own(flock.id, c.user, sid).await?;
         Ok(Ended::Ended)
     }
 
@@ -195,19 +193,15 @@ impl SessionsApi {
     async fn revoke_others(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         auth: UserAuth,
     ) -> ApiResult<Json<Revoked>> {
         let c = auth.0;
         let n = self
-            .state
             .sessions
-            .revoke_all(c.flock.id, c.claims.user, Some(c.claims.session))
+            .end_all(flock.id, c.user, Some(c.session))
             .await?;
-        Ok(Json(Revoked {
-            revoked: u32::try_from(n).unwrap_or(u32::MAX),
-        }))
+        Ok(revoked(n))
     }
 
     /// Sign out everywhere: end every session of the current user, this one included.
@@ -219,18 +213,11 @@ impl SessionsApi {
     async fn sign_out_everywhere(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         auth: UserAuth,
     ) -> ApiResult<Json<Revoked>> {
         let c = auth.0;
-        let n = self
-            .state
-            .sessions
-            .revoke_all(c.flock.id, c.claims.user, None)
-            .await?;
-        Ok(Json(Revoked {
-            revoked: u32::try_from(n).unwrap_or(u32::MAX),
-        }))
+        let n = self.sessions.end_all(flock.id, c.user, None).await?;
+        Ok(revoked(n))
     }
 }

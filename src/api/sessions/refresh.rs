@@ -1,16 +1,14 @@
 //! The refresh-token exchange and the current session (check it, mark it active or
 //! online).
-use super::{invalid, SessionInfo};
-use crate::api::error::{ApiError, ApiResult};
-use crate::api::frame::Tenant;
+use super::SessionInfo;
+use crate::api::error::ApiResult;
+use crate::api::frame::tenant;
 use crate::api::security::UserAuth;
 use crate::api::views::SessionView;
 use crate::api::ApiTags;
-use crate::app::AppState;
-use crate::domain::sessions::session_id;
-use crate::domain::user::UserStatus;
-use crate::ids::UserId;
-use poem_openapi::param::Path;
+use crate::domain::sessions::SessionService;
+use crate::domain::signin::SignInService;
+use crate::infra::clock::Clock;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
@@ -26,7 +24,9 @@ struct RefreshRequest {
 }
 
 pub struct RefreshApi {
-    pub state: AppState,
+    pub sessions: SessionService,
+    pub signin: SignInService,
+    pub clock: Clock,
 }
 
 #[OpenApi(tag = "ApiTags::Sessions")]
@@ -43,40 +43,16 @@ impl RefreshApi {
     async fn refresh(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
+        flock: tenant::Path,
         body: Json<RefreshRequest>,
     ) -> ApiResult<Json<SessionView>> {
-        let flock = tenant.0;
-        let now = self.state.clock.unix();
-        let grant = self
-            .state
-            .session_service
-            .refresh(&flock, &body.0.refresh_token)
+        let b = body.0;
+        let now = self.clock.unix();
+        let s = self
+            .signin
+            .refresh(&flock, &b.refresh_token, b.visitor_token.as_deref())
             .await?;
-        let user_id = UserId(
-            grant
-                .session
-                .user
-                .parse()
-                .map_err(|_| ApiError::internal())?,
-        );
-        let user = self.state.users.get(flock.id, user_id).await?;
-        self.state
-            .session_service
-            .attach_visitor(flock.id, body.0.visitor_token.as_deref(), user_id)
-            .await?;
-        if user.status != UserStatus::Active {
-            // Belt and braces: disabling a user ends its sessions already.
-            let sid = session_id(&grant.session)?;
-            self.state.sessions.revoke(flock.id, user_id, sid).await?;
-            return Err(ApiError::unauthorized(
-                "invalid_refresh_token",
-                "invalid, expired or reused refresh token",
-            ));
-        }
-        Ok(Json(SessionView::new(grant, user, now)))
+        Ok(Json(SessionView::new(s, now)))
     }
 
     /// The current session (check it is alive), without marking it used.
@@ -88,19 +64,12 @@ impl RefreshApi {
     async fn check_session(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         auth: UserAuth,
     ) -> ApiResult<Json<SessionInfo>> {
         let c = auth.0;
-        let s = self
-            .state
-            .sessions
-            .get(c.flock.id, c.claims.session)
-            .await?
-            .ok_or_else(|| invalid("invalid_token", "token"))?;
-        let current = c.claims.session.to_string();
-        Ok(Json(SessionInfo::new(s, &current, self.state.clock.now())))
+        let s = self.sessions.current(flock.id, c.session).await?;
+        Ok(Json(SessionInfo::new(s, c.session, self.clock.now())))
     }
 
     /// Mark the current session active (moves its idle deadline).
@@ -112,19 +81,12 @@ impl RefreshApi {
     async fn mark_session_active(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         auth: UserAuth,
     ) -> ApiResult<Json<SessionInfo>> {
         let c = auth.0;
-        let s = self
-            .state
-            .sessions
-            .touch_now(c.flock.id, c.claims.session)
-            .await?
-            .ok_or_else(|| invalid("invalid_token", "token"))?;
-        let current = c.claims.session.to_string();
-        Ok(Json(SessionInfo::new(s, &current, self.state.clock.now())))
+        let s = self.sessions.mark_active(flock.id, c.session).await?;
+        Ok(Json(SessionInfo::new(s, c.session, self.clock.now())))
     }
 
     /// Mark the current session online for the next minute (presence), and active.
@@ -136,18 +98,11 @@ impl RefreshApi {
     async fn mark_session_online(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         auth: UserAuth,
     ) -> ApiResult<Json<SessionInfo>> {
         let c = auth.0;
-        let s = self
-            .state
-            .sessions
-            .mark_online(c.flock.id, c.claims.session, 60)
-            .await?
-            .ok_or_else(|| invalid("invalid_token", "token"))?;
-        let current = c.claims.session.to_string();
-        Ok(Json(SessionInfo::new(s, &current, self.state.clock.now())))
+        let s = self.sessions.mark_online(flock.id, c.session).await?;
+        Ok(Json(SessionInfo::new(s, c.session, self.clock.now())))
     }
 }

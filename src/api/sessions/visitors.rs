@@ -1,13 +1,12 @@
 //! Anonymous visitors: issue a visitor token, check it, mark the visitor active or
 //! online.
-use super::invalid;
 use crate::api::error::ApiResult;
-use crate::api::frame::Tenant;
+use crate::api::frame::tenant;
 use crate::api::ApiTags;
-use crate::app::AppState;
-use crate::domain::sessions::visitor::Visitor;
+use crate::domain::sessions::{SessionService, Visitor};
+use crate::infra::clock::Clock;
 use chrono::{DateTime, Utc};
-use poem_openapi::param::{Header, Path};
+use poem_openapi::param::Header;
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 
@@ -47,7 +46,8 @@ struct NewVisitor {
 }
 
 pub struct VisitorsApi {
-    pub state: AppState,
+    pub sessions: SessionService,
+    pub clock: Clock,
 }
 
 #[OpenApi(tag = "ApiTags::Sessions")]
@@ -61,19 +61,12 @@ impl VisitorsApi {
     async fn create_visitor_token(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
+        flock: tenant::Path,
     ) -> ApiResult<Json<NewVisitor>> {
-        let (token, v) = self
-            .state
-            .session_service
-            .visitors
-            .issue(tenant.0.id)
-            .await?;
+        let (token, v) = self.sessions.issue_visitor(flock.id).await?;
         Ok(Json(NewVisitor {
             visitor_token: token,
-            visitor: VisitorView::new(v, self.state.clock.now()),
+            visitor: VisitorView::new(v, self.clock.now()),
         }))
     }
 
@@ -86,21 +79,13 @@ impl VisitorsApi {
     async fn check_visitor(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
+        flock: tenant::Path,
         /// The visitor token.
         #[oai(name = "X-Visitor-Token")]
         token: Header<String>,
     ) -> ApiResult<Json<VisitorView>> {
-        let v = self
-            .state
-            .session_service
-            .visitors
-            .check(tenant.0.id, &token.0)
-            .await?
-            .ok_or_else(|| invalid("invalid_visitor_token", "visitor token"))?;
-        Ok(Json(VisitorView::new(v, self.state.clock.now())))
+        let v = self.sessions.check_visitor(flock.id, &token.0).await?;
+        Ok(Json(VisitorView::new(v, self.clock.now())))
     }
 
     /// Mark a visitor active.
@@ -112,21 +97,16 @@ impl VisitorsApi {
     async fn mark_visitor_active(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
+        flock: tenant::Path,
         /// The visitor token.
         #[oai(name = "X-Visitor-Token")]
         token: Header<String>,
     ) -> ApiResult<Json<VisitorView>> {
         let v = self
-            .state
-            .session_service
-            .visitors
-            .mark_active(tenant.0.id, &token.0)
-            .await?
-            .ok_or_else(|| invalid("invalid_visitor_token", "visitor token"))?;
-        Ok(Json(VisitorView::new(v, self.state.clock.now())))
+            .sessions
+            .mark_visitor_active(flock.id, &token.0)
+            .await?;
+        Ok(Json(VisitorView::new(v, self.clock.now())))
     }
 
     /// Mark a visitor online for the next minute (presence).
@@ -138,20 +118,15 @@ impl VisitorsApi {
     async fn mark_visitor_online(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
+        flock: tenant::Path,
         /// The visitor token.
         #[oai(name = "X-Visitor-Token")]
         token: Header<String>,
     ) -> ApiResult<Json<VisitorView>> {
         let v = self
-            .state
-            .session_service
-            .visitors
-            .mark_online(tenant.0.id, &token.0)
-            .await?
-            .ok_or_else(|| invalid("invalid_visitor_token", "visitor token"))?;
-        Ok(Json(VisitorView::new(v, self.state.clock.now())))
+            .sessions
+            .mark_visitor_online(flock.id, &token.0)
+            .await?;
+        Ok(Json(VisitorView::new(v, self.clock.now())))
     }
 }

@@ -1,15 +1,16 @@
 //! Sign-in, sign-out, registration, preregistration, preauth and the availability check.
 use super::Ack;
-use crate::api::client_ip::ClientIp;
+use crate::api::client_ip::Client;
 use crate::api::error::{ApiError, ApiResult};
-use crate::api::frame::Tenant;
+use crate::api::frame::tenant;
 use crate::api::security::UserAuth;
-use crate::api::views::{meta, SessionView};
+use crate::api::views::SessionView;
 use crate::api::ApiTags;
-use crate::app::AppState;
+use crate::domain::sessions::SessionService;
+use crate::domain::signin::{SignInOptions, SignInService};
 use crate::domain::user::login::Identifier;
-use crate::domain::user::{Availability, Preauth, PreregisterInput, RegisterInput};
-use poem_openapi::param::{Header, Path};
+use crate::domain::user::{Availability, Preauth, PreregisterInput, RegisterInput, UserService};
+use crate::infra::clock::Clock;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use secrecy::SecretString;
@@ -17,7 +18,10 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 pub struct UserApi {
-    pub state: AppState,
+    pub users: UserService,
+    pub sessions: SessionService,
+    pub signin: SignInService,
+    pub clock: Clock,
 }
 
 #[derive(Object)]
@@ -158,17 +162,14 @@ impl UserApi {
     async fn register(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
+        flock: tenant::Path,
         body: Json<RegisterRequest>,
     ) -> ApiResult<RegisterResponse> {
         let b = body.0;
         let r = self
-            .state
             .users
             .register(
-                &tenant.0,
+                &flock,
                 RegisterInput {
                     email: b.email,
                     phone: b.phone,
@@ -196,13 +197,10 @@ impl UserApi {
     async fn sign_in(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
-        ip: ClientIp,
+        flock: tenant::Path,
         /// The client's user agent, kept with the session.
         #[oai(name = "User-Agent")]
-        user_agent: Header<Option<String>>,
+        client: Client,
         body: Json<SignInRequest>,
     ) -> ApiResult<Json<SessionView>> {
         let b = body.0;
@@ -217,35 +215,17 @@ impl UserApi {
                 ))
             }
         };
-        let svc = &self.state.session_service;
-        // Checked before the password, so a bad device token opens no session.
-        if let Some(dt) = &b.device_token {
-            if svc.devices.get(tenant.0.id, dt).await?.is_none() {
-                return Err(ApiError::bad_request(
-                    "invalid_device_token",
-                    "unknown or expired device token",
-                    Some("device_token"),
-                ));
-            }
-        }
-        let now = self.state.clock.unix();
+        let now = self.clock.unix();
+        let opts = SignInOptions {
+            meta: client.meta(b.source),
+            device_token: b.device_token,
+            visitor_token: b.visitor_token,
+        };
         let s = self
-            .state
-            .users
-            .login(
-                &tenant.0,
-                id,
-                SecretString::from(b.password),
-                meta(ip, b.source, user_agent.0),
-            )
+            .signin
+            .password(&flock, id, SecretString::from(b.password), opts)
             .await?;
-        if let Some(dt) = &b.device_token {
-            let sid = crate::domain::sessions::session_id(&s.grant.session)?;
-            svc.devices.pair(tenant.0.id, dt, sid).await?;
-        }
-        svc.attach_visitor(tenant.0.id, b.visitor_token.as_deref(), s.user.id)
-            .await?;
-        Ok(Json(SessionView::new(s.grant, s.user, now)))
+        Ok(Json(SessionView::new(s, now)))
     }
 
     /// Sign out: ends this session at once.
@@ -257,15 +237,11 @@ impl UserApi {
     async fn sign_out(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         auth: UserAuth,
     ) -> ApiResult<Json<Ack>> {
         let c = auth.0;
-        self.state
-            .users
-            .logout(&c.flock, c.claims.user, c.claims.session)
-            .await?;
+        self.sessions.end(flock.id, c.user, c.session).await?;
         Ok(Ack::new("ok"))
     }
 
@@ -281,30 +257,24 @@ impl UserApi {
     async fn preregister(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
-        ip: ClientIp,
+        flock: tenant::Path,
         /// The client's user agent, kept with the session.
         #[oai(name = "User-Agent")]
-        user_agent: Header<Option<String>>,
+        client: Client,
         body: Json<PreregisterRequest>,
     ) -> ApiResult<Json<SessionView>> {
         let b = body.0;
-        let now = self.state.clock.unix();
-        let s = self
-            .state
-            .users
-            .preregister(
-                &tenant.0,
-                PreregisterInput {
-                    email: b.email,
-                    send_activation: b.send_activation.unwrap_or(true),
-                },
-                meta(ip, None, user_agent.0),
-            )
-            .await?;
-        Ok(Json(SessionView::new(s.grant, s.user, now)))
+        let now = self.clock.unix();
+        let input = PreregisterInput {
+            email: b.email,
+            send_activation: b.send_activation.unwrap_or(true),
+        };
+        let opts = SignInOptions {
+            meta: client.meta(None),
+            ..SignInOptions::default()
+        };
+        let s = self.signin.preregister(&flock, input, opts).await?;
+        Ok(Json(SessionView::new(s, now)))
     }
 
     /// Whether an account exists for an email and, where it makes sense, send it an
@@ -318,16 +288,13 @@ impl UserApi {
     async fn preauth(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
+        flock: tenant::Path,
         body: Json<PreauthRequest>,
     ) -> ApiResult<PreauthResponse> {
         let b = body.0;
         let r = self
-            .state
             .users
-            .preauth(&tenant.0, &b.email, b.send_mail.unwrap_or(true))
+            .preauth(&flock, &b.email, b.send_mail.unwrap_or(true))
             .await?;
         let view = match r {
             Preauth::Accepted => PreauthView {
@@ -360,16 +327,13 @@ impl UserApi {
     async fn available(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
+        flock: tenant::Path,
         body: Json<AvailableRequest>,
     ) -> ApiResult<Json<AvailableView>> {
         let b = body.0;
         let (a, password_valid) = self
-            .state
             .users
-            .availability(&tenant.0, &b.email, b.password.map(SecretString::from))
+            .availability(&flock, &b.email, b.password.map(SecretString::from))
             .await?;
         Ok(Json(AvailableView {
             result: match a {

@@ -1,17 +1,16 @@
 //! The current user: read, patch, delete (GDPR), export.
 use crate::api::error::ApiResult;
+use crate::api::frame::tenant;
 use crate::api::security::UserAuth;
 use crate::api::views::UserView;
 use crate::api::ApiTags;
-use crate::app::AppState;
-use crate::domain::user::ProfilePatch;
-use poem_openapi::param::Path;
+use crate::domain::user::{ProfilePatch, UserService};
 use poem_openapi::payload::Json;
 use poem_openapi::{Object, OpenApi};
 use std::collections::BTreeMap;
 
 pub struct UserProfileApi {
-    pub state: AppState,
+    pub users: UserService,
 }
 
 /// The current user and their preferences.
@@ -50,12 +49,11 @@ impl UserProfileApi {
     async fn me(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         auth: UserAuth,
     ) -> ApiResult<Json<ProfileView>> {
         let c = auth.0;
-        let user = self.state.users.get(c.flock.id, c.claims.user).await?;
+        let user = self.users.get(flock.id, c.user).await?;
         let opt_outs = user.opt_outs.clone();
         Ok(Json(ProfileView {
             user: user.into(),
@@ -72,19 +70,17 @@ impl UserProfileApi {
     async fn patch(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         auth: UserAuth,
         body: Json<ProfilePatchRequest>,
     ) -> ApiResult<Json<ProfileView>> {
         let c = auth.0;
         let b = body.0;
         let user = self
-            .state
             .users
             .patch_profile(
-                &c.flock,
-                c.claims.user,
+                &flock,
+                c.user,
                 ProfilePatch {
                     first_name: b.first_name,
                     last_name: b.last_name,
@@ -110,15 +106,11 @@ impl UserProfileApi {
     async fn delete(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         auth: UserAuth,
     ) -> ApiResult<Json<super::Ack>> {
         let c = auth.0;
-        self.state
-            .users
-            .delete_self(&c.flock, c.claims.user)
-            .await?;
+        self.users.delete_self(&flock, c.user).await?;
         Ok(super::Ack::new("ok"))
     }
 
@@ -131,13 +123,10 @@ impl UserProfileApi {
     async fn export(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         auth: UserAuth,
     ) -> ApiResult<Json<serde_json::Value>> {
         let c = auth.0;
-        Ok(Json(
-            self.state.users.export(&c.flock, c.claims.user).await?,
-        ))
+        Ok(Json(self.users.export(&flock, c.user).await?))
     }
 }

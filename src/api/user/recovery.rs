@@ -1,21 +1,23 @@
 //! Activation, password reset and password change. Answers of the reset endpoints carry
 //! `Referrer-Policy: no-referrer` (the token travels in the page's URL).
 use super::Ack;
-use crate::api::client_ip::ClientIp;
+use crate::api::client_ip::Client;
 use crate::api::error::ApiResult;
-use crate::api::frame::Tenant;
+use crate::api::frame::tenant;
 use crate::api::security::UserAuth;
-use crate::api::views::{meta, SessionView, UserView};
+use crate::api::views::{SessionView, UserView};
 use crate::api::ApiTags;
-use crate::app::AppState;
-use crate::domain::user::Activated;
-use poem_openapi::param::{Header, Path};
+use crate::domain::signin::{Activated, SignInOptions, SignInService};
+use crate::domain::user::UserService;
+use crate::infra::clock::Clock;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, Object, OpenApi};
 use secrecy::SecretString;
 
 pub struct UserRecoveryApi {
-    pub state: AppState,
+    pub users: UserService,
+    pub signin: SignInService,
+    pub clock: Clock,
 }
 
 fn no_referrer() -> String {
@@ -103,28 +105,21 @@ impl UserRecoveryApi {
     async fn activate(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
-        ip: ClientIp,
+        flock: tenant::Path,
         /// The client's user agent, kept with the session.
         #[oai(name = "User-Agent")]
-        user_agent: Header<Option<String>>,
+        client: Client,
         body: Json<TokenRequest>,
     ) -> ApiResult<ActivateResponse> {
-        let now = self.state.clock.unix();
-        let r = self
-            .state
-            .users
-            .activate(&tenant.0, &body.0.token, meta(ip, None, user_agent.0))
-            .await?;
+        let now = self.clock.unix();
+        let opts = SignInOptions {
+            meta: client.meta(None),
+            ..SignInOptions::default()
+        };
+        let r = self.signin.activate(&flock, &body.0.token, opts).await?;
         Ok(match r {
             Activated::SignedIn(s) => {
-                let s = *s;
-                ActivateResponse::SignedIn(
-                    Json(SessionView::new(s.grant, s.user, now)),
-                    no_referrer(),
-                )
+                ActivateResponse::SignedIn(Json(SessionView::new(*s, now)), no_referrer())
             }
             Activated::Confirmed(u) => {
                 ActivateResponse::Confirmed(Json((*u).into()), no_referrer())
@@ -141,16 +136,10 @@ impl UserRecoveryApi {
     async fn activate_single(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
+        flock: tenant::Path,
         body: Json<TokenRequest>,
     ) -> ApiResult<UserResponse> {
-        let u = self
-            .state
-            .users
-            .activate_single(&tenant.0, &body.0.token)
-            .await?;
+        let u = self.users.activate_single(&flock, &body.0.token).await?;
         Ok(UserResponse::Ok(Json(u.into()), no_referrer()))
     }
 
@@ -164,15 +153,10 @@ impl UserRecoveryApi {
     async fn reset(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
+        flock: tenant::Path,
         body: Json<ResetRequest>,
     ) -> ApiResult<AckResponse> {
-        self.state
-            .users
-            .request_reset(&tenant.0, &body.0.email)
-            .await?;
+        self.users.request_reset(&flock, &body.0.email).await?;
         Ok(AckResponse::Accepted(Ack::new("accepted"), no_referrer()))
     }
 
@@ -186,15 +170,12 @@ impl UserRecoveryApi {
     async fn set_password(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
-        tenant: Tenant,
+        flock: tenant::Path,
         body: Json<SetPasswordRequest>,
     ) -> ApiResult<AckResponse> {
         let b = body.0;
-        self.state
-            .users
-            .reset_password(&tenant.0, &b.token, SecretString::from(b.password))
+        self.users
+            .reset_password(&flock, &b.token, SecretString::from(b.password))
             .await?;
         Ok(AckResponse::Ok(Ack::new("ok"), no_referrer()))
     }
@@ -209,20 +190,18 @@ impl UserRecoveryApi {
     async fn change_password(
         &self,
         /// The flock's slug.
-        #[oai(name = "flock")]
-        _flock: Path<String>,
+        flock: tenant::Path,
         auth: UserAuth,
         body: Json<ChangePasswordRequest>,
     ) -> ApiResult<Json<PasswordChanged>> {
         let c = auth.0;
         let b = body.0;
         let n = self
-            .state
             .users
             .change_password(
-                &c.flock,
-                c.claims.user,
-                c.claims.session,
+                &flock,
+                c.user,
+                c.session,
                 SecretString::from(b.current_password),
                 SecretString::from(b.new_password),
             )

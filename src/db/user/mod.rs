@@ -1,13 +1,65 @@
-//! Users, always scoped by flock.
-use crate::db::{Db, DbResult};
+//! Users of one flock (`impl FlockDb`). One-time secrets of users are in `tokens`.
+use super::mail::NewMail;
+use crate::db::{DbResult, FlockDb};
+use crate::ids::UserId;
+use chrono::{DateTime, Utc};
+use entity::{mail_outbox, user, user_token};
+use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
+};
+use tokens::NewToken;
 
 pub mod tokens;
-use crate::ids::{FlockId, UserId};
-use entity::user;
-use entity::{mail_outbox, user_token};
-use sea_orm::{ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait};
 
 pub use entity::user::Model as UserRow;
+
+/// A user about to be stored; the gateway adds the flock.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub id: UserId,
+    /// Normalised (trimmed, lowercase).
+    pub email: Option<String>,
+    /// E.164.
+    pub phone: Option<String>,
+    pub password_hash: Option<String>,
+    pub status: String,
+    pub role: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub locale: Option<String>,
+    pub email_verified: bool,
+    pub phone_verified: bool,
+    pub opt_outs: serde_json::Value,
+    pub terms_accepted_at: Option<DateTime<Utc>>,
+    pub source: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl NewUser {
+    fn into_active(self) -> user::ActiveModel {
+        user::ActiveModel {
+            id: Set(self.id.0),
+            email: Set(self.email),
+            phone: Set(self.phone),
+            password_hash: Set(self.password_hash),
+            status: Set(self.status),
+            role: Set(self.role),
+            first_name: Set(self.first_name),
+            last_name: Set(self.last_name),
+            locale: Set(self.locale),
+            email_verified: Set(self.email_verified),
+            phone_verified: Set(self.phone_verified),
+            opt_outs: Set(self.opt_outs),
+            terms_accepted_at: Set(self.terms_accepted_at),
+            source: Set(self.source),
+            created_at: Set(self.created_at),
+            updated_at: Set(self.created_at),
+            deleted_at: Set(None),
+            ..Default::default()
+        }
+    }
+}
 
 /// The self-service profile fields, already validated.
 pub struct ProfileFields {
@@ -17,95 +69,76 @@ pub struct ProfileFields {
     pub opt_outs: serde_json::Value,
 }
 
-impl Db {
-    pub async fn user_insert(&self, row: user::Model) -> DbResult<()> {
-        user::Entity::insert(row.into_active_model())
-            .exec(&self.conn)
-            .await?;
-        Ok(())
-    }
+/// Which identifier a proof verified.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verified {
+    Email,
+    Phone,
+}
 
-    pub async fn user_by_id(&self, flock: FlockId, id: UserId) -> DbResult<Option<user::Model>> {
-        Ok(user::Entity::find()
-            .filter(user::Column::FlockId.eq(flock.0))
+impl FlockDb<'_> {
+    pub async fn user(&self, id: UserId) -> DbResult<Option<UserRow>> {
+        Ok(self
+            .find::<user::Entity>()
             .filter(user::Column::Id.eq(id.0))
-            .one(&self.conn)
+            .one(&self.db.conn)
             .await?)
     }
 
-    /// `user_by_id` through the short-lived user cache (the hot path of `GET /user`).
-    pub async fn user_by_id_cached(
-        &self,
-        flock: FlockId,
-        id: UserId,
-    ) -> DbResult<Option<user::Model>> {
-        if let Some(row) = self.users.get(&(flock.0, id.0)) {
+    /// [`Self::user`] through the short-lived user cache (the hot path of `GET /user`).
+    pub async fn user_cached(&self, id: UserId) -> DbResult<Option<UserRow>> {
+        if let Some(row) = self.db.users.get(&(self.flock, id)) {
             return Ok(Some(row));
         }
-        let row = self.user_by_id(flock, id).await?;
+        let row = self.user(id).await?;
         if let Some(r) = &row {
-            self.users.insert((flock.0, id.0), r.clone());
+            self.db.users.insert((self.flock, id), r.clone());
         }
         Ok(row)
     }
 
     /// Drops the cached row of a user; every write to a user calls it once committed.
-    pub(crate) fn forget_user(&self, flock: FlockId, id: UserId) {
-        self.users.invalidate(&(flock.0, id.0));
+    pub(crate) fn forget_user(&self, id: UserId) {
+        self.db.users.invalidate(&(self.flock, id));
     }
 
     /// `email` must already be normalised (trimmed, lowercase).
-    pub async fn user_by_email(
-        &self,
-        flock: FlockId,
-        email: &str,
-    ) -> DbResult<Option<user::Model>> {
-        Ok(user::Entity::find()
-            .filter(user::Column::FlockId.eq(flock.0))
+    pub async fn user_by_email(&self, email: &str) -> DbResult<Option<UserRow>> {
+        Ok(self
+            .find::<user::Entity>()
             .filter(user::Column::Email.eq(email))
-            .one(&self.conn)
+            .one(&self.db.conn)
             .await?)
     }
 
-    /// Replaces the password hash (used to upgrade weaker hashes at sign-in).
-    pub async fn user_set_password_hash(
-        &self,
-        flock: FlockId,
-        id: UserId,
-        hash: &str,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> DbResult<()> {
-        use sea_orm::sea_query::Expr;
-        user::Entity::update_many()
-            .col_expr(user::Column::PasswordHash, Expr::value(hash))
-            .col_expr(user::Column::UpdatedAt, Expr::value(now))
-            .filter(user::Column::FlockId.eq(flock.0))
-            .filter(user::Column::Id.eq(id.0))
-            .exec(&self.conn)
-            .await?;
-        self.forget_user(flock, id);
-        Ok(())
+    /// `phone` must already be in E.164.
+    pub async fn user_by_phone(&self, phone: &str) -> DbResult<Option<UserRow>> {
+        Ok(self
+            .find::<user::Entity>()
+            .filter(user::Column::Phone.eq(phone))
+            .one(&self.db.conn)
+            .await?)
     }
 
     /// Inserts a user together with its one-time token and the mail carrying it, in one
     /// transaction: the account never exists without its activation mail queued.
-    pub async fn user_insert_with_mail(
+    pub async fn user_insert(
         &self,
-        row: user::Model,
-        token: Option<user_token::Model>,
-        mail: Option<mail_outbox::Model>,
+        row: NewUser,
+        token: Option<NewToken>,
+        mail: Option<NewMail>,
     ) -> DbResult<()> {
-        let txn = self.conn.begin().await?;
-        user::Entity::insert(row.into_active_model())
+        let txn = self.db.conn.begin().await?;
+        user::Entity::insert(self.own(row.into_active()))
             .exec(&txn)
             .await?;
         if let Some(t) = token {
-            user_token::Entity::insert(t.into_active_model())
+            user_token::Entity::insert(self.own(t.into_active()))
                 .exec(&txn)
                 .await?;
         }
         if let Some(m) = mail {
-            mail_outbox::Entity::insert(m.into_active_model())
+            mail_outbox::Entity::insert(self.own(m.into_active()))
                 .exec(&txn)
                 .await?;
         }
@@ -113,179 +146,135 @@ impl Db {
         Ok(())
     }
 
-    /// `phone` must already be in E.164.
-    pub async fn user_by_phone(
+    /// Sets `cols` (and `updated_at`) on one user of this flock, on `c`; how many rows
+    /// changed. The caller drops the cached row once its transaction commits.
+    async fn user_update_on<C: ConnectionTrait>(
         &self,
-        flock: FlockId,
-        phone: &str,
-    ) -> DbResult<Option<user::Model>> {
-        Ok(user::Entity::find()
-            .filter(user::Column::FlockId.eq(flock.0))
-            .filter(user::Column::Phone.eq(phone))
-            .one(&self.conn)
-            .await?)
+        c: &C,
+        id: UserId,
+        cols: Vec<(user::Column, SimpleExpr)>,
+        now: DateTime<Utc>,
+    ) -> DbResult<u64> {
+        let mut q = self
+            .update::<user::Entity>()
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .filter(user::Column::Id.eq(id.0));
+        for (col, v) in cols {
+            q = q.col_expr(col, v);
+        }
+        Ok(q.exec(c).await?.rows_affected)
+    }
+
+    async fn user_update(
+        &self,
+        id: UserId,
+        cols: Vec<(user::Column, SimpleExpr)>,
+        now: DateTime<Utc>,
+    ) -> DbResult<()> {
+        self.user_update_on(&self.db.conn, id, cols, now).await?;
+        self.forget_user(id);
+        Ok(())
+    }
+
+    /// Replaces the password hash (used to upgrade weaker hashes at sign-in).
+    pub async fn user_set_password_hash(
+        &self,
+        id: UserId,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<()> {
+        let cols = vec![(user::Column::PasswordHash, Expr::value(hash))];
+        self.user_update(id, cols, now).await
     }
 
     /// Writes the self-service profile fields (names, locale, opt-outs) and nothing else.
     pub async fn user_update_profile(
         &self,
-        flock: FlockId,
         id: UserId,
         p: ProfileFields,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> DbResult<()> {
-        use sea_orm::sea_query::Expr;
-        let ProfileFields {
-            first_name,
-            last_name,
-            locale,
-            opt_outs,
-        } = p;
-        user::Entity::update_many()
-            .col_expr(user::Column::FirstName, Expr::value(first_name))
-            .col_expr(user::Column::LastName, Expr::value(last_name))
-            .col_expr(user::Column::Locale, Expr::value(locale))
-            .col_expr(user::Column::OptOuts, Expr::value(opt_outs))
-            .col_expr(user::Column::UpdatedAt, Expr::value(now))
-            .filter(user::Column::FlockId.eq(flock.0))
-            .filter(user::Column::Id.eq(id.0))
-            .exec(&self.conn)
-            .await?;
-        self.forget_user(flock, id);
-        Ok(())
+        let cols = vec![
+            (user::Column::FirstName, Expr::value(p.first_name)),
+            (user::Column::LastName, Expr::value(p.last_name)),
+            (user::Column::Locale, Expr::value(p.locale)),
+            (user::Column::OptOuts, Expr::value(p.opt_outs)),
+        ];
+        self.user_update(id, cols, now).await
+    }
+
+    pub async fn user_set_status(
+        &self,
+        id: UserId,
+        status: &str,
+        now: DateTime<Utc>,
+    ) -> DbResult<()> {
+        let cols = vec![(user::Column::Status, Expr::value(status))];
+        self.user_update(id, cols, now).await
+    }
+
+    /// Marks the user's email or phone verified.
+    pub async fn user_mark_verified(
+        &self,
+        id: UserId,
+        what: Verified,
+        now: DateTime<Utc>,
+    ) -> DbResult<()> {
+        let col = match what {
+            Verified::Email => user::Column::EmailVerified,
+            Verified::Phone => user::Column::PhoneVerified,
+        };
+        self.user_update(id, vec![(col, Expr::value(true))], now)
+            .await
     }
 
     /// Sets a new password hash and voids every outstanding one-time token, in one
     /// transaction.
     pub async fn user_change_password(
         &self,
-        flock: FlockId,
         id: UserId,
         hash: &str,
-        now: chrono::DateTime<chrono::Utc>,
+        now: DateTime<Utc>,
     ) -> DbResult<()> {
-        use sea_orm::sea_query::Expr;
-        let txn = self.conn.begin().await?;
-        user::Entity::update_many()
-            .col_expr(user::Column::PasswordHash, Expr::value(hash))
-            .col_expr(user::Column::UpdatedAt, Expr::value(now))
-            .filter(user::Column::FlockId.eq(flock.0))
-            .filter(user::Column::Id.eq(id.0))
-            .exec(&txn)
-            .await?;
-        user_token::Entity::update_many()
-            .col_expr(user_token::Column::UsedAt, Expr::value(Some(now)))
-            .filter(user_token::Column::FlockId.eq(flock.0))
-            .filter(user_token::Column::UserId.eq(id.0))
-            .filter(user_token::Column::UsedAt.is_null())
-            .exec(&txn)
-            .await?;
+        let txn = self.db.conn.begin().await?;
+        let cols = vec![(user::Column::PasswordHash, Expr::value(hash))];
+        self.user_update_on(&txn, id, cols, now).await?;
+        tokens::void(self, &txn, id, None, now).await?;
         txn.commit().await?;
-        self.forget_user(flock, id);
-        Ok(())
-    }
-
-    pub async fn user_set_status(
-        &self,
-        flock: FlockId,
-        id: UserId,
-        status: &str,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> DbResult<()> {
-        use sea_orm::sea_query::Expr;
-        user::Entity::update_many()
-            .col_expr(user::Column::Status, Expr::value(status))
-            .col_expr(user::Column::UpdatedAt, Expr::value(now))
-            .filter(user::Column::FlockId.eq(flock.0))
-            .filter(user::Column::Id.eq(id.0))
-            .exec(&self.conn)
-            .await?;
-        self.forget_user(flock, id);
+        self.forget_user(id);
         Ok(())
     }
 
     /// GDPR erasure: personal data cleared, status `deleted`, tokens and mail of the user
     /// removed, in one transaction. The row stays (ids in audit trails keep resolving).
-    pub async fn user_anonymise(
-        &self,
-        flock: FlockId,
-        id: UserId,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> DbResult<()> {
-        use sea_orm::sea_query::Expr;
-        let txn = self.conn.begin().await?;
-        user::Entity::update_many()
-            .col_expr(user::Column::Email, Expr::value(Option::<String>::None))
-            .col_expr(user::Column::Phone, Expr::value(Option::<String>::None))
-            .col_expr(
-                user::Column::PasswordHash,
-                Expr::value(Option::<String>::None),
-            )
-            .col_expr(user::Column::FirstName, Expr::value(Option::<String>::None))
-            .col_expr(user::Column::LastName, Expr::value(Option::<String>::None))
-            .col_expr(user::Column::Locale, Expr::value(Option::<String>::None))
-            .col_expr(user::Column::Source, Expr::value(Option::<String>::None))
-            .col_expr(user::Column::OptOuts, Expr::value(serde_json::json!({})))
-            .col_expr(user::Column::EmailVerified, Expr::value(false))
-            .col_expr(user::Column::PhoneVerified, Expr::value(false))
-            .col_expr(user::Column::Status, Expr::value("deleted"))
-            .col_expr(user::Column::DeletedAt, Expr::value(Some(now)))
-            .col_expr(user::Column::UpdatedAt, Expr::value(now))
-            .filter(user::Column::FlockId.eq(flock.0))
-            .filter(user::Column::Id.eq(id.0))
-            .exec(&txn)
-            .await?;
-        user_token::Entity::delete_many()
-            .filter(user_token::Column::FlockId.eq(flock.0))
+    pub async fn user_anonymise(&self, id: UserId, now: DateTime<Utc>) -> DbResult<()> {
+        let none = || Expr::value(Option::<String>::None);
+        let cols = vec![
+            (user::Column::Email, none()),
+            (user::Column::Phone, none()),
+            (user::Column::PasswordHash, none()),
+            (user::Column::FirstName, none()),
+            (user::Column::LastName, none()),
+            (user::Column::Locale, none()),
+            (user::Column::Source, none()),
+            (user::Column::OptOuts, Expr::value(serde_json::json!({}))),
+            (user::Column::EmailVerified, Expr::value(false)),
+            (user::Column::PhoneVerified, Expr::value(false)),
+            (user::Column::Status, Expr::value("deleted")),
+            (user::Column::DeletedAt, Expr::value(Some(now))),
+        ];
+        let txn = self.db.conn.begin().await?;
+        self.user_update_on(&txn, id, cols, now).await?;
+        self.delete::<user_token::Entity>()
             .filter(user_token::Column::UserId.eq(id.0))
             .exec(&txn)
             .await?;
-        mail_outbox::Entity::delete_many()
-            .filter(mail_outbox::Column::FlockId.eq(flock.0))
+        self.delete::<mail_outbox::Entity>()
             .filter(mail_outbox::Column::UserId.eq(id.0))
             .exec(&txn)
             .await?;
         txn.commit().await?;
-        self.forget_user(flock, id);
-        Ok(())
-    }
-}
-
-// --- One-time codes (feat/otp): phone lookup and identifier verification. ---
-impl Db {
-    pub async fn user_mark_email_verified(
-        &self,
-        flock: FlockId,
-        id: UserId,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> DbResult<()> {
-        use sea_orm::sea_query::Expr;
-        user::Entity::update_many()
-            .col_expr(user::Column::EmailVerified, Expr::value(true))
-            .col_expr(user::Column::UpdatedAt, Expr::value(now))
-            .filter(user::Column::FlockId.eq(flock.0))
-            .filter(user::Column::Id.eq(id.0))
-            .exec(&self.conn)
-            .await?;
-        self.forget_user(flock, id);
-        Ok(())
-    }
-
-    pub async fn user_mark_phone_verified(
-        &self,
-        flock: FlockId,
-        id: UserId,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> DbResult<()> {
-        use sea_orm::sea_query::Expr;
-        user::Entity::update_many()
-            .col_expr(user::Column::PhoneVerified, Expr::value(true))
-            .col_expr(user::Column::UpdatedAt, Expr::value(now))
-            .filter(user::Column::FlockId.eq(flock.0))
-            .filter(user::Column::Id.eq(id.0))
-            .exec(&self.conn)
-            .await?;
-        self.forget_user(flock, id);
+        self.forget_user(id);
         Ok(())
     }
 }

@@ -4,54 +4,64 @@
 //! Why the database and not the KV store: the secret, the account change and the mail that
 //! carries the secret must commit together (the durable outbox lives in the database), and
 //! a KV write cannot join that transaction.
-use crate::db::{Db, DbResult};
-use crate::ids::{FlockId, UserId};
+use crate::db::mail::NewMail;
+use crate::db::{DbResult, FlockDb};
+use crate::ids::UserId;
 use chrono::{DateTime, Utc};
 use entity::{mail_outbox, user, user_token};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, TransactionTrait,
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
 };
 use uuid::Uuid;
 
 pub use entity::user_token::Model as TokenRow;
 
-/// Marks every unused token of `purpose` of the user as used (superseded).
-async fn void_tokens<C: ConnectionTrait>(
+/// A one-time secret about to be stored (its digest only); the gateway adds the flock.
+#[derive(Debug, Clone)]
+pub struct NewToken {
+    pub id: Uuid,
+    pub user: UserId,
+    /// `activation` or `reset`.
+    pub purpose: String,
+    pub token_hash: Vec<u8>,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl NewToken {
+    pub(super) fn into_active(self) -> user_token::ActiveModel {
+        user_token::ActiveModel {
+            id: Set(self.id),
+            user_id: Set(self.user.0),
+            purpose: Set(self.purpose),
+            token_hash: Set(self.token_hash),
+            expires_at: Set(self.expires_at),
+            used_at: Set(None),
+            created_at: Set(self.created_at),
+            ..Default::default()
+        }
+    }
+}
+
+/// Marks every unused token of `purpose` (every purpose when None) of the user as used.
+pub(super) async fn void<C: ConnectionTrait>(
+    f: &FlockDb<'_>,
     c: &C,
-    flock: FlockId,
-    user_id: UserId,
+    user: UserId,
     purpose: Option<&str>,
     now: DateTime<Utc>,
 ) -> DbResult<()> {
-    let mut q = user_token::Entity::update_many()
+    let mut q = f
+        .update::<user_token::Entity>()
         .col_expr(user_token::Column::UsedAt, Expr::value(Some(now)))
-        .filter(user_token::Column::FlockId.eq(flock.0))
-        .filter(user_token::Column::UserId.eq(user_id.0))
+        .filter(user_token::Column::UserId.eq(user.0))
         .filter(user_token::Column::UsedAt.is_null());
     if let Some(p) = purpose {
         q = q.filter(user_token::Column::Purpose.eq(p));
     }
     q.exec(c).await?;
     Ok(())
-}
-
-/// Claims a token for a single use; true when this call consumed it.
-async fn consume<C: ConnectionTrait>(
-    c: &C,
-    flock: FlockId,
-    id: Uuid,
-    now: DateTime<Utc>,
-) -> DbResult<bool> {
-    let r = user_token::Entity::update_many()
-        .col_expr(user_token::Column::UsedAt, Expr::value(Some(now)))
-        .filter(user_token::Column::FlockId.eq(flock.0))
-        .filter(user_token::Column::Id.eq(id))
-        .filter(user_token::Column::UsedAt.is_null())
-        .filter(user_token::Column::ExpiresAt.gt(now))
-        .exec(c)
-        .await?;
-    Ok(r.rows_affected == 1)
 }
 
 /// What a consumed token does to its account.
@@ -66,34 +76,30 @@ pub enum TokenEffect {
     },
 }
 
-impl Db {
-    pub async fn token_by_id(&self, flock: FlockId, id: Uuid) -> DbResult<Option<TokenRow>> {
-        Ok(user_token::Entity::find()
-            .filter(user_token::Column::FlockId.eq(flock.0))
+impl FlockDb<'_> {
+    pub async fn token(&self, id: Uuid) -> DbResult<Option<TokenRow>> {
+        Ok(self
+            .find::<user_token::Entity>()
             .filter(user_token::Column::Id.eq(id))
-            .one(&self.conn)
+            .one(&self.db.conn)
             .await?)
     }
 
     /// Stores a new token (older unused ones of the same purpose become void) and its mail.
-    pub async fn token_issue_with_mail(
-        &self,
-        token: TokenRow,
-        mail: mail_outbox::Model,
-    ) -> DbResult<()> {
-        let txn = self.conn.begin().await?;
-        void_tokens(
+    pub async fn token_issue_with_mail(&self, token: NewToken, mail: NewMail) -> DbResult<()> {
+        let txn = self.db.conn.begin().await?;
+        void(
+            self,
             &txn,
-            FlockId(token.flock_id),
-            UserId(token.user_id),
+            token.user,
             Some(&token.purpose),
             token.created_at,
         )
         .await?;
-        user_token::Entity::insert(token.into_active_model())
+        user_token::Entity::insert(self.own(token.into_active()))
             .exec(&txn)
             .await?;
-        mail_outbox::Entity::insert(mail.into_active_model())
+        mail_outbox::Entity::insert(self.own(mail.into_active()))
             .exec(&txn)
             .await?;
         txn.commit().await?;
@@ -104,63 +110,61 @@ impl Db {
     /// was already used, expired or unknown (nothing changes then).
     pub async fn token_redeem(
         &self,
-        flock: FlockId,
-        token_id: Uuid,
+        token: Uuid,
         user_id: UserId,
         effect: TokenEffect,
         now: DateTime<Utc>,
     ) -> DbResult<bool> {
-        let txn = self.conn.begin().await?;
-        if !consume(&txn, flock, token_id, now).await? {
+        let txn = self.db.conn.begin().await?;
+        let consumed = self
+            .update::<user_token::Entity>()
+            .col_expr(user_token::Column::UsedAt, Expr::value(Some(now)))
+            .filter(user_token::Column::Id.eq(token))
+            .filter(user_token::Column::UsedAt.is_null())
+            .filter(user_token::Column::ExpiresAt.gt(now))
+            .exec(&txn)
+            .await?;
+        if consumed.rows_affected != 1 {
             txn.rollback().await?;
             return Ok(false);
         }
-        let mut q = user::Entity::update_many()
+        let mut q = self
+            .update::<user::Entity>()
             .col_expr(user::Column::UpdatedAt, Expr::value(now))
             .col_expr(user::Column::EmailVerified, Expr::value(true))
-            .filter(user::Column::FlockId.eq(flock.0))
             .filter(user::Column::Id.eq(user_id.0))
             .filter(user::Column::DeletedAt.is_null());
-        match effect {
-            TokenEffect::Activate { status } => {
-                if let Some(s) = status {
-                    q = q.col_expr(user::Column::Status, Expr::value(s));
-                }
-            }
+        let status = match effect {
+            TokenEffect::Activate { status } => status,
             TokenEffect::SetPassword { hash, status } => {
                 q = q.col_expr(user::Column::PasswordHash, Expr::value(hash));
-                if let Some(s) = status {
-                    q = q.col_expr(user::Column::Status, Expr::value(s));
-                }
-                void_tokens(&txn, flock, user_id, Some("reset"), now).await?;
+                void(self, &txn, user_id, Some("reset"), now).await?;
+                status
             }
+        };
+        if let Some(s) = status {
+            q = q.col_expr(user::Column::Status, Expr::value(s));
         }
-        let r = q.exec(&txn).await?;
-        if r.rows_affected != 1 {
+        if q.exec(&txn).await?.rows_affected != 1 {
             txn.rollback().await?;
             return Ok(false);
         }
         txn.commit().await?;
-        self.forget_user(flock, user_id);
+        self.forget_user(user_id);
         Ok(true)
     }
 
     /// Token metadata of a user (never the digests), for the data export.
-    pub async fn tokens_of_user(&self, flock: FlockId, user_id: UserId) -> DbResult<Vec<TokenRow>> {
-        Ok(user_token::Entity::find()
-            .filter(user_token::Column::FlockId.eq(flock.0))
-            .filter(user_token::Column::UserId.eq(user_id.0))
-            .all(&self.conn)
+    pub async fn tokens_of_user(&self, user: UserId) -> DbResult<Vec<TokenRow>> {
+        Ok(self
+            .find::<user_token::Entity>()
+            .filter(user_token::Column::UserId.eq(user.0))
+            .all(&self.db.conn)
             .await?)
     }
 
     /// Voids every unused token of the user (password change, deletion).
-    pub async fn tokens_void_all(
-        &self,
-        flock: FlockId,
-        user_id: UserId,
-        now: DateTime<Utc>,
-    ) -> DbResult<()> {
-        void_tokens(&self.conn, flock, user_id, None, now).await
+    pub async fn tokens_void_all(&self, user: UserId, now: DateTime<Utc>) -> DbResult<()> {
+        void(self, &self.db.conn, user, None, now).await
     }
 }

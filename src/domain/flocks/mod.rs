@@ -6,6 +6,7 @@ pub use settings::{EnumerationPolicy, FlockSettings};
 
 use super::signing::SigningKeys;
 use super::{api_keys, InfraError, Invalid};
+use crate::db::flocks::FlockRecord;
 use crate::db::Db;
 use crate::ids::FlockId;
 use crate::infra::clock::Clock;
@@ -121,12 +122,12 @@ pub struct Flock {
 }
 
 impl Flock {
-    fn from_row(r: entity::flock::Model) -> Result<Self, InfraError> {
+    fn from_row(r: FlockRecord) -> Result<Self, InfraError> {
         let settings = serde_json::from_value(r.settings).map_err(|e| {
             InfraError::Internal(format!("stored settings of flock {}: {e}", r.slug))
         })?;
         Ok(Self {
-            id: FlockId(r.id),
+            id: r.id,
             slug: r.slug,
             name: r.name,
             status: if r.status == "disabled" {
@@ -140,9 +141,9 @@ impl Flock {
         })
     }
 
-    fn to_row(&self) -> Result<entity::flock::Model, InfraError> {
-        Ok(entity::flock::Model {
-            id: self.id.0,
+    fn to_row(&self) -> Result<FlockRecord, InfraError> {
+        Ok(FlockRecord {
+            id: self.id,
             slug: self.slug.clone(),
             name: self.name.clone(),
             status: self.status.as_str().to_owned(),
@@ -216,9 +217,9 @@ impl FlockService {
             created_at: now,
             updated_at: now,
         };
-        let key = SigningKeys::generate(flock.id, now)?;
+        let key = SigningKeys::generate(now)?;
         let (admin, plaintext) =
-            api_keys::ApiKeyService::generate(flock.id, "admin", vec!["*".to_owned()], now);
+            api_keys::ApiKeyService::generate("admin", vec!["*".to_owned()], now);
         match self.db.flock_create(flock.to_row()?, key, admin).await {
             Ok(()) => {}
             Err(crate::db::DbError::Conflict(_)) => return Err(FlockError::SlugTaken),

@@ -5,7 +5,7 @@ pub mod worker;
 
 use super::flocks::Flock;
 use super::InfraError;
-use crate::db::mail::MailRow;
+use crate::db::mail::NewMail;
 use crate::ids::UserId;
 use chrono::{DateTime, Utc};
 use minijinja::{context, Environment};
@@ -139,7 +139,7 @@ impl MailComposer {
         kind: MailKind,
         input: MailInput<'_>,
         now: DateTime<Utc>,
-    ) -> Result<MailRow, InfraError> {
+    ) -> Result<NewMail, InfraError> {
         let link = match input.link {
             Some((path, token)) => self.link(flock, path, token),
             None => format!("{}/{}/reset-password", self.base_url(flock), flock.slug),
@@ -159,20 +159,15 @@ impl MailComposer {
             };
             r.map_err(|e| InfraError::Internal(format!("mail template {name}: {e}")))
         };
-        Ok(MailRow {
+        Ok(NewMail {
             id: uuid::Uuid::new_v4(),
-            flock_id: flock.id.0,
-            user_id: input.user.map(|u| u.0),
+            user: input.user,
             kind: kind.name().to_owned(),
             to_addr: input.to.to_owned(),
             from_addr: flock.settings.mail_from.clone(),
             subject: render("subject")?,
             text_body: render("txt")?,
             html_body: Some(render("html")?),
-            attempts: 0,
-            next_attempt_at: now,
-            sent_at: None,
-            last_error: None,
             created_at: now,
         })
     }
@@ -187,7 +182,7 @@ mod tests {
 
     fn flock(public_url: Option<&str>) -> Flock {
         Flock {
-            id: FlockId(uuid::Uuid::new_v4()),
+            id: FlockId::new(),
             slug: "acme".into(),
             name: "Acme & Co".into(),
             status: FlockStatus::Active,

@@ -40,9 +40,15 @@ impl MailWorker {
     pub async fn run_once(&self) -> Result<Pass, crate::db::DbError> {
         let mut pass = Pass::default();
         let now = self.clock.now();
-        for row in self.db.mail_due(now, MAX_ATTEMPTS, 100).await? {
+        for row in self
+            .db
+            .cross_flock()
+            .mail_due(now, MAX_ATTEMPTS, 100)
+            .await?
+        {
             if !self
                 .db
+                .cross_flock()
                 .mail_claim(row.id, row.attempts, now + Duration::seconds(LEASE_SECS))
                 .await?
             {
@@ -57,7 +63,10 @@ impl MailWorker {
             };
             match self.mailer.send(&mail).await {
                 Ok(()) => {
-                    self.db.mail_mark_sent(row.id, self.clock.now()).await?;
+                    self.db
+                        .cross_flock()
+                        .mail_mark_sent(row.id, self.clock.now())
+                        .await?;
                     pass.sent += 1;
                 }
                 Err(e) => {
@@ -69,6 +78,7 @@ impl MailWorker {
                     };
                     tracing::warn!(mail = %row.id, attempts, error = %e, "mail delivery failed");
                     self.db
+                        .cross_flock()
                         .mail_mark_failed(row.id, &e.to_string(), next)
                         .await?;
                     pass.failed += 1;

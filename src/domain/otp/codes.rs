@@ -5,7 +5,7 @@ use super::{
 };
 use crate::domain::flocks::{EnumerationPolicy, Flock};
 use crate::domain::limits::{Hit, Limit, RetryAfter};
-use crate::domain::user::User;
+use crate::domain::user::UserError;
 use crate::domain::{InfraError, Invalid};
 use crate::ids::UserId;
 use crate::infra::mail::OutgoingMail;
@@ -32,7 +32,7 @@ impl OtpService {
     ) -> Result<(), OtpError> {
         let id = Identifier::parse(channel, identifier).map_err(OtpError::Invalid)?;
         let s = &flock.settings.otp;
-        if channel == Channel::Sms && !s.sms_allowed(&id.value) {
+        if channel == Channel::Sms && !s.sms_allowed(id.value()) {
             return Err(OtpError::PrefixBlocked);
         }
         let background = match purpose {
@@ -42,18 +42,18 @@ impl OtpService {
                 } else {
                     Channel::Sms
                 };
-                let me = match user {
-                    Some(u) => self.db.user_by_id(flock.id, u).await?.map(User::from),
-                    None => None,
-                };
-                let Some(me) = me else {
+                let Some(u) = user else {
                     return Err(OtpError::UnknownAccount);
                 };
+                let me = self.users.get(flock.id, u).await.map_err(|e| match e {
+                    UserError::NotFound => OtpError::UnknownAccount,
+                    e => e.into(),
+                })?;
                 let mine = match want {
                     Channel::Email => me.email.as_deref(),
                     Channel::Sms => me.phone.as_deref(),
                 };
-                if channel != want || mine != Some(id.value.as_str()) {
+                if channel != want || mine != Some(id.value()) {
                     return Err(OtpError::Invalid(Invalid::new(
                         "identifier_mismatch",
                         "identifier",
@@ -150,7 +150,7 @@ impl OtpService {
             Channel::Sms => self
                 .sms
                 .send(&OutgoingSms {
-                    to: id.value.clone(),
+                    to: id.value().to_owned(),
                     text,
                 })
                 .await
@@ -158,7 +158,7 @@ impl OtpService {
             Channel::Email => self
                 .mailer
                 .send(&OutgoingMail {
-                    to: id.value.clone(),
+                    to: id.value().to_owned(),
                     from: None,
                     subject: format!("Your {} {what} code", flock.name),
                     text,

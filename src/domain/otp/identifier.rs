@@ -1,55 +1,41 @@
-//! Identifiers a code is sent to: a normalised email or E.164 phone number.
+//! Identifiers a code is sent to: a normalised email or E.164 phone number, by the user
+//! area's own rules ([`Contact`]).
 use super::Channel;
-use crate::domain::user::Email;
+use crate::domain::user::{Contact, Email, Phone};
 use crate::domain::Invalid;
 
-/// A normalised identifier: a lowercase email or an E.164 phone number.
+/// A normalised identifier and the channel that reaches it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identifier {
     pub channel: Channel,
-    pub value: String,
-}
-
-/// `+` then 8–15 digits, the first not 0; spaces, dashes, dots and brackets are dropped.
-pub fn parse_phone(raw: &str) -> Result<String, Invalid> {
-    let bad = || {
-        Invalid::new(
-            "invalid_phone",
-            "identifier",
-            "phone must be an E.164 number such as +35799123456",
-        )
-    };
-    let s: String = raw
-        .trim()
-        .chars()
-        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')'))
-        .collect();
-    let digits = s.strip_prefix('+').ok_or_else(bad)?;
-    if !(8..=15).contains(&digits.len())
-        || !digits.bytes().all(|b| b.is_ascii_digit())
-        || digits.starts_with('0')
-    {
-        return Err(bad());
-    }
-    Ok(s)
+    pub contact: Contact,
 }
 
 impl Identifier {
+    /// Parses `raw` by the channel's rule; errors name the `identifier` field.
     pub fn parse(channel: Channel, raw: &str) -> Result<Self, Invalid> {
-        let value = match channel {
-            Channel::Email => Email::parse(raw)
-                .map_err(|_| {
-                    Invalid::new(
-                        "invalid_email",
-                        "identifier",
-                        "email must be a valid address",
-                    )
-                })?
-                .as_str()
-                .to_owned(),
-            Channel::Sms => parse_phone(raw)?,
+        let contact = match channel {
+            Channel::Email => Contact::Email(Email::parse(raw).map_err(|_| {
+                Invalid::new(
+                    "invalid_email",
+                    "identifier",
+                    "email must be a valid address",
+                )
+            })?),
+            Channel::Sms => Contact::Phone(Phone::parse(raw).map_err(|_| {
+                Invalid::new(
+                    "invalid_phone",
+                    "identifier",
+                    "phone must be an E.164 number such as +35799123456",
+                )
+            })?),
         };
-        Ok(Self { channel, value })
+        Ok(Self { channel, contact })
+    }
+
+    /// The normalised email or phone number.
+    pub fn value(&self) -> &str {
+        self.contact.as_str()
     }
 
     pub(super) fn kind(&self) -> &'static str {
@@ -61,6 +47,6 @@ impl Identifier {
 
     /// Key part for limits: channel + value (the limits digest it).
     pub(super) fn limit_key(&self) -> String {
-        format!("{}:{}", self.kind(), self.value)
+        format!("{}:{}", self.kind(), self.value())
     }
 }

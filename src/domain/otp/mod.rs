@@ -18,19 +18,15 @@
 mod codes;
 mod identifier;
 mod settings;
-mod signin;
 mod verify;
 
-pub use identifier::{parse_phone, Identifier};
+pub use identifier::Identifier;
 pub use settings::OtpSettings;
 
 use super::limits::{key_digest, Limit, Limits, RetryAfter};
-use super::password::{HashError, Hasher};
-use super::sessions::{SessionGrant, SessionService};
-use super::user::User;
+use super::user::{User, UserError, UserService};
 use super::{InfraError, Invalid};
-use crate::db::{Db, DbError};
-use crate::ids::{FlockId, UserId};
+use crate::ids::FlockId;
 use crate::infra::clock::Clock;
 use crate::infra::kv::{Kv, KvError};
 use crate::infra::mail::{MailError, Mailer};
@@ -68,6 +64,9 @@ pub enum OtpError {
     Mail(MailError),
     #[error("too many password checks in progress")]
     Busy,
+    /// A rule of the account the code is for (e.g. an identifier already taken).
+    #[error(transparent)]
+    User(Box<UserError>),
     #[error(transparent)]
     Infra(#[from] InfraError),
 }
@@ -78,28 +77,14 @@ impl From<KvError> for OtpError {
     }
 }
 
-impl From<DbError> for OtpError {
-    fn from(e: DbError) -> Self {
-        OtpError::Infra(e.into())
-    }
-}
-
-impl From<HashError> for OtpError {
-    fn from(e: HashError) -> Self {
+/// What the user area answers inside a code flow. Its refusals that a code flow can meet
+/// keep their own codes through [`OtpError::User`].
+impl From<UserError> for OtpError {
+    fn from(e: UserError) -> Self {
         match e {
-            HashError::Busy => OtpError::Busy,
-            HashError::Internal(m) => OtpError::Infra(InfraError::Internal(m)),
-        }
-    }
-}
-
-impl From<super::sessions::access::TokenError> for OtpError {
-    fn from(e: super::sessions::access::TokenError) -> Self {
-        match e {
-            super::sessions::access::TokenError::Invalid => {
-                OtpError::Infra(InfraError::Internal("token issue".into()))
-            }
-            super::sessions::access::TokenError::Infra(i) => OtpError::Infra(i),
+            UserError::Busy => OtpError::Busy,
+            UserError::Infra(i) => OtpError::Infra(i),
+            e => OtpError::User(Box::new(e)),
         }
     }
 }
@@ -142,37 +127,17 @@ struct CodeRecord {
     expires_at_ms: i64,
 }
 
-/// Profile fields for an account created by a code.
-#[derive(Debug, Clone, Default)]
-pub struct Profile {
-    pub first_name: Option<String>,
-    pub last_name: Option<String>,
-    pub locale: Option<String>,
-    pub terms_accepted: bool,
-    pub email_opt_out: bool,
-    pub sms_opt_out: bool,
-}
-
-/// The outcome of a sign-in code.
-pub struct OtpSignedIn {
-    pub user: User,
-    pub grant: SessionGrant,
-    /// True when this code created the account.
-    pub created: bool,
-}
-
 const GC_SLACK: Duration = Duration::from_secs(120);
 
 #[derive(Clone)]
 pub struct OtpService {
-    db: Db,
     kv: Kv,
     clock: Clock,
     limits: Limits,
-    hasher: Hasher,
     mailer: Mailer,
     sms: Sms,
-    sessions: SessionService,
+    /// The accounts codes are for (lookups, verified flags, password resets).
+    users: UserService,
     configured_secret: Option<SecretString>,
 }
 
@@ -187,25 +152,21 @@ pub fn generate_code(len: u8) -> String {
 impl OtpService {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        db: Db,
         kv: Kv,
         clock: Clock,
         limits: Limits,
-        hasher: Hasher,
         mailer: Mailer,
         sms: Sms,
-        sessions: SessionService,
+        users: UserService,
         configured_secret: Option<SecretString>,
     ) -> Self {
         Self {
-            db,
             kv,
             clock,
             limits,
-            hasher,
             mailer,
             sms,
-            sessions,
+            users,
             configured_secret,
         }
     }
@@ -254,7 +215,7 @@ impl OtpService {
             flock.to_string().as_str(),
             purpose.as_str(),
             id.kind(),
-            id.value.as_str(),
+            id.value(),
             code,
         ] {
             m.update(&(part.len() as u64).to_be_bytes());
@@ -285,24 +246,6 @@ impl OtpService {
     }
 
     async fn find_user(&self, flock: FlockId, id: &Identifier) -> Result<Option<User>, OtpError> {
-        let row = match id.channel {
-            Channel::Email => self.db.user_by_email(flock, &id.value).await?,
-            Channel::Sms => self.db.user_by_phone(flock, &id.value).await?,
-        };
-        Ok(row.map(User::from))
-    }
-
-    async fn mark_verified(
-        &self,
-        flock: FlockId,
-        user: UserId,
-        channel: Channel,
-    ) -> Result<(), OtpError> {
-        let now = self.clock.now();
-        match channel {
-            Channel::Email => self.db.user_mark_email_verified(flock, user, now).await?,
-            Channel::Sms => self.db.user_mark_phone_verified(flock, user, now).await?,
-        }
-        Ok(())
+        Ok(self.users.find(flock, &id.contact).await?)
     }
 }

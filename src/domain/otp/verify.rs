@@ -3,7 +3,7 @@
 use super::{Channel, CodeRecord, Identifier, OtpError, OtpService, Purpose, GC_SLACK};
 use crate::domain::flocks::Flock;
 use crate::domain::password::check_policy;
-use crate::domain::user::User;
+use crate::domain::user::{User, UserError};
 use crate::ids::UserId;
 use crate::infra::secret::ct_eq;
 use secrecy::{ExposeSecret, SecretString};
@@ -68,6 +68,20 @@ impl OtpService {
         Ok(())
     }
 
+    /// Checks and consumes a sign-in (or registration) code; the identifier it proved.
+    pub async fn verify_sign_in(
+        &self,
+        flock: &Flock,
+        channel: Channel,
+        identifier: &str,
+        purpose: Purpose,
+        code: &str,
+    ) -> Result<Identifier, OtpError> {
+        let id = Identifier::parse(channel, identifier).map_err(OtpError::Invalid)?;
+        self.verify(flock, &id, purpose, code).await?;
+        Ok(id)
+    }
+
     /// Marks the signed-in user's own email or phone verified with a `verify_*` code.
     pub async fn verify_identifier(
         &self,
@@ -83,27 +97,21 @@ impl OtpService {
             Channel::Sms => Purpose::VerifyPhone,
         };
         self.verify(flock, &id, purpose, code).await?;
-        let me = self
-            .db
-            .user_by_id(flock.id, user)
-            .await?
-            .map(User::from)
-            .ok_or(OtpError::UnknownAccount)?;
+        let me = self.users.get(flock.id, user).await.map_err(|e| match e {
+            UserError::NotFound => OtpError::UnknownAccount,
+            e => e.into(),
+        })?;
         let mine = match channel {
             Channel::Email => me.email.as_deref(),
             Channel::Sms => me.phone.as_deref(),
         };
-        if mine != Some(id.value.as_str()) {
+        if mine != Some(id.value()) {
             return Err(OtpError::InvalidCode);
         }
-        self.mark_verified(flock.id, user, channel).await?;
-        let me = self
-            .db
-            .user_by_id(flock.id, user)
-            .await?
-            .map(User::from)
-            .ok_or(OtpError::UnknownAccount)?;
-        Ok(me)
+        Ok(self
+            .users
+            .mark_verified(flock.id, user, &id.contact)
+            .await?)
     }
 
     /// Sets a new password with a `password_reset` code and ends every session of the
@@ -120,7 +128,7 @@ impl OtpService {
         check_policy(
             new_password.expose_secret(),
             flock.settings.password_min_length,
-            &[id.value.as_str()],
+            &[id.value()],
         )
         .map_err(OtpError::Invalid)?;
         self.verify(flock, &id, Purpose::PasswordReset, code)
@@ -129,15 +137,8 @@ impl OtpService {
             .find_user(flock.id, &id)
             .await?
             .ok_or(OtpError::InvalidCode)?;
-        let hash = self.hasher.hash(new_password).await?;
-        let now = self.clock.now();
-        self.db
-            .user_set_password_hash(flock.id, user.id, &hash, now)
-            .await?;
-        self.mark_verified(flock.id, user.id, channel).await?;
-        self.sessions
-            .store
-            .revoke_all(flock.id, user.id, None)
+        self.users
+            .set_password_after_code(flock, &user, &id.contact, new_password)
             .await?;
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! injected clock.
 use crate::domain::flocks::Flock;
 use crate::domain::signing::SigningKeys;
+use crate::domain::user::Role;
 use crate::domain::InfraError;
 use crate::ids::{FlockId, SessionId, UserId};
 use crate::infra::clock::Clock;
@@ -41,7 +42,7 @@ pub struct AccessClaims {
     pub flock: FlockId,
     pub user: UserId,
     pub session: SessionId,
-    pub role: String,
+    pub role: Role,
     pub expires_at: i64,
 }
 
@@ -82,7 +83,7 @@ impl TokenService {
         flock: &Flock,
         user: UserId,
         session: SessionId,
-        role: &str,
+        role: Role,
     ) -> Result<(String, i64), TokenError> {
         let keys = self.keys.for_flock(flock.id).await?;
         let now = self.clock.unix();
@@ -93,7 +94,7 @@ impl TokenService {
             sub: user.to_string(),
             sid: session.to_string(),
             flock: flock.id.to_string(),
-            role: role.to_owned(),
+            role: role.as_str().to_owned(),
             iat: now,
             nbf: now,
             exp,
@@ -127,7 +128,7 @@ impl TokenService {
             flock: flock.id,
             user: UserId(claims.sub.parse().map_err(|_| TokenError::Invalid)?),
             session: SessionId(claims.sid.parse().map_err(|_| TokenError::Invalid)?),
-            role: claims.role.clone(),
+            role: Role::parse(&claims.role).ok_or(TokenError::Invalid)?,
             expires_at: claims.exp,
         })
     }

@@ -2,7 +2,8 @@
 //! office for a user) and exchanged, together with a device token, for a new session.
 //! Stored hashed under `al:{flock}:{digest}`; redeeming takes the record atomically, so
 //! two redemptions of one token cannot both succeed.
-use super::{from_json, gc_ttl, opaque_token, to_json, SessionStore};
+use super::store::SessionStore;
+use super::{from_json, gc_ttl, opaque_token, to_json};
 use crate::domain::InfraError;
 use crate::ids::{FlockId, UserId};
 use crate::infra::secret;
@@ -13,12 +14,21 @@ const PREFIX: &str = "fold_al_";
 /// How long an autologin token may wait to be redeemed.
 pub const LIFETIME_SECS: i64 = 120;
 
+/// Who asked for an autologin token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Issuer {
+    /// The signed-in user, for themselves.
+    User,
+    /// A server of the flock (API key), for one of its users.
+    BackOffice,
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AutologinRecord {
-    pub user: String,
+    pub user: UserId,
     pub expires_at: DateTime<Utc>,
-    /// `user` (issued to the signed-in user) or `back_office` (by an API key).
-    pub issued_by: String,
+    pub issued_by: Issuer,
 }
 
 #[derive(Clone)]
@@ -39,13 +49,13 @@ impl AutologinTokens {
         &self,
         flock: FlockId,
         user: UserId,
-        issued_by: &str,
+        issued_by: Issuer,
     ) -> Result<(String, DateTime<Utc>), InfraError> {
         let now = self.store.clock.now();
         let rec = AutologinRecord {
-            user: user.to_string(),
+            user,
             expires_at: now + Duration::seconds(LIFETIME_SECS),
-            issued_by: issued_by.to_owned(),
+            issued_by,
         };
         let token = opaque_token(PREFIX);
         self.store
@@ -71,6 +81,6 @@ impl AutologinTokens {
         if self.store.clock.now() >= rec.expires_at {
             return Ok(None);
         }
-        Ok(rec.user.parse().ok().map(UserId))
+        Ok(Some(rec.user))
     }
 }

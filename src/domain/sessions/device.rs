@@ -1,9 +1,10 @@
 //! Device tokens: an opaque credential for one device id. Sessions can be paired with a
 //! device; signing out with the device token ends every session paired with it.
 //! Stored hashed: `dt:{flock}:{digest}` → record, `dts:{flock}:{digest}` → paired sessions.
-use super::{from_json, gc_ttl, opaque_token, to_json, SessionStore};
+use super::store::SessionStore;
+use super::{from_json, gc_ttl, opaque_token, to_json};
 use crate::domain::InfraError;
-use crate::ids::{FlockId, SessionId, UserId};
+use crate::ids::{FlockId, SessionId};
 use crate::infra::secret;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
@@ -110,10 +111,8 @@ impl DeviceTokens {
             let Ok(uuid) = id.parse() else { continue };
             let sid = SessionId(uuid);
             if let Some(s) = self.store.get(flock, sid).await? {
-                if let Ok(u) = s.user.parse() {
-                    if self.store.revoke(flock, UserId(u), sid).await? {
-                        n += 1;
-                    }
+                if self.store.revoke(flock, s.user, sid).await? {
+                    n += 1;
                 }
             }
             self.store.kv.srem(&sk, &id).await?;

@@ -1,31 +1,52 @@
-//! Sessions live in the KV store: one record per session and an index per user. Every
-//! authenticated call checks its session here, so a revoked session dies at once.
-//! Refresh tokens (`refresh`) hang off a session: ending the session ends them.
+//! Sessions and the credentials that carry them, all in the KV store: one record per
+//! session and an index per user. Every authenticated call checks its session here, so a
+//! revoked session dies at once. Refresh tokens hang off a session: ending the session
+//! ends them.
+//!
+//! [`SessionService`] owns the stores; they are private to this module. Its work, by file
+//! (each an `impl SessionService` or the store it wraps):
+//! - here — authenticate an access token, list and end sessions, presence;
+//! - `grants` — open a session and rotate a refresh token (`pub(in crate::domain)`: only
+//!   `domain::signin`, which applies the account rules first, opens sessions);
+//! - `devices` — device tokens, autologin tokens and visitor tokens;
+//! - `store`, `refresh`, `device`, `autologin`, `visitor` — the KV records;
+//! - `access` — signed access tokens (JWT) and their verification.
 pub mod access;
-pub mod autologin;
-pub mod device;
-pub mod refresh;
+mod autologin;
+mod device;
+mod devices;
+mod grants;
+mod refresh;
 mod store;
-pub mod visitor;
+mod visitor;
 
 use super::flocks::Flock;
-use super::sessions::access::{TokenError, TokenService};
+use super::user::Role;
 use super::InfraError;
 use crate::ids::{FlockId, SessionId, UserId};
-pub use autologin::AutologinTokens;
+use crate::infra::clock::Clock;
+use crate::infra::kv::Kv;
+use access::{AccessClaims, TokenError, TokenService};
+use autologin::AutologinTokens;
 use chrono::{DateTime, Duration, Utc};
-pub use device::DeviceTokens;
-pub use refresh::{RefreshError, RefreshTokens};
+use device::DeviceTokens;
+use refresh::RefreshTokens;
 use serde::{Deserialize, Serialize};
-pub use store::SessionStore;
-pub use visitor::VisitorTokens;
+use store::SessionStore;
+use visitor::VisitorTokens;
 
+pub use autologin::Issuer;
+pub use device::DeviceRecord;
+pub use visitor::Visitor;
+
+/// A session as stored.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Session {
-    pub id: SessionIdRepr,
-    pub flock: String,
-    pub user: String,
-    pub role: String,
+    pub id: SessionId,
+    /// The flock, as stored (checked against the key it was read under).
+    flock: String,
+    pub user: UserId,
+    pub role: Role,
     pub created_at: DateTime<Utc>,
     pub last_seen_at: DateTime<Utc>,
     pub idle_expires_at: DateTime<Utc>,
@@ -45,8 +66,6 @@ pub struct Session {
     pub device: Option<String>,
 }
 
-pub type SessionIdRepr = String;
-
 /// Where a session was opened from (kept for the session list).
 #[derive(Debug, Clone, Default)]
 pub struct SessionMeta {
@@ -55,7 +74,7 @@ pub struct SessionMeta {
     pub source: Option<String>,
 }
 
-/// A freshly opened session and the credentials that carry it.
+/// A freshly opened (or renewed) session and the credentials that carry it.
 #[derive(Debug, Clone)]
 pub struct SessionGrant {
     pub session: Session,
@@ -66,115 +85,174 @@ pub struct SessionGrant {
     pub refresh_token: String,
 }
 
-/// Opens sessions for every sign-in path (password, activation, one-time code, …), so
-/// each path hands out the same credentials.
+/// A credential presented on its own (not as a field of an otherwise valid request).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    Device,
+    Autologin,
+    Visitor,
+}
+
+impl Credential {
+    pub fn name(self) -> &'static str {
+        match self {
+            Credential::Device => "device token",
+            Credential::Autologin => "autologin token",
+            Credential::Visitor => "visitor token",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The access token, or its session, is not (or no longer) valid.
+    #[error("invalid or expired token")]
+    InvalidToken,
+    /// Unknown, expired, reused, or its session or account may no longer go on.
+    #[error("invalid, expired or reused refresh token")]
+    InvalidRefreshToken,
+    /// A device, autologin or visitor token that is unknown, used or expired.
+    #[error("invalid or expired {}", .0.name())]
+    InvalidCredential(Credential),
+    /// A device token given along with valid credentials (a field of the request).
+    #[error("unknown or expired device token")]
+    UnknownDevice,
+    /// No such session among the caller's.
+    #[error("no such session")]
+    NotFound,
+    #[error(transparent)]
+    Infra(#[from] InfraError),
+}
+
+impl From<crate::infra::kv::KvError> for SessionError {
+    fn from(e: crate::infra::kv::KvError) -> Self {
+        SessionError::Infra(e.into())
+    }
+}
+
+impl From<TokenError> for SessionError {
+    fn from(e: TokenError) -> Self {
+        match e {
+            TokenError::Invalid => SessionError::InvalidToken,
+            TokenError::Infra(i) => SessionError::Infra(i),
+        }
+    }
+}
+
+/// "Mark online" counts for this long.
+pub const ONLINE_SECS: u32 = 60;
+
 #[derive(Clone)]
 pub struct SessionService {
-    pub store: SessionStore,
-    pub tokens: TokenService,
-    pub refresh: RefreshTokens,
-    pub devices: DeviceTokens,
-    pub autologin: AutologinTokens,
-    pub visitors: VisitorTokens,
+    store: SessionStore,
+    access: TokenService,
+    refresh: RefreshTokens,
+    devices: DeviceTokens,
+    autologin: AutologinTokens,
+    visitors: VisitorTokens,
 }
 
 impl SessionService {
-    pub fn new(store: SessionStore, tokens: TokenService) -> Self {
+    pub fn new(kv: Kv, clock: Clock, access: TokenService) -> Self {
+        let store = SessionStore::new(kv, clock);
         Self {
             refresh: RefreshTokens::new(store.clone()),
             devices: DeviceTokens::new(store.clone()),
             autologin: AutologinTokens::new(store.clone()),
             visitors: VisitorTokens::new(store.clone()),
             store,
-            tokens,
+            access,
         }
     }
 
-    /// Attaches an anonymous visitor to the user who just signed in. Every sign-in path
-    /// that accepts an optional `visitor_token` calls this; an unknown or expired visitor
-    /// token is ignored (it must never block a sign-in).
-    pub async fn attach_visitor(
+    /// The caller behind an access token: the token verifies for this flock, and its
+    /// session is alive and carries the same user and role (logout and revocation take
+    /// effect at once). Marks the session used (at most one write a minute).
+    pub async fn authenticate(
+        &self,
+        flock: &Flock,
+        token: &str,
+    ) -> Result<AccessClaims, SessionError> {
+        let claims = self.access.verify(flock, token).await?;
+        match self.store.check(flock.id, claims.session).await? {
+            Some(s) if s.user == claims.user && s.role == claims.role => Ok(claims),
+            _ => Err(SessionError::InvalidToken),
+        }
+    }
+
+    /// The user's live sessions, oldest first.
+    pub async fn list(&self, flock: FlockId, user: UserId) -> Result<Vec<Session>, InfraError> {
+        self.store.list(flock, user).await
+    }
+
+    /// A live session of the caller, not marked used.
+    pub async fn current(&self, flock: FlockId, sid: SessionId) -> Result<Session, SessionError> {
+        self.store
+            .get(flock, sid)
+            .await?
+            .ok_or(SessionError::InvalidToken)
+    }
+
+    /// Marks the session used now (moves its idle deadline).
+    pub async fn mark_active(
         &self,
         flock: FlockId,
-        visitor_token: Option<&str>,
+        sid: SessionId,
+    ) -> Result<Session, SessionError> {
+        self.store
+            .touch_now(flock, sid)
+            .await?
+            .ok_or(SessionError::InvalidToken)
+    }
+
+    /// Marks the session online for [`ONLINE_SECS`] (presence), and used.
+    pub async fn mark_online(
+        &self,
+        flock: FlockId,
+        sid: SessionId,
+    ) -> Result<Session, SessionError> {
+        self.store
+            .mark_online(flock, sid, ONLINE_SECS)
+            .await?
+            .ok_or(SessionError::InvalidToken)
+    }
+
+    /// Ends one session; whether it was alive.
+    pub async fn end(
+        &self,
+        flock: FlockId,
         user: UserId,
+        sid: SessionId,
     ) -> Result<bool, InfraError> {
-        match visitor_token {
-            Some(t) if !t.is_empty() => self.visitors.attach(flock, t, user).await,
-            _ => Ok(false),
+        self.store.revoke(flock, user, sid).await
+    }
+
+    /// Ends one of the user's own sessions; another user's (or none) is `NotFound`.
+    pub async fn end_own(
+        &self,
+        flock: FlockId,
+        user: UserId,
+        sid: SessionId,
+    ) -> Result<(), SessionError> {
+        match self.store.get(flock, sid).await? {
+            Some(s) if s.user == user => {
+                self.store.revoke(flock, user, sid).await?;
+                Ok(())
+            }
+            _ => Err(SessionError::NotFound),
         }
     }
 
-    pub async fn open(
+    /// Ends every session of the user except `keep`; how many ended. Their refresh tokens
+    /// die with them.
+    pub async fn end_all(
         &self,
-        flock: &Flock,
+        flock: FlockId,
         user: UserId,
-        role: &str,
-        meta: SessionMeta,
-    ) -> Result<SessionGrant, TokenError> {
-        let session = self
-            .store
-            .create(
-                flock.id,
-                user,
-                role,
-                flock.settings.session_idle_ttl_secs,
-                flock.settings.session_absolute_ttl_secs,
-                meta,
-            )
-            .await?;
-        let sid = session_id(&session)?;
-        let (access_token, access_expires_at) = self.tokens.issue(flock, user, sid, role).await?;
-        let refresh_token = self.refresh.issue(flock.id, &session).await?;
-        Ok(SessionGrant {
-            session,
-            access_token,
-            access_expires_at,
-            refresh_token,
-        })
+        keep: Option<SessionId>,
+    ) -> Result<usize, InfraError> {
+        self.store.revoke_all(flock, user, keep).await
     }
-
-    /// Exchanges a refresh token for a new access token and the next refresh token of
-    /// the chain (see [`RefreshTokens::rotate`]).
-    pub async fn refresh(
-        &self,
-        flock: &Flock,
-        refresh_token: &str,
-    ) -> Result<SessionGrant, RefreshError> {
-        let (session, refresh_token) = self
-            .refresh
-            .rotate(flock.id, refresh_token, flock.settings.refresh_grace_secs)
-            .await?;
-        let sid = session_id(&session)?;
-        let user = UserId(
-            session
-                .user
-                .parse()
-                .map_err(|_| InfraError::Internal("session user".into()))?,
-        );
-        let (access_token, access_expires_at) = self
-            .tokens
-            .issue(flock, user, sid, &session.role)
-            .await
-            .map_err(|e| match e {
-                TokenError::Infra(i) => RefreshError::Infra(i),
-                TokenError::Invalid => RefreshError::Invalid,
-            })?;
-        Ok(SessionGrant {
-            session,
-            access_token,
-            access_expires_at,
-            refresh_token,
-        })
-    }
-}
-
-/// The typed id of a stored session.
-pub fn session_id(s: &Session) -> Result<SessionId, InfraError> {
-    Ok(SessionId(
-        s.id.parse()
-            .map_err(|_| InfraError::Internal("session id".into()))?,
-    ))
 }
 
 /// A new opaque credential: a visible kind prefix and 256 random bits.
@@ -182,16 +260,11 @@ pub(crate) fn opaque_token(prefix: &str) -> String {
     format!("{prefix}{}", crate::infra::secret::random_token(32))
 }
 
-fn ttl_until(t: DateTime<Utc>, now: DateTime<Utc>) -> std::time::Duration {
-    // Garbage-collection TTL on the store: a little past the domain deadline.
-    (t - now + Duration::minutes(5))
+/// Garbage-collection TTL on the store: a little past a domain deadline.
+pub(crate) fn gc_ttl(until: DateTime<Utc>, now: DateTime<Utc>) -> std::time::Duration {
+    (until - now + Duration::minutes(5))
         .to_std()
         .unwrap_or(std::time::Duration::from_secs(300))
-}
-
-/// Garbage-collection TTL a little past a domain deadline.
-pub(crate) fn gc_ttl(until: DateTime<Utc>, now: DateTime<Utc>) -> std::time::Duration {
-    ttl_until(until, now)
 }
 
 pub(crate) fn to_json<T: Serialize>(v: &T) -> Result<Vec<u8>, InfraError> {

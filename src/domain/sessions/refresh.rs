@@ -20,7 +20,8 @@
 //! session's (each refresh marks the session used). A refresh first checks that its
 //! session is alive, so sign-out, "sign out everywhere", password change and disabling
 //! the user end refresh tokens too.
-use super::{session_id, Session, SessionStore};
+use super::store::SessionStore;
+use super::{Session, SessionError};
 use crate::domain::InfraError;
 use crate::ids::{FlockId, SessionId, UserId};
 use crate::infra::secret;
@@ -34,24 +35,6 @@ use sha2::Sha256;
 const PREFIX: &str = "fold_rt_";
 const SEAL_LABEL: &[u8] = b"fold refresh successor v1";
 
-#[derive(Debug, thiserror::Error)]
-pub enum RefreshError {
-    /// Unknown, expired, or its session has ended.
-    #[error("invalid refresh token")]
-    Invalid,
-    /// A rotated token used again after the grace window: the family was revoked.
-    #[error("refresh token reused; the session has been ended")]
-    Reused,
-    #[error(transparent)]
-    Infra(#[from] InfraError),
-}
-
-impl From<crate::infra::kv::KvError> for RefreshError {
-    fn from(e: crate::infra::kv::KvError) -> Self {
-        RefreshError::Infra(e.into())
-    }
-}
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RefreshState {
@@ -62,8 +45,8 @@ pub enum RefreshState {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RefreshRecord {
     /// The session (also the family: every token of a chain points at it).
-    pub session: String,
-    pub user: String,
+    pub session: SessionId,
+    pub user: UserId,
     pub state: RefreshState,
     /// Hex of successor XOR HMAC(old token); only set once rotated.
     pub sealed_successor: Option<String>,
@@ -138,8 +121,8 @@ impl RefreshTokens {
     ) -> Result<(), InfraError> {
         let now = self.store.clock.now();
         let rec = RefreshRecord {
-            session: session.id.clone(),
-            user: session.user.clone(),
+            session: session.id,
+            user: session.user,
             state: RefreshState::Live,
             sealed_successor: None,
             successor: None,
@@ -153,27 +136,15 @@ impl RefreshTokens {
         Ok(())
     }
 
-    /// The stored record of a token (tests and audits).
-    pub async fn record(
-        &self,
-        flock: FlockId,
-        token: &str,
-    ) -> Result<Option<RefreshRecord>, InfraError> {
-        let Some(raw) = self.store.kv.get(&key(flock, token)).await? else {
-            return Ok(None);
-        };
-        Ok(serde_json::from_slice(&raw).ok())
-    }
-
     /// Uses a refresh token: returns its (live) session and the successor token.
     pub async fn rotate(
         &self,
         flock: FlockId,
         token: &str,
         grace_secs: u32,
-    ) -> Result<(Session, String), RefreshError> {
+    ) -> Result<(Session, String), SessionError> {
         if token.len() > 128 || !token.starts_with(PREFIX) {
-            return Err(RefreshError::Invalid);
+            return Err(SessionError::InvalidRefreshToken);
         }
         let k = key(flock, token);
         let kv = &self.store.kv;
@@ -181,19 +152,19 @@ impl RefreshTokens {
         // read sees it rotated. A handful of rounds is plenty.
         for _ in 0..16 {
             let Some(raw) = kv.get(&k).await? else {
-                return Err(RefreshError::Invalid);
+                return Err(SessionError::InvalidRefreshToken);
             };
             let rec: RefreshRecord =
                 serde_json::from_slice(&raw).map_err(|e| InfraError::Internal(e.to_string()))?;
-            let sid = SessionId(rec.session.parse().map_err(|_| RefreshError::Invalid)?);
+            let sid = rec.session;
             let now = self.store.clock.now();
             let Some(session) = self.store.get(flock, sid).await? else {
                 // The family has ended (sign-out, revocation, expiry).
                 kv.del(&k).await?;
-                return Err(RefreshError::Invalid);
+                return Err(SessionError::InvalidRefreshToken);
             };
             if session.user != rec.user || now >= rec.expires_at {
-                return Err(RefreshError::Invalid);
+                return Err(SessionError::InvalidRefreshToken);
             }
             match rec.state {
                 RefreshState::Live => {
@@ -224,7 +195,7 @@ impl RefreshTokens {
                     }
                     let session = self
                         .store
-                        .touch_now(flock, session_id(&session)?)
+                        .touch_now(flock, session.id)
                         .await?
                         .unwrap_or(session);
                     return Ok((session, succ));
@@ -238,14 +209,14 @@ impl RefreshTokens {
                     }
                     // Replay after the window: someone holds a token they should not.
                     // End the whole family; every token of the chain points at it.
-                    let user = UserId(rec.user.parse().map_err(|_| RefreshError::Invalid)?);
-                    self.store.revoke(flock, user, sid).await?;
+                    // (The answer is the same as for an unknown token.)
+                    self.store.revoke(flock, rec.user, sid).await?;
                     tracing::warn!(%flock, session = %sid, "refresh token reused after grace; session revoked");
-                    return Err(RefreshError::Reused);
+                    return Err(SessionError::InvalidRefreshToken);
                 }
             }
         }
-        Err(RefreshError::Invalid)
+        Err(SessionError::InvalidRefreshToken)
     }
 }
 

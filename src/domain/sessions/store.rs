@@ -1,6 +1,7 @@
 //! The session store: session records and the per-user index in the KV store (create,
 //! check and touch, presence, revoke one or all).
-use super::{ttl_until, Session, SessionMeta};
+use super::{gc_ttl, Session, SessionMeta};
+use crate::domain::user::Role;
 use crate::domain::InfraError;
 use crate::ids::{FlockId, SessionId, UserId};
 use crate::infra::clock::Clock;
@@ -34,7 +35,7 @@ impl SessionStore {
         &self,
         flock: FlockId,
         user: UserId,
-        role: &str,
+        role: Role,
         idle_secs: u32,
         absolute_secs: u32,
         meta: SessionMeta,
@@ -43,10 +44,10 @@ impl SessionStore {
         let sid = SessionId::new();
         let expires_at = now + Duration::seconds(i64::from(absolute_secs));
         let s = Session {
-            id: sid.to_string(),
+            id: sid,
             flock: flock.to_string(),
-            user: user.to_string(),
-            role: role.to_owned(),
+            user,
+            role,
             created_at: now,
             last_seen_at: now,
             idle_expires_at: (now + Duration::seconds(i64::from(idle_secs))).min(expires_at),
@@ -61,10 +62,14 @@ impl SessionStore {
         let body = serde_json::to_vec(&s).map_err(|e| InfraError::Internal(e.to_string()))?;
         // Index first: a session that exists is always findable for "sign out everywhere".
         self.kv
-            .sadd(&user_index(flock, user), &s.id, ttl_until(expires_at, now))
+            .sadd(
+                &user_index(flock, user),
+                &sid.to_string(),
+                gc_ttl(expires_at, now),
+            )
             .await?;
         self.kv
-            .set(&key(flock, sid), &body, ttl_until(expires_at, now))
+            .set(&key(flock, sid), &body, gc_ttl(expires_at, now))
             .await?;
         Ok(s)
     }
@@ -132,7 +137,7 @@ impl SessionStore {
                 &key(flock, sid),
                 Some(raw),
                 Some(&body),
-                ttl_until(s.expires_at, now),
+                gc_ttl(s.expires_at, now),
             )
             .await?;
         Ok(s)

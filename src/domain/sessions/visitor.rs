@@ -1,7 +1,8 @@
 //! Visitor tokens for anonymous visitors: request one, check it, mark it active or
 //! online; on sign-in the visitor is attached to the user. Stored hashed under
 //! `vt:{flock}:{digest}`.
-use super::{from_json, gc_ttl, opaque_token, to_json, SessionStore};
+use super::store::SessionStore;
+use super::{from_json, gc_ttl, opaque_token, to_json};
 use crate::domain::InfraError;
 use crate::ids::{FlockId, UserId};
 use crate::infra::secret;
@@ -21,7 +22,7 @@ pub struct Visitor {
     pub last_active_at: DateTime<Utc>,
     pub online_until: Option<DateTime<Utc>>,
     /// The user this visitor turned out to be, once they signed in.
-    pub user: Option<String>,
+    pub user: Option<UserId>,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -102,7 +103,7 @@ impl VisitorTokens {
             match m {
                 Mark::Active => {}
                 Mark::Online => v.online_until = Some(now + Duration::seconds(ONLINE_SECS)),
-                Mark::Attach(u) => v.user = Some(u.to_string()),
+                Mark::Attach(u) => v.user = Some(u),
             }
             let swapped = self
                 .store

@@ -2,11 +2,10 @@
 //! 256-bit CSPRNG secret is compared in constant time against its stored SHA-256 digest.
 //! Rows are single use (consumed atomically with the change they authorise), expire on the
 //! injected clock, and a newer secret of the same purpose voids the older ones.
-use super::{SignedIn, User, UserError, UserService, UserStatus};
-use crate::db::user::tokens::{TokenEffect, TokenRow};
+use super::{User, UserError, UserService, UserStatus};
+use crate::db::user::tokens::{NewToken as NewTokenRow, TokenEffect, TokenRow};
 use crate::domain::flocks::Flock;
 use crate::domain::mail::{MailInput, MailKind};
-use crate::domain::sessions::SessionMeta;
 use crate::ids::UserId;
 use crate::infra::secret;
 use chrono::{DateTime, Duration, Utc};
@@ -17,11 +16,10 @@ pub const RESET_TTL_HOURS: i64 = 1;
 pub(super) struct NewToken {
     /// What goes into the link (never stored).
     pub token: String,
-    pub row: TokenRow,
+    pub row: NewTokenRow,
 }
 
 pub(super) fn new_token(
-    flock: &Flock,
     user: UserId,
     purpose: &str,
     ttl_hours: i64,
@@ -31,25 +29,15 @@ pub(super) fn new_token(
     let secret = secret::random_token(32);
     NewToken {
         token: format!("{}.{secret}", id.simple()),
-        row: TokenRow {
+        row: NewTokenRow {
             id,
-            flock_id: flock.id.0,
-            user_id: user.0,
+            user,
             purpose: purpose.to_owned(),
             token_hash: secret::digest(&secret),
             expires_at: now + Duration::hours(ttl_hours),
-            used_at: None,
             created_at: now,
         },
     }
-}
-
-/// The outcome of an activation.
-pub enum Activated {
-    /// The account is active; here is its session.
-    SignedIn(Box<SignedIn>),
-    /// The email is confirmed; the account waits for approval (or kept its status).
-    Confirmed(Box<User>),
 }
 
 impl UserService {
@@ -64,8 +52,8 @@ impl UserService {
         let (id, secret) = raw.trim().split_once('.').ok_or(UserError::InvalidToken)?;
         let id = uuid::Uuid::parse_str(id).map_err(|_| UserError::InvalidToken)?;
         let row = self
-            .db
-            .token_by_id(flock.id, id)
+            .scoped(flock.id)
+            .token(id)
             .await?
             .ok_or(UserError::InvalidToken)?;
         let digest_ok = secret::ct_eq(&secret::digest(secret), &row.token_hash);
@@ -80,14 +68,9 @@ impl UserService {
     }
 
     /// `activate`: the mailed token confirms the email and moves the account on (to
-    /// `active`, or `pending_approval` where the flock requires approval). An active
-    /// account gets a session.
-    pub async fn activate(
-        &self,
-        flock: &Flock,
-        raw: &str,
-        meta: SessionMeta,
-    ) -> Result<Activated, UserError> {
+    /// `active`, or `pending_approval` where the flock requires approval). Returns the
+    /// account as it now is (whether it gets a session is for sign-in to decide).
+    pub async fn activate(&self, flock: &Flock, raw: &str) -> Result<User, UserError> {
         let row = self.check_token(flock, raw, "activation").await?;
         let user = self
             .get(flock.id, UserId(row.user_id))
@@ -100,45 +83,37 @@ impl UserService {
             UserStatus::Active => None,
             s => Some(s.after_proof(flock).ok_or(UserError::InvalidToken)?),
         };
-        let ok = self
-            .db
-            .token_redeem(
-                flock.id,
-                row.id,
-                user.id,
-                TokenEffect::Activate {
-                    status: target.map(|s| s.as_str().to_owned()),
-                },
-                self.clock.now(),
-            )
-            .await?;
-        if !ok {
+        let effect = TokenEffect::Activate {
+            status: target.map(|s| s.as_str().to_owned()),
+        };
+        self.redeem(flock, &row, effect).await?;
+        self.get(flock.id, user.id).await
+    }
+
+    /// Consumes a checked token and applies its effect, or `InvalidToken` when another
+    /// use got there first.
+    pub(super) async fn redeem(
+        &self,
+        flock: &Flock,
+        row: &TokenRow,
+        effect: TokenEffect,
+    ) -> Result<(), UserError> {
+        let now = self.clock.now();
+        let db = self.scoped(flock.id);
+        if !db
+            .token_redeem(row.id, UserId(row.user_id), effect, now)
+            .await?
+        {
             return Err(UserError::InvalidToken);
         }
-        let user = self.get(flock.id, user.id).await?;
-        if !user.status.may_sign_in() {
-            return Ok(Activated::Confirmed(Box::new(user)));
-        }
-        let grant = self.sessions.open(flock, user.id, &user.role, meta).await?;
-        Ok(Activated::SignedIn(Box::new(SignedIn { user, grant })))
+        Ok(())
     }
 
     /// `activate_single`: the token confirms the email; the status does not change.
     pub async fn activate_single(&self, flock: &Flock, raw: &str) -> Result<User, UserError> {
         let row = self.check_token(flock, raw, "activation").await?;
-        let ok = self
-            .db
-            .token_redeem(
-                flock.id,
-                row.id,
-                UserId(row.user_id),
-                TokenEffect::Activate { status: None },
-                self.clock.now(),
-            )
-            .await?;
-        if !ok {
-            return Err(UserError::InvalidToken);
-        }
+        let effect = TokenEffect::Activate { status: None };
+        self.redeem(flock, &row, effect).await?;
         self.get(flock.id, UserId(row.user_id)).await
     }
 
@@ -152,7 +127,7 @@ impl UserService {
             return Ok(());
         };
         let now = self.clock.now();
-        let t = new_token(flock, user.id, "activation", ACTIVATION_TTL_HOURS, now);
+        let t = new_token(user.id, "activation", ACTIVATION_TTL_HOURS, now);
         let mail = self.mail.compose(
             flock,
             MailKind::Activation,
@@ -165,7 +140,9 @@ impl UserService {
             },
             now,
         )?;
-        self.db.token_issue_with_mail(t.row, mail).await?;
+        self.scoped(flock.id)
+            .token_issue_with_mail(t.row, mail)
+            .await?;
         Ok(())
     }
 }

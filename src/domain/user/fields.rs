@@ -1,5 +1,8 @@
-//! Field rules shared by the flows: email and phone shapes, optional free text, locale tags.
+//! Field rules, written once for every flow that takes them (registration, one-time-code
+//! sign-up, profile edits, and later the back office): email and phone shapes, optional
+//! free text, locale tags, opt-outs, and [`AccountFields`] that bundles the profile ones.
 use crate::domain::Invalid;
+use std::collections::BTreeMap;
 
 /// An email address, trimmed and lowercased, with a plausible shape.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +33,82 @@ impl Email {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// An email or a phone number, each normalised: what an account is found by and what a
+/// one-time code proves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Contact {
+    Email(Email),
+    Phone(Phone),
+}
+
+impl Contact {
+    pub fn as_str(&self) -> &str {
+        match self {
+            Contact::Email(e) => e.as_str(),
+            Contact::Phone(p) => p.as_str(),
+        }
+    }
+}
+
+/// The profile fields a new account may carry, validated.
+#[derive(Debug, Clone)]
+pub struct AccountFields {
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub locale: Option<String>,
+    /// A JSON object of names to booleans.
+    pub opt_outs: serde_json::Value,
+}
+
+impl Default for AccountFields {
+    fn default() -> Self {
+        Self {
+            first_name: None,
+            last_name: None,
+            locale: None,
+            opt_outs: serde_json::json!({}),
+        }
+    }
+}
+
+impl AccountFields {
+    /// Checks each field by its rule (in this order, so the first error is stable).
+    pub fn parse(
+        first_name: Option<String>,
+        last_name: Option<String>,
+        locale: Option<String>,
+        opt_outs: Option<BTreeMap<String, bool>>,
+    ) -> Result<Self, Invalid> {
+        Ok(Self {
+            first_name: optional_text(first_name, "first_name", 200)?,
+            last_name: optional_text(last_name, "last_name", 200)?,
+            locale: validate_locale(locale)?,
+            opt_outs: validate_opt_outs(opt_outs)?,
+        })
+    }
+}
+
+/// At most 20 opt-out names (letters, digits, underscores), each mapped to a boolean.
+pub(crate) fn validate_opt_outs(
+    v: Option<BTreeMap<String, bool>>,
+) -> Result<serde_json::Value, Invalid> {
+    let v = v.unwrap_or_default();
+    if v.len() > 20
+        || v.keys().any(|k| {
+            k.is_empty()
+                || k.len() > 50
+                || !k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+        })
+    {
+        return Err(Invalid::new(
+            "invalid_opt_outs",
+            "opt_outs",
+            "opt_outs is at most 20 names (letters, digits, underscores) mapped to true or false",
+        ));
+    }
+    serde_json::to_value(v).map_err(|e| Invalid::new("invalid_opt_outs", "opt_outs", e.to_string()))
 }
 
 pub(crate) fn optional_text(

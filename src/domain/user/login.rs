@@ -1,9 +1,8 @@
-//! Password sign-in and sign-out, preauth and the email availability check.
-use super::{Email, Phone, SignedIn, User, UserError, UserService, UserStatus};
+//! The password check (with the sign-in throttle), preauth and the email availability
+//! check. Opening the session is sign-in's work (`domain::signin`).
+use super::{Email, Phone, User, UserError, UserService, UserStatus};
 use crate::domain::flocks::{EnumerationPolicy, Flock};
 use crate::domain::limits::LoginThrottle;
-use crate::domain::sessions::SessionMeta;
-use crate::ids::{SessionId, UserId};
 use secrecy::SecretString;
 
 /// What `preauth` tells the caller.
@@ -34,38 +33,40 @@ pub enum Identifier<'a> {
 }
 
 impl UserService {
-    pub async fn login(
+    /// The account whose password this is, or `InvalidCredentials` (a wrong password
+    /// and an unknown account answer alike, at the uniform time under the protected
+    /// policy). `ip` keys the per-IP throttle.
+    pub async fn check_password(
         &self,
         flock: &Flock,
         id: Identifier<'_>,
         password: SecretString,
-        meta: SessionMeta,
-    ) -> Result<SignedIn, UserError> {
+        ip: Option<&str>,
+    ) -> Result<User, UserError> {
         let start = tokio::time::Instant::now();
-        let r = self.password_sign_in(flock, id, password, meta).await;
+        let r = self.check_password_inner(flock, id, password, ip).await;
         if matches!(r, Err(UserError::InvalidCredentials)) {
-            // Wrong password and unknown account both answer at the uniform time.
             self.pad(flock, start).await;
         }
         r
     }
 
-    /// The password check and the session (the sign-in throttle belongs here).
-    async fn password_sign_in(
+    async fn check_password_inner(
         &self,
         flock: &Flock,
         id: Identifier<'_>,
         password: SecretString,
-        meta: SessionMeta,
-    ) -> Result<SignedIn, UserError> {
+        ip: Option<&str>,
+    ) -> Result<User, UserError> {
         // A malformed identifier is just an unknown account: same cost, same answer.
+        let db = self.scoped(flock.id);
         let row = match id {
             Identifier::Email(e) => match Email::parse(e) {
-                Ok(e) => self.db.user_by_email(flock.id, e.as_str()).await?,
+                Ok(e) => db.user_by_email(e.as_str()).await?,
                 Err(_) => None,
             },
             Identifier::Phone(p) => match Phone::parse(p) {
-                Ok(p) => self.db.user_by_phone(flock.id, p.as_str()).await?,
+                Ok(p) => db.user_by_phone(p.as_str()).await?,
                 Err(_) => None,
             },
         };
@@ -77,7 +78,7 @@ impl UserService {
             Identifier::Phone(p) => LoginThrottle::account_key("phone", p),
         };
         let attempt = match &self.throttle {
-            Some(t) => match t.begin(flock.id, &account, meta.ip.as_deref()).await? {
+            Some(t) => match t.begin(flock.id, &account, ip).await? {
                 Ok(a) => Some((t, a)),
                 Err(retry) => return Err(UserError::Throttled(retry)),
             },
@@ -95,30 +96,13 @@ impl UserService {
         let (Some(row), true) = (row, verified.ok) else {
             return Err(UserError::InvalidCredentials);
         };
-        let user = User::from(row);
-        if !user.status.may_sign_in() {
-            // Only someone holding the password learns the status.
-            return Err(UserError::NotActive(user.status));
-        }
-        if verified.needs_rehash {
+        let user = User::from_row(flock.id, row);
+        if verified.needs_rehash && user.status != UserStatus::Deleted {
             let hash = self.hasher.hash(password).await?;
-            self.db
-                .user_set_password_hash(flock.id, user.id, &hash, self.clock.now())
+            db.user_set_password_hash(user.id, &hash, self.clock.now())
                 .await?;
         }
-        let grant = self.sessions.open(flock, user.id, &user.role, meta).await?;
-        Ok(SignedIn { user, grant })
-    }
-
-    /// Ends this session.
-    pub async fn logout(
-        &self,
-        flock: &Flock,
-        user: UserId,
-        session: SessionId,
-    ) -> Result<(), UserError> {
-        self.sessions.store.revoke(flock.id, user, session).await?;
-        Ok(())
+        Ok(user)
     }
 
     /// Whether an account exists (open policy) and, when `send_mail`, an activation mail
@@ -143,10 +127,8 @@ impl UserService {
     ) -> Result<Preauth, UserError> {
         let email = Email::parse(email).map_err(UserError::Invalid)?;
         let user = self
-            .db
-            .user_by_email(flock.id, email.as_str())
+            .find(flock.id, &super::Contact::Email(email))
             .await?
-            .map(User::from)
             .filter(|u| u.status != UserStatus::Deleted);
         if let Some(u) = &user {
             if send_mail
@@ -180,7 +162,7 @@ impl UserService {
         password: Option<SecretString>,
     ) -> Result<(Availability, Option<bool>), UserError> {
         let email = Email::parse(email).map_err(UserError::Invalid)?;
-        let row = self.db.user_by_email(flock.id, email.as_str()).await?;
+        let row = self.scoped(flock.id).user_by_email(email.as_str()).await?;
         let password_ok = match password {
             Some(p) => {
                 let stored = row.as_ref().and_then(|r| r.password_hash.clone());

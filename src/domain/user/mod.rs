@@ -1,7 +1,21 @@
-//! Users: the self-service lifecycle. This file holds the types and the service; the
-//! statuses and their transition table are in `status`, the field rules in `fields`;
-//! each flow lives in its own file.
+//! Users: accounts and their lifecycle. The service's work, by file (each an
+//! `impl UserService`):
+//! - `create` — [`UserService::create_account`], the one place an account is made
+//!   (registration, preregistration, one-time-code sign-up, and every later path);
+//! - `register` — self-registration and preregistration (the enumeration policy around
+//!   `create_account`);
+//! - `activation` — mailed one-time secrets and activation;
+//! - `login` — the password check (with its throttle), preauth, the availability check;
+//! - `password` — reset by mail, change, set after a one-time code;
+//! - `profile` — read, patch, status changes, erase (GDPR), export;
+//! - `access` — roles and the account rules on sessions ([`User::session_role`]);
+//! - `fields`, `status` — field rules and the status transition table.
+//!
+//! Sessions are opened by `domain::signin`, never here; this area only ends them (password
+//! change, reset, erasure, a status that may not keep them).
+mod access;
 mod activation;
+mod create;
 mod fields;
 pub mod login;
 mod password;
@@ -9,9 +23,9 @@ mod profile;
 mod register;
 mod status;
 
-pub use activation::Activated;
-pub(crate) use fields::{optional_text, validate_locale};
-pub use fields::{Email, Phone};
+pub use access::{Admission, NotAdmitted, Role};
+pub use create::{NewAccount, Origin};
+pub use fields::{AccountFields, Contact, Email, Phone};
 pub use login::{Availability, Preauth};
 pub use profile::{Export, ProfilePatch};
 pub use register::{PreregisterInput, RegisterInput};
@@ -20,17 +34,14 @@ pub use status::UserStatus;
 use super::flocks::Flock;
 use super::mail::MailComposer;
 use super::password::{HashError, Hasher};
-use super::sessions::{SessionGrant, SessionService};
+use super::sessions::SessionService;
 use super::{InfraError, Invalid};
-use crate::db::{Db, DbError};
+use crate::db::user::UserRow;
+use crate::db::{Db, DbError, FlockDb};
 use crate::ids::{FlockId, UserId};
 use crate::infra::clock::Clock;
 use chrono::{DateTime, Utc};
 use std::time::Duration as StdDuration;
-
-/// The session role that marks a preregistered account's limited session: it may read and
-/// update its own profile and sign out, nothing else (enforced where sessions are checked).
-pub const LIMITED_ROLE: &str = "preregistered";
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
@@ -85,15 +96,6 @@ impl From<HashError> for UserError {
     }
 }
 
-impl From<super::sessions::access::TokenError> for UserError {
-    fn from(e: super::sessions::access::TokenError) -> Self {
-        match e {
-            super::sessions::access::TokenError::Invalid => UserError::InvalidCredentials,
-            super::sessions::access::TokenError::Infra(i) => UserError::Infra(i),
-        }
-    }
-}
-
 /// A user as the domain sees it (never the storage row).
 #[derive(Debug, Clone)]
 pub struct User {
@@ -102,7 +104,7 @@ pub struct User {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub status: UserStatus,
-    pub role: String,
+    pub role: Role,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub locale: Option<String>,
@@ -114,15 +116,18 @@ pub struct User {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<entity::user::Model> for User {
-    fn from(r: entity::user::Model) -> Self {
+impl User {
+    /// A stored row of `flock` (the gateway it was read through filtered by it).
+    pub(crate) fn from_row(flock: FlockId, r: UserRow) -> Self {
         Self {
             id: UserId(r.id),
-            flock: FlockId(r.flock_id),
+            flock,
             email: r.email,
             phone: r.phone,
             status: UserStatus::parse(&r.status).unwrap_or(UserStatus::Inactive),
-            role: r.role,
+            role: Role::parse(&r.role)
+                .filter(|r| *r != Role::Limited)
+                .unwrap_or(Role::Client),
             first_name: r.first_name,
             last_name: r.last_name,
             locale: r.locale,
@@ -143,18 +148,12 @@ pub struct Registered {
     pub status: UserStatus,
 }
 
-/// A signed-in user and the session opened for them.
-#[derive(Debug, Clone)]
-pub struct SignedIn {
-    pub user: User,
-    pub grant: SessionGrant,
-}
-
 #[derive(Clone)]
 pub struct UserService {
     db: Db,
     clock: Clock,
     hasher: Hasher,
+    /// Only to end sessions (password change, reset, erasure, status changes).
     sessions: SessionService,
     mail: MailComposer,
     /// Under the protected policy, answers that could tell accounts apart take at least
@@ -184,24 +183,24 @@ impl UserService {
         }
     }
 
+    fn scoped(&self, flock: FlockId) -> FlockDb<'_> {
+        self.db.scoped(flock)
+    }
+
     /// Ends the password sign-in delay of `user`'s identifiers.
     pub(crate) async fn clear_throttle(&self, flock: &Flock, user: &User) -> Result<(), UserError> {
         let Some(t) = &self.throttle else {
             return Ok(());
         };
-        if let Some(e) = &user.email {
-            t.clear(
-                flock.id,
-                &super::limits::LoginThrottle::account_key("email", e),
-            )
-            .await?;
-        }
-        if let Some(p) = &user.phone {
-            t.clear(
-                flock.id,
-                &super::limits::LoginThrottle::account_key("phone", p),
-            )
-            .await?;
+        let ids = [("email", &user.email), ("phone", &user.phone)];
+        for (kind, value) in ids {
+            if let Some(v) = value {
+                t.clear(
+                    flock.id,
+                    &super::limits::LoginThrottle::account_key(kind, v),
+                )
+                .await?;
+            }
         }
         Ok(())
     }
@@ -213,32 +212,71 @@ impl UserService {
     }
 
     /// The user, through the short-lived user cache (writes through the db layer drop
-    /// their entry at once).
+    /// their entry at once). A deleted account is not found.
     pub async fn get(&self, flock: FlockId, id: UserId) -> Result<User, UserError> {
         let row = self
-            .db
-            .user_by_id_cached(flock, id)
+            .scoped(flock)
+            .user_cached(id)
             .await?
             .ok_or(UserError::NotFound)?;
-        let user = User::from(row);
+        let user = User::from_row(flock, row);
         if user.status == UserStatus::Deleted {
             return Err(UserError::NotFound);
         }
         Ok(user)
     }
 
+    /// The user as stored now (no cache): for decisions that must not lag a change made
+    /// elsewhere (renewing a session). A deleted account is not found.
+    pub async fn get_fresh(&self, flock: FlockId, id: UserId) -> Result<User, UserError> {
+        let user = self.fresh(flock, id).await?;
+        if user.status == UserStatus::Deleted {
+            return Err(UserError::NotFound);
+        }
+        Ok(user)
+    }
+
+    /// The user read now (no cache), deleted or not.
+    async fn fresh(&self, flock: FlockId, id: UserId) -> Result<User, UserError> {
+        let row = self
+            .scoped(flock)
+            .user(id)
+            .await?
+            .ok_or(UserError::NotFound)?;
+        Ok(User::from_row(flock, row))
+    }
+
+    /// The account an email or phone number belongs to, if any.
+    pub async fn find(&self, flock: FlockId, contact: &Contact) -> Result<Option<User>, UserError> {
+        let db = self.scoped(flock);
+        let row = match contact {
+            Contact::Email(e) => db.user_by_email(e.as_str()).await?,
+            Contact::Phone(p) => db.user_by_phone(p.as_str()).await?,
+        };
+        Ok(row.map(|r| User::from_row(flock, r)))
+    }
+
+    /// Marks `contact` verified on the account (a one-time code proved it).
+    pub async fn mark_verified(
+        &self,
+        flock: FlockId,
+        id: UserId,
+        contact: &Contact,
+    ) -> Result<User, UserError> {
+        let what = match contact {
+            Contact::Email(_) => crate::db::user::Verified::Email,
+            Contact::Phone(_) => crate::db::user::Verified::Phone,
+        };
+        self.scoped(flock)
+            .user_mark_verified(id, what, self.clock.now())
+            .await?;
+        self.fresh(flock, id).await
+    }
+
     /// Pads an answer to the uniform duration (protected policy), measured from `start`.
     async fn pad(&self, flock: &Flock, start: tokio::time::Instant) {
         if flock.settings.enumeration == super::flocks::EnumerationPolicy::Protected {
             tokio::time::sleep_until(start + self.uniform).await;
-        }
-    }
-
-    fn role_for_session(user: &User) -> &str {
-        if user.status == UserStatus::Preregistered {
-            LIMITED_ROLE
-        } else {
-            &user.role
         }
     }
 }

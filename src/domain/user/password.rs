@@ -1,6 +1,7 @@
-//! Password reset (by mail) and change (signed in). Both end every other session.
+//! Password reset (by mail), change (signed in), and set after a one-time code. Each
+//! ends every other session.
 use super::activation::{new_token, RESET_TTL_HOURS};
-use super::{Email, User, UserError, UserService, UserStatus};
+use super::{Contact, Email, User, UserError, UserService, UserStatus};
 use crate::db::user::tokens::TokenEffect;
 use crate::domain::flocks::Flock;
 use crate::domain::mail::{MailInput, MailKind};
@@ -33,15 +34,14 @@ impl UserService {
         let Ok(email) = Email::parse(email) else {
             return Ok(());
         };
-        let Some(row) = self.db.user_by_email(flock.id, email.as_str()).await? else {
+        let Some(user) = self.find(flock.id, &Contact::Email(email.clone())).await? else {
             return Ok(());
         };
-        let user = User::from(row);
         if matches!(user.status, UserStatus::Inactive | UserStatus::Deleted) {
             return Ok(());
         }
         let now = self.clock.now();
-        let t = new_token(flock, user.id, "reset", RESET_TTL_HOURS, now);
+        let t = new_token(user.id, "reset", RESET_TTL_HOURS, now);
         let mail = self.mail.compose(
             flock,
             MailKind::Reset,
@@ -55,7 +55,9 @@ impl UserService {
             now,
         )?;
         // Voids older reset tokens of the user in the same transaction.
-        self.db.token_issue_with_mail(t.row, mail).await?;
+        self.scoped(flock.id)
+            .token_issue_with_mail(t.row, mail)
+            .await?;
         Ok(())
     }
 
@@ -82,29 +84,15 @@ impl UserService {
         )
         .map_err(UserError::Invalid)?;
         let hash = self.hasher.hash(password).await?;
-        let ok = self
-            .db
-            .token_redeem(
-                flock.id,
-                row.id,
-                user.id,
-                TokenEffect::SetPassword {
-                    hash,
-                    status: user
-                        .status
-                        .after_proof(flock)
-                        .map(|s| s.as_str().to_owned()),
-                },
-                self.clock.now(),
-            )
-            .await?;
-        if !ok {
-            return Err(UserError::InvalidToken);
-        }
-        self.sessions
-            .store
-            .revoke_all(flock.id, user.id, None)
-            .await?;
+        let effect = TokenEffect::SetPassword {
+            hash,
+            status: user
+                .status
+                .after_proof(flock)
+                .map(|s| s.as_str().to_owned()),
+        };
+        self.redeem(flock, &row, effect).await?;
+        self.sessions.end_all(flock.id, user.id, None).await?;
         // The owner proved the mailbox: sign-in delays from guessing end now.
         self.clear_throttle(flock, &user).await?;
         Ok(())
@@ -120,13 +108,10 @@ impl UserService {
         current: SecretString,
         new: SecretString,
     ) -> Result<usize, UserError> {
-        let row = self
-            .db
-            .user_by_id(flock.id, id)
-            .await?
-            .ok_or(UserError::NotFound)?;
+        let db = self.scoped(flock.id);
+        let row = db.user(id).await?.ok_or(UserError::NotFound)?;
         let stored = row.password_hash.clone();
-        let user = User::from(row);
+        let user = User::from_row(flock.id, row);
         check_policy(
             new.expose_secret(),
             flock.settings.password_min_length,
@@ -138,13 +123,27 @@ impl UserService {
             return Err(UserError::InvalidCredentials);
         }
         let hash = self.hasher.hash(new).await?;
-        self.db
-            .user_change_password(flock.id, id, &hash, self.clock.now())
+        db.user_change_password(id, &hash, self.clock.now()).await?;
+        Ok(self.sessions.end_all(flock.id, id, Some(keep)).await?)
+    }
+
+    /// Sets a new password after a one-time code sent to `contact` proved the account's
+    /// owner (the policy was checked before the code was spent): the identifier is
+    /// verified and every session ends.
+    pub async fn set_password_after_code(
+        &self,
+        flock: &Flock,
+        user: &User,
+        contact: &Contact,
+        password: SecretString,
+    ) -> Result<(), UserError> {
+        let hash = self.hasher.hash(password).await?;
+        let now = self.clock.now();
+        self.scoped(flock.id)
+            .user_set_password_hash(user.id, &hash, now)
             .await?;
-        Ok(self
-            .sessions
-            .store
-            .revoke_all(flock.id, id, Some(keep))
-            .await?)
+        self.mark_verified(flock.id, user.id, contact).await?;
+        self.sessions.end_all(flock.id, user.id, None).await?;
+        Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! The current user's profile: read, patch, erase (GDPR) and export.
-use super::register::validate_opt_outs;
-use super::{optional_text, validate_locale, User, UserError, UserService};
+use super::fields::{optional_text, validate_locale, validate_opt_outs};
+use super::{Role, User, UserError, UserService, UserStatus};
 use crate::domain::flocks::Flock;
 use crate::ids::UserId;
 use std::collections::BTreeMap;
@@ -25,11 +25,8 @@ impl UserService {
         id: UserId,
         patch: ProfilePatch,
     ) -> Result<User, UserError> {
-        let row = self
-            .db
-            .user_by_id(flock.id, id)
-            .await?
-            .ok_or(UserError::NotFound)?;
+        let db = self.scoped(flock.id);
+        let row = db.user(id).await?.ok_or(UserError::NotFound)?;
         let keep = |new: Option<String>, old: Option<String>| match new {
             Some(v) => Some(v),
             None => old,
@@ -43,19 +40,17 @@ impl UserService {
             Some(o) => validate_opt_outs(Some(o)).map_err(UserError::Invalid)?,
             None => row.opt_outs,
         };
-        self.db
-            .user_update_profile(
-                flock.id,
-                id,
-                crate::db::user::ProfileFields {
-                    first_name,
-                    last_name,
-                    locale,
-                    opt_outs,
-                },
-                self.clock.now(),
-            )
-            .await?;
+        db.user_update_profile(
+            id,
+            crate::db::user::ProfileFields {
+                first_name,
+                last_name,
+                locale,
+                opt_outs,
+            },
+            self.clock.now(),
+        )
+        .await?;
         self.get(flock.id, id).await
     }
 
@@ -63,30 +58,59 @@ impl UserService {
     /// ended. Managers are protected from self-service deletion.
     pub async fn delete_self(&self, flock: &Flock, id: UserId) -> Result<(), UserError> {
         let user = self.get(flock.id, id).await?;
-        if user.role == "manager" {
+        if user.role == Role::Manager {
             return Err(UserError::Forbidden(
                 "account_protected",
                 "this account manages the flock and cannot delete itself; ask another manager to remove its role first".into(),
             ));
         }
-        self.db
-            .user_anonymise(flock.id, id, self.clock.now())
+        self.scoped(flock.id)
+            .user_anonymise(id, self.clock.now())
             .await?;
-        self.sessions.store.revoke_all(flock.id, id, None).await?;
+        self.sessions.end_all(flock.id, id, None).await?;
         Ok(())
+    }
+
+    /// Moves the account to `to` along the transition table; when the new status may not
+    /// keep sessions (see [`User::session_role`]), every session ends at once.
+    pub async fn set_status(
+        &self,
+        flock: &Flock,
+        id: UserId,
+        to: UserStatus,
+    ) -> Result<User, UserError> {
+        let user = self.fresh(flock.id, id).await?;
+        if user.status == to {
+            return Ok(user);
+        }
+        if !user.status.can_become(to) {
+            return Err(UserError::Forbidden(
+                "status_transition_not_allowed",
+                format!(
+                    "an account that is {} cannot become {}",
+                    user.status.as_str(),
+                    to.as_str()
+                ),
+            ));
+        }
+        self.scoped(flock.id)
+            .user_set_status(id, to.as_str(), self.clock.now())
+            .await?;
+        let user = self.fresh(flock.id, id).await?;
+        if !user.may_keep_sessions() {
+            self.sessions.end_all(flock.id, id, None).await?;
+        }
+        Ok(user)
     }
 
     /// Everything held about the user: the account, sessions, one-time tokens (metadata
     /// only, never digests) and mail sent to them.
     pub async fn export(&self, flock: &Flock, id: UserId) -> Result<Export, UserError> {
-        let row = self
-            .db
-            .user_by_id(flock.id, id)
-            .await?
-            .ok_or(UserError::NotFound)?;
-        let sessions = self.sessions.store.list(flock.id, id).await?;
-        let tokens = self.db.tokens_of_user(flock.id, id).await?;
-        let mail = self.db.mail_of_user(flock.id, id).await?;
+        let db = self.scoped(flock.id);
+        let row = db.user(id).await?.ok_or(UserError::NotFound)?;
+        let sessions = self.sessions.list(flock.id, id).await?;
+        let tokens = db.tokens_of_user(id).await?;
+        let mail = db.mail_of_user(id).await?;
         Ok(serde_json::json!({
             "flock": flock.slug,
             "account": {

@@ -1,4 +1,5 @@
 //! Account statuses: their names, the transition table and what each status allows.
+use super::create::Origin;
 use crate::domain::flocks::Flock;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,9 +60,18 @@ impl UserStatus {
         )
     }
 
-    /// Whether a password sign-in may open a full session.
-    pub fn may_sign_in(self) -> bool {
-        self == UserStatus::Active
+    /// The status a new account starts in, by how it came to be.
+    pub fn initial(flock: &Flock, origin: Origin) -> UserStatus {
+        let s = &flock.settings;
+        match origin {
+            Origin::Preregistration => UserStatus::Preregistered,
+            Origin::Registration if s.require_activation => UserStatus::ActivationRequired,
+            // A one-time code already proved the identifier: no activation mail.
+            Origin::Registration | Origin::Code if s.require_approval => {
+                UserStatus::PendingApproval
+            }
+            Origin::Registration | Origin::Code => UserStatus::Active,
+        }
     }
 
     /// Whether a mail that proves ownership of the address (activation, reset) may move
@@ -135,13 +145,6 @@ mod tests {
             assert!(!UserStatus::Deleted.can_become(to));
             assert!(!to.can_become(UserStatus::Unclaimed));
             assert!(!to.can_become(UserStatus::Preregistered));
-        }
-    }
-
-    #[test]
-    fn only_active_accounts_sign_in() {
-        for s in UserStatus::ALL {
-            assert_eq!(s.may_sign_in(), s == UserStatus::Active, "{s:?}");
         }
     }
 

@@ -1,15 +1,19 @@
 //! `TestApp::spawn()`: a real server on a loopback port with real migrations, and helpers
 //! to drive it over HTTP.
-//! Area helpers are in submodules: `otp` (codes), `tokens` (grants, refresh), `accounts`
-//! (mails, restart). New helpers go at the end of the submodule of their area.
+//! Area helpers are in submodules named like the areas: `user` (mails, restart),
+//! `sessions` (grants, refresh), `otp` (codes); `sql` (raw SQL for invariant checks) and
+//! `process` (the real binary as its own process). New helpers go at the end of the
+//! submodule of their area.
 #![allow(dead_code)]
-mod accounts;
 mod otp;
-mod tokens;
+pub mod process;
+mod sessions;
+pub mod sql;
+mod user;
 
-pub use accounts::token_in;
 pub use otp::code_in;
-pub use tokens::tokens_of;
+pub use sessions::tokens_of;
+pub use user::token_in;
 
 use fold::app::AppState;
 use fold::config::Config;
@@ -18,6 +22,7 @@ use fold::infra::clock::Clock;
 use fold::infra::kv::{EmbeddedKv, Kv, RedisKv};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use reqwest::{Method, RequestBuilder, StatusCode};
+use secrecy::ExposeSecret;
 use serde_json::{json, Value};
 use std::path::PathBuf;
 use tempfile::TempDir;
@@ -28,6 +33,8 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
     pub addr: String,
+    /// The database this app runs on (for `sql()`).
+    pub db_url: String,
     pub client: reqwest::Client,
     pub state: AppState,
     pub clock: Clock,
@@ -165,22 +172,6 @@ fn unique(prefix: &str) -> String {
     format!("{prefix}{}", uuid::Uuid::new_v4().simple())
 }
 
-/// A fresh PostgreSQL database on the server `admin_url` names.
-pub async fn fresh_postgres(admin_url: &str) -> String {
-    use sea_orm::{ConnectionTrait, Database};
-    let name = unique("fold_test_");
-    let admin = Database::connect(admin_url)
-        .await
-        .expect("connect TEST_DATABASE_URL");
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE {name}"))
-        .await
-        .expect("create test database");
-    admin.close().await.ok();
-    let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
-    format!("{base}/{name}")
-}
-
 impl Builder {
     pub fn config(mut self, f: impl FnOnce(&mut Config)) -> Self {
         f(&mut self.config);
@@ -197,7 +188,7 @@ impl Builder {
         let dir = tempfile::tempdir().unwrap();
         let mut config = self.config;
         let db_url = match std::env::var("TEST_DATABASE_URL") {
-            Ok(admin) if !admin.is_empty() => fresh_postgres(&admin).await,
+            Ok(admin) if !admin.is_empty() => sql::fresh_postgres(&admin).await,
             _ => format!("sqlite://{}?mode=rwc", dir.path().join("fold.db").display()),
         };
         config.database.url = db_url.clone().into();
@@ -244,8 +235,10 @@ pub async fn spawn_state(state: AppState, clock: Clock, dir: TempDir) -> TestApp
         })
         .await;
     });
+    let db_url = state.config.database.url.expose_secret().to_owned();
     TestApp {
         addr,
+        db_url,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()

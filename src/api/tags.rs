@@ -1,0 +1,21 @@
+//! The tags that group operations in the spec (one per area of the API).
+use poem_openapi::Tags;
+
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Liveness, readiness and metrics.
+    Ops,
+    /// Platform operators: create and configure flocks (platform key).
+    Platform,
+    /// Self-service accounts: register, sign in, the current user.
+    User,
+    /// Public signing keys of a flock.
+    Keys,
+    /// One-time codes by email and SMS: sign in or register, verify an identifier,
+    /// reset a password.
+    Otp,
+    /// The current user's sessions, sign-out and refresh tokens.
+    Sessions,
+    /// Flock API keys for servers (key-management scopes or the platform key).
+    ApiKeys,
+}

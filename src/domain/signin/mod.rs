@@ -1,0 +1,123 @@
+//! Sign-in: the one owner of every way a session is granted or renewed. Each path proves
+//! who the caller is (with the area that knows: a password or an activation link with
+//! `user`, a one-time code with `otp`, an autologin or refresh token with `sessions`),
+//! then [`SignInService::grant`] applies the account rules once — the status and role
+//! ([`User::session_role`](super::user::User::session_role)), limited sessions, device
+//! pairing, visitor attachment — and opens the session.
+//!
+//! By file (each an `impl SignInService`): here the service, its error and `grant`;
+//! `flows` — password, one-time code, activation, preregistration; `renew` — refresh,
+//! autologin (issue and redeem).
+mod flows;
+mod renew;
+
+pub use flows::CodeProfile;
+
+use super::flocks::Flock;
+use super::otp::{OtpError, OtpService};
+use super::sessions::{SessionError, SessionGrant, SessionMeta, SessionService};
+use super::user::{Admission, NotAdmitted, User, UserError, UserService};
+use super::InfraError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SignInError {
+    #[error(transparent)]
+    User(#[from] UserError),
+    #[error(transparent)]
+    Otp(#[from] OtpError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+}
+
+impl From<InfraError> for SignInError {
+    fn from(e: InfraError) -> Self {
+        SignInError::Session(SessionError::Infra(e))
+    }
+}
+
+/// What a sign-in brings besides the proof: where it comes from, and the device and
+/// visitor tokens to tie to the new session.
+#[derive(Debug, Clone, Default)]
+pub struct SignInOptions {
+    pub meta: SessionMeta,
+    /// A device token: the session is paired with it (a bad one refuses the sign-in
+    /// before anything is opened).
+    pub device_token: Option<String>,
+    /// An anonymous visitor's token: the visitor is attached to the user.
+    pub visitor_token: Option<String>,
+}
+
+/// A signed-in user and the session opened (or renewed) for them.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    pub user: User,
+    pub grant: SessionGrant,
+    /// True when this sign-in created the account (one-time-code sign-up).
+    pub created: bool,
+}
+
+/// The outcome of an activation.
+pub enum Activated {
+    /// The account may sign in; here is its session.
+    SignedIn(Box<SignedIn>),
+    /// The email is confirmed; the account waits for approval (or kept its status).
+    Confirmed(Box<User>),
+}
+
+#[derive(Clone)]
+pub struct SignInService {
+    users: UserService,
+    otp: OtpService,
+    sessions: SessionService,
+}
+
+impl SignInService {
+    pub fn new(users: UserService, otp: OtpService, sessions: SessionService) -> Self {
+        Self {
+            users,
+            otp,
+            sessions,
+        }
+    }
+
+    /// Refuses a device token that is not live, before anything is checked or opened.
+    async fn check_device(
+        &self,
+        flock: &Flock,
+        token: Option<&str>,
+        refusal: SessionError,
+    ) -> Result<(), SignInError> {
+        match token {
+            Some(t) if !self.sessions.device_is_live(flock.id, t).await? => Err(refusal.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The one place a session is granted: the account rules decide whether and with
+    /// which role; then the session opens, is paired with the device and gets the
+    /// visitor. A refusal becomes `refused(…)`: each path says as much as it may.
+    async fn grant(
+        &self,
+        flock: &Flock,
+        user: User,
+        why: Admission,
+        opts: SignInOptions,
+        refused: impl FnOnce(NotAdmitted) -> SignInError,
+    ) -> Result<SignedIn, SignInError> {
+        let role = user.session_role(why).map_err(refused)?;
+        let grant = self.sessions.open(flock, user.id, role, opts.meta).await?;
+        if let Some(device) = &opts.device_token {
+            self.sessions
+                .pair_device(flock.id, device, grant.session.id)
+                .await?;
+        }
+        self.sessions
+            .attach_visitor(flock.id, opts.visitor_token.as_deref(), user.id)
+            .await?;
+        Ok(SignedIn {
+            user,
+            grant,
+            created: false,
+        })
+    }
+}

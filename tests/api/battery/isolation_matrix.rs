@@ -1,0 +1,134 @@
+//! Battery 1, generated from the spec: every tenant operation that takes a credential is
+//! called on flock B with flock A's user token and API key (and A's ids in the path), and
+//! every operation with an id in its path is called with B's own credentials and A's id.
+//! Nothing of A may work in B, and an id of A must read as "not found" in B.
+use crate::helpers::{tokens_of, TestApp};
+use reqwest::{Method, StatusCode};
+use serde_json::{json, Value};
+
+/// Every `(method, path template, security schemes, has body)` under `/api/v1/{flock}`.
+fn tenant_operations(spec: &Value) -> Vec<(Method, String, Vec<String>, bool)> {
+    let mut ops = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        if !path.starts_with("/api/v1/{flock}") {
+            continue;
+        }
+        for (method, op) in item.as_object().unwrap() {
+            let schemes: Vec<String> = op["security"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_object())
+                .flat_map(|s| s.keys().cloned())
+                .collect();
+            let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+            ops.push((method, path.clone(), schemes, op["requestBody"].is_object()));
+        }
+    }
+    ops
+}
+
+#[tokio::test]
+async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
+    let app = TestApp::spawn().await;
+    let a = app.create_flock("flock-a").await;
+    let b = app.create_flock("flock-b").await;
+    let (token_a, refresh_a) = tokens_of(&app.grant(&a.slug, "ann@example.com").await);
+    let (token_b, _) = tokens_of(&app.grant(&b.slug, "bob@example.com").await);
+    // Ids of A: a session of Ann and an API key of A.
+    let (_, sessions) = app
+        .user_call(
+            Method::GET,
+            &format!("/api/v1/{}/user/sessions", a.slug),
+            &token_a,
+        )
+        .await;
+    let session_a = sessions["sessions"][0]["id"].as_str().unwrap().to_owned();
+    let r = app
+        .req(Method::POST, &format!("/api/v1/{}/api-keys", a.slug))
+        .header("X-Api-Key", &a.admin_key)
+        .json(&json!({"name": "a-backend", "scopes": ["list_api_keys"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let key_a: Value = r.json().await.unwrap();
+    let key_a_id = key_a["id"].as_str().unwrap().to_owned();
+
+    let spec: Value = serde_json::from_str(&app.state.spec_json()).unwrap();
+    let ops = tenant_operations(&spec);
+    let fill = |path: &str| {
+        path.replace("{flock}", &b.slug)
+            .replace("{session_id}", &session_a)
+            .replace("{key_id}", &key_a_id)
+    };
+
+    // 1. A's credentials on B: every protected operation refuses.
+    let (mut attempted, mut violations) = (0, Vec::new());
+    for (method, path, schemes, has_body) in ops.iter().filter(|o| !o.2.is_empty()) {
+        let mut req = app
+            .req(method.clone(), &fill(path))
+            .bearer_auth(&token_a)
+            .header("X-Api-Key", &a.admin_key);
+        if *has_body {
+            req = req.json(&json!({}));
+        }
+        let r = req.send().await.unwrap();
+        attempted += 1;
+        let s = r.status();
+        if s.is_success() || !matches!(s.as_u16(), 400 | 401 | 403 | 404) {
+            violations.push(format!("{method} {path} {schemes:?} -> {s}"));
+        }
+    }
+
+    // 2. B's own credentials with A's ids: "not found", exactly as for an unknown id.
+    let mut id_cases = 0;
+    for (method, path, schemes, _) in ops.iter().filter(|o| o.1.contains("_id}")) {
+        let mut req = app.req(method.clone(), &fill(path));
+        if schemes.iter().any(|s| s == "UserAuth") {
+            req = req.bearer_auth(&token_b);
+        }
+        if schemes.iter().any(|s| s == "ServerAuth") {
+            req = req.header("X-Api-Key", &b.admin_key);
+        }
+        let r = req.send().await.unwrap();
+        id_cases += 1;
+        attempted += 1;
+        if r.status() != StatusCode::NOT_FOUND {
+            violations.push(format!(
+                "{method} {path} with A's id in B -> {}",
+                r.status()
+            ));
+        }
+    }
+
+    // 3. A credential carried in a body: A's refresh token in B.
+    let (s, _) = app.refresh(&b.slug, &refresh_a).await;
+    attempted += 1;
+    if s != StatusCode::UNAUTHORIZED {
+        violations.push(format!("refresh with A's token in B -> {s}"));
+    }
+
+    // A's things still work in A (the matrix did not just break everything).
+    let (s, _) = app
+        .user_call(Method::GET, &format!("/api/v1/{}/user", a.slug), &token_a)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let r = app
+        .req(Method::GET, &format!("/api/v1/{}/api-keys", a.slug))
+        .header("X-Api-Key", key_a["key"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    println!(
+        "cross-flock matrix: {} protected operations + {id_cases} id operations + 1 refresh, \
+         {attempted} attempted / {} violations",
+        attempted - id_cases - 1,
+        violations.len()
+    );
+    assert!(attempted >= 20, "the matrix covers the spec: {attempted}");
+    assert!(id_cases >= 2);
+    assert!(violations.is_empty(), "{violations:#?}");
+}

@@ -1,0 +1,14 @@
+//! Battery items that cross every area (see `docs/SECURITY.md`).
+//! - `isolation`, `isolation_matrix` — battery 1 (cross-flock), 2 (auth matrix part);
+//! - `errors` — every error in the error shape, changing nothing;
+//! - `spec` — the committed spec matches the code;
+//! - `crash` — battery 18 (kill -9 during registration load);
+//! - `redis_outage` — battery 19 (Redis killed and restarted);
+//! - `logs` — battery 20 (canary secrets never in logs).
+mod crash;
+mod errors;
+mod isolation;
+mod isolation_matrix;
+mod logs;
+mod redis_outage;
+mod spec;
