@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# SECURITY.md battery item 17: Schemathesis against the running server and the committed
+# docs/SECURITY.md battery item 17: Schemathesis against the running server and the committed
 # spec. Starts `fold serve` on the embedded backends in a temp dir, creates a flock, a
 # user, a token and an API key so authenticated operations are reached, then fuzzes every
 # operation: 0 server errors and 0 schema violations allowed.

@@ -156,7 +156,7 @@ impl Limits {
     }
 }
 
-/// Defaults of the password sign-in throttle (SECURITY.md "failed password logins").
+/// Defaults of the password sign-in throttle (docs/SECURITY.md "failed password logins").
 #[derive(Debug, Clone, Copy)]
 pub struct LoginThrottleConfig {
     /// Consecutive failures per account before the growing delay starts.

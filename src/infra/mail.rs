@@ -91,7 +91,7 @@ impl Mailer {
                 let n = seq.fetch_add(1, Ordering::Relaxed);
                 let name = format!(
                     "{:020}-{:06}-{}.json",
-                    nanos(),
+                    crate::infra::outbox_nanos(),
                     n,
                     uuid::Uuid::new_v4().simple()
                 );
@@ -107,15 +107,6 @@ impl Mailer {
             }
         }
     }
-}
-
-/// Wall-clock nanoseconds, only to order outbox files by name.
-#[allow(clippy::disallowed_methods)]
-fn nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
 }
 
 fn build(mail: &OutgoingMail, default_from: &str) -> Result<Message, MailError> {
@@ -146,17 +137,5 @@ fn build(mail: &OutgoingMail, default_from: &str) -> Result<Message, MailError> 
 
 /// Every message in an outbox directory, oldest first (for tests and local development).
 pub fn read_outbox(dir: &std::path::Path) -> Vec<OutgoingMail> {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-        .iter()
-        .filter_map(|p| std::fs::read(p).ok())
-        .filter_map(|b| serde_json::from_slice(&b).ok())
-        .collect()
+    super::read_json_dir(dir)
 }

@@ -1,5 +1,5 @@
 //! API keys: management, scopes, revocation, query-string refusal, and the auth matrix
-//! over every key-protected and platform operation (SECURITY.md battery item 2).
+//! over every key-protected and platform operation (docs/SECURITY.md battery item 2).
 use crate::helpers::{assert_error, tokens_of, TestApp, PLATFORM_KEY};
 use reqwest::{Method, RequestBuilder, StatusCode};
 use serde_json::{json, Value};

@@ -1,5 +1,5 @@
 //! Access tokens: a stock JWT library verifies them from the JWKS alone; rotation keeps
-//! old tokens valid; a corpus of forged tokens is refused (SECURITY.md battery item 13).
+//! old tokens valid; a corpus of forged tokens is refused (docs/SECURITY.md battery item 13).
 use crate::helpers::{tokens_of, TestApp};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;

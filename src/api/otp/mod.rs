@@ -8,13 +8,14 @@ mod settings;
 mod types;
 
 use super::client_ip::{Client, ClientIp};
-use super::error::{ApiError, ApiResult};
+use super::error::ApiResult;
 use super::frame::tenant;
 use super::security::UserAuth;
 use super::views::{SessionView, UserView};
 use super::ApiTags;
 use crate::domain::otp::{OtpService, Purpose};
 use crate::domain::signin::{CodeProfile, SignInOptions, SignInService};
+use crate::domain::Invalid;
 use crate::infra::clock::Clock;
 use poem_openapi::payload::Json;
 use poem_openapi::OpenApi;
@@ -85,13 +86,13 @@ impl OtpApi {
     ) -> ApiResult<OtpVerifyResponse> {
         let b = body.0;
         if let OtpPurpose::PasswordReset = b.purpose {
-            let Some(pw) = b.new_password else {
-                return Err(ApiError::bad_request(
+            let pw = b.new_password.ok_or_else(|| {
+                Invalid::new(
                     "new_password_required",
+                    "new_password",
                     "new_password is required for password_reset",
-                    Some("new_password"),
-                ));
-            };
+                )
+            })?;
             self.otp
                 .reset_password(
                     &flock,

@@ -3,7 +3,7 @@
 use crate::api::error::ApiResult;
 use crate::api::frame::tenant;
 use crate::api::ApiTags;
-use crate::domain::sessions::{SessionService, Visitor};
+use crate::domain::sessions::{SessionError, SessionService, Visitor};
 use crate::infra::clock::Clock;
 use chrono::{DateTime, Utc};
 use poem_openapi::param::Header;
@@ -50,6 +50,12 @@ pub struct VisitorsApi {
     pub clock: Clock,
 }
 
+impl VisitorsApi {
+    fn view(&self, v: Result<Visitor, SessionError>) -> ApiResult<Json<VisitorView>> {
+        Ok(Json(VisitorView::new(v?, self.clock.now())))
+    }
+}
+
 #[OpenApi(tag = "ApiTags::Sessions")]
 impl VisitorsApi {
     /// A visitor token for an anonymous visitor (no credentials needed).
@@ -84,8 +90,7 @@ impl VisitorsApi {
         #[oai(name = "X-Visitor-Token")]
         token: Header<String>,
     ) -> ApiResult<Json<VisitorView>> {
-        let v = self.sessions.check_visitor(flock.id, &token.0).await?;
-        Ok(Json(VisitorView::new(v, self.clock.now())))
+        self.view(self.sessions.check_visitor(flock.id, &token.0).await)
     }
 
     /// Mark a visitor active.
@@ -102,11 +107,7 @@ impl VisitorsApi {
         #[oai(name = "X-Visitor-Token")]
         token: Header<String>,
     ) -> ApiResult<Json<VisitorView>> {
-        let v = self
-            .sessions
-            .mark_visitor_active(flock.id, &token.0)
-            .await?;
-        Ok(Json(VisitorView::new(v, self.clock.now())))
+        self.view(self.sessions.mark_visitor_active(flock.id, &token.0).await)
     }
 
     /// Mark a visitor online for the next minute (presence).
@@ -123,10 +124,6 @@ impl VisitorsApi {
         #[oai(name = "X-Visitor-Token")]
         token: Header<String>,
     ) -> ApiResult<Json<VisitorView>> {
-        let v = self
-            .sessions
-            .mark_visitor_online(flock.id, &token.0)
-            .await?;
-        Ok(Json(VisitorView::new(v, self.clock.now())))
+        self.view(self.sessions.mark_visitor_online(flock.id, &token.0).await)
     }
 }

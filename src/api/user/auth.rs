@@ -204,17 +204,7 @@ impl UserApi {
         body: Json<SignInRequest>,
     ) -> ApiResult<Json<SessionView>> {
         let b = body.0;
-        let id = match (&b.email, &b.phone) {
-            (Some(e), None) => Identifier::Email(e),
-            (None, Some(p)) => Identifier::Phone(p),
-            _ => {
-                return Err(ApiError::bad_request(
-                    "identifier_required",
-                    "give exactly one of email or phone",
-                    Some("email"),
-                ))
-            }
-        };
+        let id = Identifier::one_of(b.email.as_deref(), b.phone.as_deref())?;
         let now = self.clock.unix();
         let opts = SignInOptions {
             meta: client.meta(b.source),

@@ -23,6 +23,16 @@ struct ProfileView {
     opt_outs: serde_json::Value,
 }
 
+impl From<crate::domain::user::User> for ProfileView {
+    fn from(user: crate::domain::user::User) -> Self {
+        let opt_outs = user.opt_outs.clone();
+        Self {
+            user: user.into(),
+            opt_outs,
+        }
+    }
+}
+
 /// Profile fields to change; absent fields keep their value, an empty string clears a name
 /// or the locale. Status, role, flock, email and verified flags cannot be changed here.
 #[derive(Object)]
@@ -53,12 +63,7 @@ impl UserProfileApi {
         auth: UserAuth,
     ) -> ApiResult<Json<ProfileView>> {
         let c = auth.0;
-        let user = self.users.get(flock.id, c.user).await?;
-        let opt_outs = user.opt_outs.clone();
-        Ok(Json(ProfileView {
-            user: user.into(),
-            opt_outs,
-        }))
+        Ok(Json(self.users.get(flock.id, c.user).await?.into()))
     }
 
     /// Update the signed-in user's names, locale and opt-outs.
@@ -89,11 +94,7 @@ impl UserProfileApi {
                 },
             )
             .await?;
-        let opt_outs = user.opt_outs.clone();
-        Ok(Json(ProfileView {
-            user: user.into(),
-            opt_outs,
-        }))
+        Ok(Json(user.into()))
     }
 
     /// Delete the signed-in user's account (GDPR erasure): personal data is anonymised and

@@ -5,7 +5,6 @@ use super::{
 };
 use crate::domain::flocks::{EnumerationPolicy, Flock};
 use crate::domain::limits::{Hit, Limit, RetryAfter};
-use crate::domain::user::UserError;
 use crate::domain::{InfraError, Invalid};
 use crate::ids::UserId;
 use crate::infra::mail::OutgoingMail;
@@ -45,10 +44,7 @@ impl OtpService {
                 let Some(u) = user else {
                     return Err(OtpError::UnknownAccount);
                 };
-                let me = self.users.get(flock.id, u).await.map_err(|e| match e {
-                    UserError::NotFound => OtpError::UnknownAccount,
-                    e => e.into(),
-                })?;
+                let me = self.me(flock, u).await?;
                 let mine = match want {
                     Channel::Email => me.email.as_deref(),
                     Channel::Sms => me.phone.as_deref(),

@@ -23,10 +23,11 @@ mod verify;
 pub use identifier::Identifier;
 pub use settings::OtpSettings;
 
+use super::flocks::Flock;
 use super::limits::{key_digest, Limit, Limits, RetryAfter};
 use super::user::{User, UserError, UserService};
 use super::{InfraError, Invalid};
-use crate::ids::FlockId;
+use crate::ids::{FlockId, UserId};
 use crate::infra::clock::Clock;
 use crate::infra::kv::{Kv, KvError};
 use crate::infra::mail::{MailError, Mailer};
@@ -242,6 +243,15 @@ impl OtpService {
             cap: s.max_failures_per_day,
             window_secs: 86_400,
             code: "otp_too_many_failures",
+        }
+    }
+
+    /// The signed-in user a `verify_*` code is for.
+    async fn me(&self, flock: &Flock, user: UserId) -> Result<User, OtpError> {
+        match self.users.get(flock.id, user).await {
+            Ok(me) => Ok(me),
+            Err(UserError::NotFound) => Err(OtpError::UnknownAccount),
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -3,7 +3,7 @@
 use super::{Channel, CodeRecord, Identifier, OtpError, OtpService, Purpose, GC_SLACK};
 use crate::domain::flocks::Flock;
 use crate::domain::password::check_policy;
-use crate::domain::user::{User, UserError};
+use crate::domain::user::User;
 use crate::ids::UserId;
 use crate::infra::secret::ct_eq;
 use secrecy::{ExposeSecret, SecretString};
@@ -68,7 +68,7 @@ impl OtpService {
         Ok(())
     }
 
-    /// Checks and consumes a sign-in (or registration) code; the identifier it proved.
+    /// Checks and consumes a code sent to `identifier` for `purpose`; the identifier.
     pub async fn verify_sign_in(
         &self,
         flock: &Flock,
@@ -91,16 +91,14 @@ impl OtpService {
         identifier: &str,
         code: &str,
     ) -> Result<User, OtpError> {
-        let id = Identifier::parse(channel, identifier).map_err(OtpError::Invalid)?;
         let purpose = match channel {
             Channel::Email => Purpose::VerifyEmail,
             Channel::Sms => Purpose::VerifyPhone,
         };
-        self.verify(flock, &id, purpose, code).await?;
-        let me = self.users.get(flock.id, user).await.map_err(|e| match e {
-            UserError::NotFound => OtpError::UnknownAccount,
-            e => e.into(),
-        })?;
+        let id = self
+            .verify_sign_in(flock, channel, identifier, purpose, code)
+            .await?;
+        let me = self.me(flock, user).await?;
         let mine = match channel {
             Channel::Email => me.email.as_deref(),
             Channel::Sms => me.phone.as_deref(),

@@ -1,4 +1,4 @@
-//! The password policy of SECURITY.md: at least the flock's minimum (8 by default) and at
+//! The password policy of docs/SECURITY.md: at least the flock's minimum (8 by default) and at
 //! most 256 code points, never truncated, no composition rules, not one of the ~10,000
 //! most common passwords, not the user's email or name.
 use crate::domain::Invalid;

@@ -2,15 +2,17 @@
 //! office for a user) and exchanged, together with a device token, for a new session.
 //! Stored hashed under `al:{flock}:{digest}`; redeeming takes the record atomically, so
 //! two redemptions of one token cannot both succeed.
-use super::store::SessionStore;
-use super::{from_json, gc_ttl, opaque_token, to_json};
+use super::from_json;
+use super::store::{Opaque, SessionStore};
 use crate::domain::InfraError;
 use crate::ids::{FlockId, UserId};
-use crate::infra::secret;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-const PREFIX: &str = "fold_al_";
+const KIND: Opaque = Opaque {
+    prefix: "fold_al_",
+    space: "al",
+};
 /// How long an autologin token may wait to be redeemed.
 pub const LIFETIME_SECS: i64 = 120;
 
@@ -36,10 +38,6 @@ pub struct AutologinTokens {
     store: SessionStore,
 }
 
-fn key(flock: FlockId, token: &str) -> String {
-    format!("al:{flock}:{}", secret::digest_hex(token))
-}
-
 impl AutologinTokens {
     pub fn new(store: SessionStore) -> Self {
         Self { store }
@@ -57,24 +55,19 @@ impl AutologinTokens {
             expires_at: now + Duration::seconds(LIFETIME_SECS),
             issued_by,
         };
-        let token = opaque_token(PREFIX);
-        self.store
-            .kv
-            .set(
-                &key(flock, &token),
-                &to_json(&rec)?,
-                gc_ttl(rec.expires_at, now),
-            )
+        let token = self
+            .store
+            .put_new(&KIND, flock, &rec, rec.expires_at)
             .await?;
         Ok((token, rec.expires_at))
     }
 
     /// Consumes the token: its user, once, if it has not expired.
     pub async fn redeem(&self, flock: FlockId, token: &str) -> Result<Option<UserId>, InfraError> {
-        if token.len() > 128 || !token.starts_with(PREFIX) {
+        if !KIND.well_formed(token) {
             return Ok(None);
         }
-        let Some(raw) = self.store.kv.take(&key(flock, token)).await? else {
+        let Some(raw) = self.store.kv.take(&KIND.key(flock, token)).await? else {
             return Ok(None);
         };
         let rec: AutologinRecord = from_json(&raw)?;

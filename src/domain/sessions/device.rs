@@ -1,15 +1,18 @@
 //! Device tokens: an opaque credential for one device id. Sessions can be paired with a
 //! device; signing out with the device token ends every session paired with it.
 //! Stored hashed: `dt:{flock}:{digest}` → record, `dts:{flock}:{digest}` → paired sessions.
-use super::store::SessionStore;
-use super::{from_json, gc_ttl, opaque_token, to_json};
+use super::gc_ttl;
+use super::store::{Opaque, SessionStore};
 use crate::domain::InfraError;
 use crate::ids::{FlockId, SessionId};
 use crate::infra::secret;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-const PREFIX: &str = "fold_dt_";
+const KIND: Opaque = Opaque {
+    prefix: "fold_dt_",
+    space: "dt",
+};
 /// A device token lives a year; pairing and use do not extend it.
 const LIFETIME_DAYS: i64 = 365;
 
@@ -23,10 +26,6 @@ pub struct DeviceRecord {
 #[derive(Clone)]
 pub struct DeviceTokens {
     store: SessionStore,
-}
-
-fn key(flock: FlockId, token: &str) -> String {
-    format!("dt:{flock}:{}", secret::digest_hex(token))
 }
 
 fn sessions_key(flock: FlockId, token: &str) -> String {
@@ -49,14 +48,9 @@ impl DeviceTokens {
             created_at: now,
             expires_at: now + Duration::days(LIFETIME_DAYS),
         };
-        let token = opaque_token(PREFIX);
-        self.store
-            .kv
-            .set(
-                &key(flock, &token),
-                &to_json(&rec)?,
-                gc_ttl(rec.expires_at, now),
-            )
+        let token = self
+            .store
+            .put_new(&KIND, flock, &rec, rec.expires_at)
             .await?;
         Ok((token, rec))
     }
@@ -67,14 +61,9 @@ impl DeviceTokens {
         flock: FlockId,
         token: &str,
     ) -> Result<Option<DeviceRecord>, InfraError> {
-        if token.len() > 128 || !token.starts_with(PREFIX) {
-            return Ok(None);
-        }
-        let Some(raw) = self.store.kv.get(&key(flock, token)).await? else {
-            return Ok(None);
-        };
-        let rec: DeviceRecord = from_json(&raw)?;
-        Ok((self.store.clock.now() < rec.expires_at).then_some(rec))
+        let rec = self.store.get_opaque::<DeviceRecord>(&KIND, flock, token);
+        let now = self.store.clock.now();
+        Ok(rec.await?.map(|(r, _)| r).filter(|r| now < r.expires_at))
     }
 
     /// Pairs a session with the device; false when the device token is not live.

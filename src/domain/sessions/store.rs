@@ -1,6 +1,6 @@
 //! The session store: session records and the per-user index in the KV store (create,
 //! check and touch, presence, revoke one or all).
-use super::{gc_ttl, Session, SessionMeta};
+use super::{from_json, gc_ttl, opaque_token, to_json, Session, SessionMeta};
 use crate::domain::user::Role;
 use crate::domain::InfraError;
 use crate::ids::{FlockId, SessionId, UserId};
@@ -11,6 +11,28 @@ use chrono::Duration;
 /// Using a session moves its idle deadline at most once per this many seconds, so the
 /// hot path costs one KV read and, rarely, one compare-and-swap.
 const TOUCH_EVERY_SECS: i64 = 60;
+
+/// A kind of opaque credential kept in the KV store under its digest: the visible prefix
+/// of its tokens and its key space (`{space}:{flock}:{sha256 hex}`).
+pub(super) struct Opaque {
+    pub prefix: &'static str,
+    pub space: &'static str,
+}
+
+impl Opaque {
+    pub(super) fn key(&self, flock: FlockId, token: &str) -> String {
+        format!(
+            "{}:{flock}:{}",
+            self.space,
+            crate::infra::secret::digest_hex(token)
+        )
+    }
+
+    /// Whether `token` can be one of ours at all (anything else is not looked up).
+    pub(super) fn well_formed(&self, token: &str) -> bool {
+        token.len() <= 128 && token.starts_with(self.prefix)
+    }
+}
 
 #[derive(Clone)]
 pub struct SessionStore {
@@ -29,6 +51,39 @@ fn user_index(flock: FlockId, user: UserId) -> String {
 impl SessionStore {
     pub fn new(kv: Kv, clock: Clock) -> Self {
         Self { kv, clock }
+    }
+
+    /// Stores `rec` under a new token of `kind`, kept a little past `until`; the token.
+    pub(super) async fn put_new<T: serde::Serialize>(
+        &self,
+        kind: &Opaque,
+        flock: FlockId,
+        rec: &T,
+        until: chrono::DateTime<chrono::Utc>,
+    ) -> Result<String, InfraError> {
+        let token = opaque_token(kind.prefix);
+        let ttl = gc_ttl(until, self.clock.now());
+        self.kv
+            .set(&kind.key(flock, &token), &to_json(rec)?, ttl)
+            .await?;
+        Ok(token)
+    }
+
+    /// The record of a token of `kind` and its stored bytes (for a compare-and-swap), or
+    /// None for a token that is not of that kind or not stored.
+    pub(super) async fn get_opaque<T: serde::de::DeserializeOwned>(
+        &self,
+        kind: &Opaque,
+        flock: FlockId,
+        token: &str,
+    ) -> Result<Option<(T, Vec<u8>)>, InfraError> {
+        if !kind.well_formed(token) {
+            return Ok(None);
+        }
+        let Some(raw) = self.kv.get(&kind.key(flock, token)).await? else {
+            return Ok(None);
+        };
+        Ok(Some((from_json(&raw)?, raw)))
     }
 
     pub async fn create(
@@ -104,10 +159,30 @@ impl SessionStore {
         flock: FlockId,
         sid: SessionId,
     ) -> Result<Option<Session>, InfraError> {
+        self.mark_used(flock, sid, false).await
+    }
+
+    /// Marks the session used now whatever the last touch (refresh, "mark active").
+    pub async fn touch_now(
+        &self,
+        flock: FlockId,
+        sid: SessionId,
+    ) -> Result<Option<Session>, InfraError> {
+        self.mark_used(flock, sid, true).await
+    }
+
+    /// The live session, marked used now (`always`) or when its last use is a minute old.
+    async fn mark_used(
+        &self,
+        flock: FlockId,
+        sid: SessionId,
+        always: bool,
+    ) -> Result<Option<Session>, InfraError> {
         let Some((s, raw)) = self.load(flock, sid).await? else {
             return Ok(None);
         };
-        if (self.clock.now() - s.last_seen_at).num_seconds() < TOUCH_EVERY_SECS {
+        let recent = (self.clock.now() - s.last_seen_at).num_seconds() < TOUCH_EVERY_SECS;
+        if recent && !always {
             return Ok(Some(s));
         }
         Ok(Some(self.touch(flock, sid, s, &raw).await?))
@@ -169,18 +244,6 @@ impl SessionStore {
             return Ok(None);
         };
         s.online_until = Some(self.clock.now() + Duration::seconds(i64::from(secs)));
-        Ok(Some(self.touch(flock, sid, s, &raw).await?))
-    }
-
-    /// Marks the session used now whatever the last touch (refresh, "mark active").
-    pub async fn touch_now(
-        &self,
-        flock: FlockId,
-        sid: SessionId,
-    ) -> Result<Option<Session>, InfraError> {
-        let Some((s, raw)) = self.load(flock, sid).await? else {
-            return Ok(None);
-        };
         Ok(Some(self.touch(flock, sid, s, &raw).await?))
     }
 

@@ -1,16 +1,18 @@
 //! Visitor tokens for anonymous visitors: request one, check it, mark it active or
 //! online; on sign-in the visitor is attached to the user. Stored hashed under
 //! `vt:{flock}:{digest}`.
-use super::store::SessionStore;
-use super::{from_json, gc_ttl, opaque_token, to_json};
+use super::store::{Opaque, SessionStore};
+use super::{gc_ttl, to_json};
 use crate::domain::InfraError;
 use crate::ids::{FlockId, UserId};
-use crate::infra::secret;
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-const PREFIX: &str = "fold_vt_";
+const KIND: Opaque = Opaque {
+    prefix: "fold_vt_",
+    space: "vt",
+};
 const LIFETIME_DAYS: i64 = 30;
 /// "Mark online" counts for this long.
 pub const ONLINE_SECS: i64 = 60;
@@ -29,10 +31,6 @@ pub struct Visitor {
 #[derive(Clone)]
 pub struct VisitorTokens {
     store: SessionStore,
-}
-
-fn key(flock: FlockId, token: &str) -> String {
-    format!("vt:{flock}:{}", secret::digest_hex(token))
 }
 
 /// What to change on a visitor.
@@ -57,15 +55,7 @@ impl VisitorTokens {
             user: None,
             expires_at: now + Duration::days(LIFETIME_DAYS),
         };
-        let token = opaque_token(PREFIX);
-        self.store
-            .kv
-            .set(
-                &key(flock, &token),
-                &to_json(&v)?,
-                gc_ttl(v.expires_at, now),
-            )
-            .await?;
+        let token = self.store.put_new(&KIND, flock, &v, v.expires_at).await?;
         Ok((token, v))
     }
 
@@ -74,14 +64,12 @@ impl VisitorTokens {
         flock: FlockId,
         token: &str,
     ) -> Result<Option<(Visitor, Vec<u8>)>, InfraError> {
-        if token.len() > 128 || !token.starts_with(PREFIX) {
-            return Ok(None);
-        }
-        let Some(raw) = self.store.kv.get(&key(flock, token)).await? else {
-            return Ok(None);
-        };
-        let v: Visitor = from_json(&raw)?;
-        Ok((self.store.clock.now() < v.expires_at).then_some((v, raw)))
+        let found = self
+            .store
+            .get_opaque::<Visitor>(&KIND, flock, token)
+            .await?;
+        let now = self.store.clock.now();
+        Ok(found.filter(|(v, _)| now < v.expires_at))
     }
 
     pub async fn check(&self, flock: FlockId, token: &str) -> Result<Option<Visitor>, InfraError> {
@@ -109,7 +97,7 @@ impl VisitorTokens {
                 .store
                 .kv
                 .cas(
-                    &key(flock, token),
+                    &KIND.key(flock, token),
                     Some(&raw),
                     Some(&to_json(&v)?),
                     gc_ttl(v.expires_at, now),

@@ -3,6 +3,7 @@
 //! Rows are single use (consumed atomically with the change they authorise), expire on the
 //! injected clock, and a newer secret of the same purpose voids the older ones.
 use super::{User, UserError, UserService, UserStatus};
+use crate::db::mail::NewMail;
 use crate::db::user::tokens::{NewToken as NewTokenRow, TokenEffect, TokenRow};
 use crate::domain::flocks::Flock;
 use crate::domain::mail::{MailInput, MailKind};
@@ -13,30 +14,76 @@ use chrono::{DateTime, Duration, Utc};
 pub const ACTIVATION_TTL_HOURS: i64 = 72;
 pub const RESET_TTL_HOURS: i64 = 1;
 
-pub(super) struct NewToken {
-    /// What goes into the link (never stored).
-    pub token: String,
-    pub row: NewTokenRow,
+/// What a mailed one-time secret is for: its purpose, the page its link opens, its life.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Mailed {
+    Activation,
+    Reset,
 }
 
-pub(super) fn new_token(
-    user: UserId,
-    purpose: &str,
-    ttl_hours: i64,
-    now: DateTime<Utc>,
-) -> NewToken {
-    let id = uuid::Uuid::new_v4();
-    let secret = secret::random_token(32);
-    NewToken {
-        token: format!("{}.{secret}", id.simple()),
-        row: NewTokenRow {
+impl Mailed {
+    fn parts(self) -> (&'static str, MailKind, &'static str, i64) {
+        match self {
+            Mailed::Activation => (
+                "activation",
+                MailKind::Activation,
+                "activate",
+                ACTIVATION_TTL_HOURS,
+            ),
+            Mailed::Reset => ("reset", MailKind::Reset, "reset-password", RESET_TTL_HOURS),
+        }
+    }
+}
+
+impl UserService {
+    /// A new one-time secret for `user` (as a row to store) and the mail carrying its
+    /// link to `to`; both are written together by the caller's transaction.
+    pub(super) fn token_mail(
+        &self,
+        flock: &Flock,
+        what: Mailed,
+        user: UserId,
+        to: &str,
+        first_name: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<(NewTokenRow, NewMail), UserError> {
+        let (purpose, kind, page, ttl_hours) = what.parts();
+        let id = uuid::Uuid::new_v4();
+        let secret = secret::random_token(32);
+        let token = format!("{}.{secret}", id.simple());
+        let row = NewTokenRow {
             id,
             user,
             purpose: purpose.to_owned(),
             token_hash: secret::digest(&secret),
             expires_at: now + Duration::hours(ttl_hours),
             created_at: now,
-        },
+        };
+        let input = MailInput {
+            to,
+            user: Some(user),
+            first_name,
+            link: Some((page, &token)),
+            ttl_hours,
+        };
+        Ok((row, self.mail.compose(flock, kind, input, now)?))
+    }
+
+    /// Issues a secret and queues its mail (voiding older secrets of the same purpose).
+    pub(super) async fn mail_token(
+        &self,
+        flock: &Flock,
+        what: Mailed,
+        user: &User,
+        to: &str,
+    ) -> Result<(), UserError> {
+        let now = self.clock.now();
+        let first_name = user.first_name.as_deref();
+        let (row, mail) = self.token_mail(flock, what, user.id, to, first_name, now)?;
+        self.scoped(flock.id)
+            .token_issue_with_mail(row, mail)
+            .await?;
+        Ok(())
     }
 }
 
@@ -67,18 +114,27 @@ impl UserService {
         Ok(row)
     }
 
+    /// A live token of `purpose` and its account; an account that is gone makes the
+    /// token invalid too.
+    pub(super) async fn token_user(
+        &self,
+        flock: &Flock,
+        raw: &str,
+        purpose: &str,
+    ) -> Result<(TokenRow, User), UserError> {
+        let row = self.check_token(flock, raw, purpose).await?;
+        match self.get(flock.id, UserId(row.user_id)).await {
+            Ok(user) => Ok((row, user)),
+            Err(UserError::NotFound) => Err(UserError::InvalidToken),
+            Err(e) => Err(e),
+        }
+    }
+
     /// `activate`: the mailed token confirms the email and moves the account on (to
     /// `active`, or `pending_approval` where the flock requires approval). Returns the
     /// account as it now is (whether it gets a session is for sign-in to decide).
     pub async fn activate(&self, flock: &Flock, raw: &str) -> Result<User, UserError> {
-        let row = self.check_token(flock, raw, "activation").await?;
-        let user = self
-            .get(flock.id, UserId(row.user_id))
-            .await
-            .map_err(|e| match e {
-                UserError::NotFound => UserError::InvalidToken,
-                e => e,
-            })?;
+        let (row, user) = self.token_user(flock, raw, "activation").await?;
         let target = match user.status {
             UserStatus::Active => None,
             s => Some(s.after_proof(flock).ok_or(UserError::InvalidToken)?),
@@ -123,26 +179,12 @@ impl UserService {
         flock: &Flock,
         user: &User,
     ) -> Result<(), UserError> {
-        let Some(email) = &user.email else {
-            return Ok(());
-        };
-        let now = self.clock.now();
-        let t = new_token(user.id, "activation", ACTIVATION_TTL_HOURS, now);
-        let mail = self.mail.compose(
-            flock,
-            MailKind::Activation,
-            MailInput {
-                to: email,
-                user: Some(user.id),
-                first_name: user.first_name.as_deref(),
-                link: Some(("activate", &t.token)),
-                ttl_hours: ACTIVATION_TTL_HOURS,
-            },
-            now,
-        )?;
-        self.scoped(flock.id)
-            .token_issue_with_mail(t.row, mail)
-            .await?;
-        Ok(())
+        match &user.email {
+            Some(email) => {
+                self.mail_token(flock, Mailed::Activation, user, email)
+                    .await
+            }
+            None => Ok(()),
+        }
     }
 }

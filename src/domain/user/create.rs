@@ -3,12 +3,11 @@
 //! sign-up, and later the back office and federation — builds a [`NewAccount`] and calls
 //! it, so the initial status, the password policy, the verified flags and the activation
 //! mail are decided once.
-use super::activation::{new_token, ACTIVATION_TTL_HOURS};
+use super::activation::Mailed;
 use super::{AccountFields, Email, Phone, Role, User, UserError, UserService, UserStatus};
 use crate::db::user::NewUser;
 use crate::db::DbError;
 use crate::domain::flocks::Flock;
-use crate::domain::mail::{MailInput, MailKind};
 use crate::domain::password::check_policy;
 use crate::domain::Invalid;
 use crate::ids::UserId;
@@ -100,20 +99,10 @@ impl UserService {
         );
         let (token, mail) = match (&a.email, a.send_activation && waits) {
             (Some(e), true) => {
-                let t = new_token(id, "activation", ACTIVATION_TTL_HOURS, now);
-                let mail = self.mail.compose(
-                    flock,
-                    MailKind::Activation,
-                    MailInput {
-                        to: e.as_str(),
-                        user: Some(id),
-                        first_name: row.first_name.as_deref(),
-                        link: Some(("activate", &t.token)),
-                        ttl_hours: ACTIVATION_TTL_HOURS,
-                    },
-                    now,
-                )?;
-                (Some(t.row), Some(mail))
+                let first_name = row.first_name.as_deref();
+                let what = Mailed::Activation;
+                let (t, m) = self.token_mail(flock, what, id, e.as_str(), first_name, now)?;
+                (Some(t), Some(m))
             }
             _ => (None, None),
         };

@@ -3,6 +3,7 @@
 use super::{Email, Phone, User, UserError, UserService, UserStatus};
 use crate::domain::flocks::{EnumerationPolicy, Flock};
 use crate::domain::limits::LoginThrottle;
+use crate::domain::Invalid;
 use secrecy::SecretString;
 
 /// What `preauth` tells the caller.
@@ -32,6 +33,22 @@ pub enum Identifier<'a> {
     Phone(&'a str),
 }
 
+impl<'a> Identifier<'a> {
+    /// Exactly one of the two, as given (a malformed one is checked like an unknown
+    /// account, so it is not parsed here).
+    pub fn one_of(email: Option<&'a str>, phone: Option<&'a str>) -> Result<Self, Invalid> {
+        match (email, phone) {
+            (Some(e), None) => Ok(Identifier::Email(e)),
+            (None, Some(p)) => Ok(Identifier::Phone(p)),
+            _ => Err(Invalid::new(
+                "identifier_required",
+                "email",
+                "give exactly one of email or phone",
+            )),
+        }
+    }
+}
+
 impl UserService {
     /// The account whose password this is, or `InvalidCredentials` (a wrong password
     /// and an unknown account answer alike, at the uniform time under the protected
@@ -44,65 +61,58 @@ impl UserService {
         ip: Option<&str>,
     ) -> Result<User, UserError> {
         let start = tokio::time::Instant::now();
-        let r = self.check_password_inner(flock, id, password, ip).await;
+        let r = async {
+            // A malformed identifier is just an unknown account: same cost, same answer.
+            let db = self.scoped(flock.id);
+            let row = match id {
+                Identifier::Email(e) => match Email::parse(e) {
+                    Ok(e) => db.user_by_email(e.as_str()).await?,
+                    Err(_) => None,
+                },
+                Identifier::Phone(p) => match Phone::parse(p) {
+                    Ok(p) => db.user_by_phone(p.as_str()).await?,
+                    Err(_) => None,
+                },
+            };
+            let stored = row.as_ref().and_then(|r| r.password_hash.clone());
+            // The throttle reserves this attempt in every counter before the password is
+            // checked, so parallel guesses cannot exceed the limits.
+            let account = match id {
+                Identifier::Email(e) => LoginThrottle::account_key("email", e),
+                Identifier::Phone(p) => LoginThrottle::account_key("phone", p),
+            };
+            let attempt = match &self.throttle {
+                Some(t) => match t.begin(flock.id, &account, ip).await? {
+                    Ok(a) => Some((t, a)),
+                    Err(retry) => return Err(UserError::Throttled(retry)),
+                },
+                None => None,
+            };
+            let verified = self.hasher.verify(password.clone(), stored).await;
+            if let Some((t, a)) = attempt {
+                match &verified {
+                    Ok(v) => t.finish(a, row.is_some() && v.ok).await?,
+                    // Never checked (hash pool busy): not a failure.
+                    Err(_) => t.cancel(a).await?,
+                }
+            }
+            let verified = verified?;
+            let (Some(row), true) = (row, verified.ok) else {
+                return Err(UserError::InvalidCredentials);
+            };
+            let user = User::from_row(flock.id, row);
+            if verified.needs_rehash && user.status != UserStatus::Deleted {
+                let hash = self.hasher.hash(password).await?;
+                db.user_set_password_hash(user.id, &hash, self.clock.now())
+                    .await?;
+            }
+            Ok(user)
+        }
+        .await;
         if matches!(r, Err(UserError::InvalidCredentials)) {
             self.pad(flock, start).await;
         }
         r
-    }
-
-    async fn check_password_inner(
-        &self,
-        flock: &Flock,
-        id: Identifier<'_>,
-        password: SecretString,
-        ip: Option<&str>,
-    ) -> Result<User, UserError> {
-        // A malformed identifier is just an unknown account: same cost, same answer.
-        let db = self.scoped(flock.id);
-        let row = match id {
-            Identifier::Email(e) => match Email::parse(e) {
-                Ok(e) => db.user_by_email(e.as_str()).await?,
-                Err(_) => None,
-            },
-            Identifier::Phone(p) => match Phone::parse(p) {
-                Ok(p) => db.user_by_phone(p.as_str()).await?,
-                Err(_) => None,
-            },
-        };
-        let stored = row.as_ref().and_then(|r| r.password_hash.clone());
-        // The throttle reserves this attempt in every counter before the password is
-        // checked, so parallel guesses cannot exceed the limits.
-        let account = match id {
-            Identifier::Email(e) => LoginThrottle::account_key("email", e),
-            Identifier::Phone(p) => LoginThrottle::account_key("phone", p),
-        };
-        let attempt = match &self.throttle {
-            Some(t) => match t.begin(flock.id, &account, ip).await? {
-                Ok(a) => Some((t, a)),
-                Err(retry) => return Err(UserError::Throttled(retry)),
-            },
-            None => None,
-        };
-        let verified = self.hasher.verify(password.clone(), stored).await;
-        if let Some((t, a)) = attempt {
-            match &verified {
-                Ok(v) => t.finish(a, row.is_some() && v.ok).await?,
-                // Never checked (hash pool busy): not a failure.
-                Err(_) => t.cancel(a).await?,
-            }
-        }
-        let verified = verified?;
-        let (Some(row), true) = (row, verified.ok) else {
-            return Err(UserError::InvalidCredentials);
-        };
-        let user = User::from_row(flock.id, row);
-        if verified.needs_rehash && user.status != UserStatus::Deleted {
-            let hash = self.hasher.hash(password).await?;
-            db.user_set_password_hash(user.id, &hash, self.clock.now())
-                .await?;
-        }
-        Ok(user)
     }
 
     /// Whether an account exists (open policy) and, when `send_mail`, an activation mail

@@ -151,11 +151,11 @@ pub struct Registered {
 #[derive(Clone)]
 pub struct UserService {
     db: Db,
-    clock: Clock,
     hasher: Hasher,
+    mail: MailComposer,
     /// Only to end sessions (password change, reset, erasure, status changes).
     sessions: SessionService,
-    mail: MailComposer,
+    clock: Clock,
     /// Under the protected policy, answers that could tell accounts apart take at least
     /// this long, so existing and unknown accounts cost the same.
     uniform: StdDuration,
@@ -214,26 +214,15 @@ impl UserService {
     /// The user, through the short-lived user cache (writes through the db layer drop
     /// their entry at once). A deleted account is not found.
     pub async fn get(&self, flock: FlockId, id: UserId) -> Result<User, UserError> {
-        let row = self
-            .scoped(flock)
-            .user_cached(id)
-            .await?
-            .ok_or(UserError::NotFound)?;
-        let user = User::from_row(flock, row);
-        if user.status == UserStatus::Deleted {
-            return Err(UserError::NotFound);
-        }
-        Ok(user)
+        let row = self.scoped(flock).user_cached(id).await?;
+        alive(row.map(|r| User::from_row(flock, r)))
     }
 
     /// The user as stored now (no cache): for decisions that must not lag a change made
     /// elsewhere (renewing a session). A deleted account is not found.
     pub async fn get_fresh(&self, flock: FlockId, id: UserId) -> Result<User, UserError> {
-        let user = self.fresh(flock, id).await?;
-        if user.status == UserStatus::Deleted {
-            return Err(UserError::NotFound);
-        }
-        Ok(user)
+        let row = self.scoped(flock).user(id).await?;
+        alive(row.map(|r| User::from_row(flock, r)))
     }
 
     /// The user read now (no cache), deleted or not.
@@ -279,4 +268,10 @@ impl UserService {
             tokio::time::sleep_until(start + self.uniform).await;
         }
     }
+}
+
+/// A user that exists and is not deleted, or `NotFound`.
+fn alive(user: Option<User>) -> Result<User, UserError> {
+    user.filter(|u| u.status != UserStatus::Deleted)
+        .ok_or(UserError::NotFound)
 }

@@ -1,10 +1,9 @@
 //! Password reset (by mail), change (signed in), and set after a one-time code. Each
 //! ends every other session.
-use super::activation::{new_token, RESET_TTL_HOURS};
+use super::activation::Mailed;
 use super::{Contact, Email, User, UserError, UserService, UserStatus};
 use crate::db::user::tokens::TokenEffect;
 use crate::domain::flocks::Flock;
-use crate::domain::mail::{MailInput, MailKind};
 use crate::domain::password::check_policy;
 use crate::ids::{SessionId, UserId};
 use secrecy::{ExposeSecret, SecretString};
@@ -40,25 +39,9 @@ impl UserService {
         if matches!(user.status, UserStatus::Inactive | UserStatus::Deleted) {
             return Ok(());
         }
-        let now = self.clock.now();
-        let t = new_token(user.id, "reset", RESET_TTL_HOURS, now);
-        let mail = self.mail.compose(
-            flock,
-            MailKind::Reset,
-            MailInput {
-                to: email.as_str(),
-                user: Some(user.id),
-                first_name: user.first_name.as_deref(),
-                link: Some(("reset-password", &t.token)),
-                ttl_hours: RESET_TTL_HOURS,
-            },
-            now,
-        )?;
         // Voids older reset tokens of the user in the same transaction.
-        self.scoped(flock.id)
-            .token_issue_with_mail(t.row, mail)
-            .await?;
-        Ok(())
+        self.mail_token(flock, Mailed::Reset, &user, email.as_str())
+            .await
     }
 
     /// Sets a new password with a reset token; every session of the user ends. The mail
@@ -69,14 +52,7 @@ impl UserService {
         raw: &str,
         password: SecretString,
     ) -> Result<(), UserError> {
-        let row = self.check_token(flock, raw, "reset").await?;
-        let user = self
-            .get(flock.id, UserId(row.user_id))
-            .await
-            .map_err(|e| match e {
-                UserError::NotFound => UserError::InvalidToken,
-                e => e,
-            })?;
+        let (row, user) = self.token_user(flock, raw, "reset").await?;
         check_policy(
             password.expose_secret(),
             flock.settings.password_min_length,

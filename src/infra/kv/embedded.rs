@@ -53,6 +53,20 @@ fn decode(raw: &[u8]) -> Option<(u64, &[u8])> {
 
 type Table<'t> = redb::Table<'t, &'static str, &'static [u8]>;
 
+/// A counter's deadline and value; a missing one starts at 0 and lives `ttl`.
+fn counter(t: &Table<'_>, key: &str, ttl: Duration) -> KvResult<(u64, i64)> {
+    Ok(match live(t, key)? {
+        Some((exp, v)) => (
+            exp,
+            std::str::from_utf8(&v)
+                .ok()
+                .and_then(|s| s.parse::<i64>().ok())
+                .unwrap_or(0),
+        ),
+        None => (now_ms().saturating_add(ttl.as_millis() as u64), 0),
+    })
+}
+
 fn live(table: &Table<'_>, key: &str) -> KvResult<Option<(u64, Vec<u8>)>> {
     let got = table.get(key).map_err(err)?;
     Ok(got.and_then(|g| decode(g.value()).map(|(e, v)| (e, v.to_vec()))))
@@ -177,16 +191,7 @@ impl EmbeddedKv {
                     .unwrap_or(0),
                 None => 0,
             };
-            let (exp, cur) = match live(t, &key)? {
-                Some((exp, v)) => (
-                    exp,
-                    std::str::from_utf8(&v)
-                        .ok()
-                        .and_then(|s| s.parse::<i64>().ok())
-                        .unwrap_or(0),
-                ),
-                None => (now_ms().saturating_add(ttl.as_millis() as u64), 0),
-            };
+            let (exp, cur) = counter(t, &key, ttl)?;
             let next = cur.saturating_add(by);
             if next.saturating_add(other) > cap {
                 return Ok(None);
@@ -202,16 +207,7 @@ impl EmbeddedKv {
     pub async fn incr(&self, key: &str, by: i64, ttl: Duration) -> KvResult<i64> {
         let key = key.to_owned();
         self.write(move |t| {
-            let (exp, cur) = match live(t, &key)? {
-                Some((exp, v)) => (
-                    exp,
-                    std::str::from_utf8(&v)
-                        .ok()
-                        .and_then(|s| s.parse::<i64>().ok())
-                        .unwrap_or(0),
-                ),
-                None => (now_ms().saturating_add(ttl.as_millis() as u64), 0),
-            };
+            let (exp, cur) = counter(t, &key, ttl)?;
             let next = cur.saturating_add(by);
             let mut rec = exp.to_be_bytes().to_vec();
             rec.extend_from_slice(next.to_string().as_bytes());

@@ -183,22 +183,13 @@ impl OutboxSms {
     }
 }
 
-/// Wall-clock nanoseconds, only to order outbox files by name.
-#[allow(clippy::disallowed_methods)]
-fn nanos() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or(0)
-}
-
 #[async_trait]
 impl SmsProvider for OutboxSms {
     async fn send(&self, sms: &OutgoingSms) -> Result<(), SmsError> {
         let n = self.seq.fetch_add(1, Ordering::Relaxed);
         let name = format!(
             "{:020}-{:06}-{}.json",
-            nanos(),
+            crate::infra::outbox_nanos(),
             n,
             uuid::Uuid::new_v4().simple()
         );
@@ -218,17 +209,5 @@ impl SmsProvider for OutboxSms {
 
 /// Every message in an SMS outbox directory, oldest first (tests, local development).
 pub fn read_outbox(dir: &std::path::Path) -> Vec<OutgoingSms> {
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
-        .map(|d| {
-            d.filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "json"))
-                .collect()
-        })
-        .unwrap_or_default();
-    names.sort();
-    names
-        .iter()
-        .filter_map(|p| std::fs::read(p).ok())
-        .filter_map(|b| serde_json::from_slice(&b).ok())
-        .collect()
+    crate::infra::read_json_dir(dir)
 }

@@ -211,7 +211,10 @@ async fn one_address_past_its_quota_gets_429_with_retry_after() {
         .iter()
         .filter(|(s, _)| *s == StatusCode::TOO_MANY_REQUESTS)
         .collect();
-    assert!(ok <= 6, "burst of 5 (+1 refill at most): {ok} passed");
+    assert!(
+        (5..=6).contains(&ok),
+        "burst of 5 (+1 refill at most): {ok} passed"
+    );
     assert!(!limited.is_empty());
     assert!(
         limited.iter().all(|(_, h)| h.is_some()),

@@ -1,5 +1,5 @@
 //! Battery items that cross every area (see `docs/SECURITY.md`).
-//! - `isolation`, `isolation_matrix` — battery 1 (cross-flock), 2 (auth matrix part);
+//! - `isolation`, `isolation_matrix` — battery 1 (cross-flock) and 4 (spoofed headers);
 //! - `errors` — every error in the error shape, changing nothing;
 //! - `spec` — the committed spec matches the code;
 //! - `crash` — battery 18 (kill -9 during registration load);

@@ -1,4 +1,4 @@
-//! The password sign-in throttle (SECURITY.md battery item 7): brute force on one
+//! The password sign-in throttle (docs/SECURITY.md battery item 7): brute force on one
 //! account, sequential and 200 in parallel; the real user still gets in by OTP.
 use crate::helpers::{assert_error, TestApp, PASSWORD};
 use chrono::Duration;
@@ -60,6 +60,12 @@ async fn limits_login_sequential_brute_force_gets_10_free_failures_then_a_growin
     println!(
         "password brute force, sequential, 1 h on the injected clock: {evaluated} passwords evaluated (cap 100/h, 10 before delays), {refused} refused; delays {delays:?}"
     );
+    // Both sides: the 10 free failures and some delayed ones were evaluated, and the
+    // growing delay kept the hour far under the hourly cap.
+    assert!(
+        evaluated > 10 && refused > 0,
+        "{evaluated} evaluated, {refused} refused"
+    );
     assert!(evaluated <= 100);
     assert!(evaluated < 40, "growing delay: {evaluated}");
     assert!(delays.windows(2).any(|w| w[1] > w[0]), "delay grows");
@@ -120,6 +126,10 @@ async fn limits_login_200_parallel_guesses_evaluate_at_most_11_and_the_owner_get
         "password brute force, 200 parallel: {evaluated} evaluated (limit 10 free + {slots} delayed slot(s) in {elapsed:.1} s), {limited} refused 429, {busy} refused 503 busy"
     );
     assert!(evaluated <= 10 + slots, "evaluated {evaluated}");
+    assert!(
+        evaluated > 0 && limited > 0,
+        "the throttle, not an outage, stopped the burst"
+    );
     assert_eq!(evaluated + limited + busy, 200);
 
     // The real user still gets in, with a one-time code by email.

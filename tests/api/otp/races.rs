@@ -1,4 +1,4 @@
-//! SECURITY.md battery item 11: races on code verification (run on Redis by
+//! docs/SECURITY.md battery item 11: races on code verification (run on Redis by
 //! `FOLD_TEST_ARGS='otp_' bash scripts/test.sh`).
 use crate::helpers::TestApp;
 use fold::ids::{FlockId, UserId};
@@ -100,7 +100,9 @@ async fn otp_races_100_parallel_wrong_guesses_and_1_right_compare_at_most_5_and_
     );
     assert_eq!(wrong_accepted, 0);
     assert!(ok <= 1);
-    assert!(compared <= 5, "compared {compared}");
+    assert!((1..=5).contains(&compared), "compared {compared}");
+    // Either the right code won the race, or five wrong guesses killed it first.
+    assert!(ok == 1 || compared == 5, "ok {ok}, compared {compared}");
 }
 
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! Refresh tokens: rotation, the grace window, family revocation on replay, the race
-//! (SECURITY.md battery item 14).
+//! (docs/SECURITY.md battery item 14).
 use crate::helpers::{assert_error, tokens_of, TestApp};
 use reqwest::{Method, StatusCode};
 use std::collections::HashSet;

@@ -1,4 +1,4 @@
-//! Revocation latency per credential type (SECURITY.md battery item 15): after each
+//! Revocation latency per credential type (docs/SECURITY.md battery item 15): after each
 //! revoking event, how many calls still succeed and how long until the first refusal.
 use crate::helpers::{token_in, tokens_of, TestApp, PASSWORD};
 use reqwest::{Method, StatusCode};
