@@ -152,10 +152,7 @@ pub fn routes(s: &ApiServices, frame: frame::FrameConfig) -> impl Endpoint + 'st
         s.flocks.clone(),
         Arc::new(move || spec_json(&for_errors)),
     );
-    let auth = security::Auth {
-        sessions: s.sessions.clone(),
-        api_keys: s.api_keys.clone(),
-    };
+    let auth = security::Auth::new(s.sessions.clone(), s.api_keys.clone());
     Route::new()
         .at("/openapi.json", spec)
         .nest("/docs", docs)

@@ -12,11 +12,27 @@ use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::SecurityScheme;
 use std::sync::Arc;
 
-/// What the security schemes check credentials with (request data).
+/// What the security schemes check credentials with (request data, so it is cloned into
+/// every request: one reference count, not the services' dozens).
 #[derive(Clone)]
-pub struct Auth {
+pub struct Auth(Arc<AuthParts>);
+
+pub struct AuthParts {
     pub sessions: SessionService,
     pub api_keys: ApiKeyService,
+}
+
+impl Auth {
+    pub fn new(sessions: SessionService, api_keys: ApiKeyService) -> Self {
+        Self(Arc::new(AuthParts { sessions, api_keys }))
+    }
+}
+
+impl std::ops::Deref for Auth {
+    type Target = AuthParts;
+    fn deref(&self) -> &AuthParts {
+        &self.0
+    }
 }
 
 /// A signed-in user of the flock in the path, with a live session: the verified claims
@@ -49,9 +65,11 @@ pub struct ServerAuth(pub ServerKey);
 )]
 pub struct PlatformAuth(pub PlatformCaller);
 
-fn parts(req: &Request) -> poem::Result<(Auth, Option<Tenant>)> {
-    let auth = req.data::<Auth>().cloned().ok_or_else(ApiError::internal)?;
-    Ok((auth, req.data::<Tenant>().cloned()))
+/// The checkers' services and the flock of the path, borrowed from the request (the hot
+/// path clones nothing).
+fn parts(req: &Request) -> poem::Result<(&Auth, Option<&Tenant>)> {
+    let auth = req.data::<Auth>().ok_or_else(ApiError::internal)?;
+    Ok((auth, req.data::<Tenant>()))
 }
 
 /// Query parameters that would carry a credential. Secrets in URLs end up in logs,
@@ -82,12 +100,12 @@ fn refuse_credentials_in_query(req: &Request) -> poem::Result<()> {
 async fn check_user(req: &Request, bearer: Bearer) -> poem::Result<UserCaller> {
     refuse_credentials_in_query(req)?;
     let (auth, tenant) = parts(req)?;
-    let Tenant(flock) = tenant.ok_or_else(ApiError::internal)?;
+    let flock = &tenant.ok_or_else(ApiError::internal)?.0;
     // The session must still be alive (logout and revocation take effect at once) and
     // carry the token's user and role.
     let claims = auth
         .sessions
-        .authenticate(&flock, &bearer.token)
+        .authenticate(flock, &bearer.token)
         .await
         .map_err(ApiError::from)?;
     if claims.role == Role::Limited && !limited_may(req) {
@@ -122,7 +140,7 @@ fn limited_may(req: &Request) -> bool {
 async fn check_server(req: &Request, key: ApiKey) -> poem::Result<ServerKey> {
     refuse_credentials_in_query(req)?;
     let (auth, tenant) = parts(req)?;
-    let Tenant(flock) = tenant.ok_or_else(ApiError::internal)?;
+    let flock = &tenant.ok_or_else(ApiError::internal)?.0;
     Ok(auth
         .api_keys
         .authenticate(flock.id, &key.key)
