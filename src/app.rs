@@ -3,11 +3,15 @@ use crate::api::{self, frame::FrameConfig, ApiServices};
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::api_keys::ApiKeyService;
+use crate::domain::directory::DirectoryService;
 use crate::domain::flocks::FlockService;
+use crate::domain::groups::GroupService;
 use crate::domain::limits::{Limits, LoginThrottle, LoginThrottleConfig};
 use crate::domain::mail::worker::MailWorker;
 use crate::domain::mail::MailComposer;
+use crate::domain::meta::MetaService;
 use crate::domain::otp::OtpService;
+use crate::domain::pages::Cursors;
 use crate::domain::password::Hasher;
 use crate::domain::sessions::access::TokenService;
 use crate::domain::sessions::SessionService;
@@ -46,6 +50,9 @@ pub struct Services {
     pub users: UserService,
     pub limits: Limits,
     pub otp: OtpService,
+    pub directory: DirectoryService,
+    pub meta: MetaService,
+    pub groups: GroupService,
     /// Delivers the durable mail outbox (`start_workers` runs it in the background).
     pub mail_worker: MailWorker,
 }
@@ -144,6 +151,11 @@ impl AppState {
             sec.otp_secret.clone(),
         );
         let signin = SignInService::new(users.clone(), otp.clone(), sessions.clone());
+        let cursors = Cursors::new(signing.clone());
+        let directory =
+            DirectoryService::new(db.clone(), clock.clone(), users.clone(), cursors.clone());
+        let meta = MetaService::new(db.clone(), clock.clone(), cursors.clone());
+        let groups = GroupService::new(db.clone(), clock.clone(), cursors);
         let mail_worker = MailWorker::new(db.clone(), mailer.clone(), clock.clone());
         let trusted_proxies = config
             .http
@@ -173,6 +185,9 @@ impl AppState {
             users,
             limits,
             otp,
+            directory,
+            meta,
+            groups,
             mail_worker,
         })))
     }
@@ -196,6 +211,9 @@ impl AppState {
             signin: self.signin.clone(),
             otp: self.otp.clone(),
             api_keys: self.api_keys.clone(),
+            directory: self.directory.clone(),
+            meta: self.meta.clone(),
+            groups: self.groups.clone(),
             probes: api::ops::Probes {
                 db: self.db.clone(),
                 kv: self.kv.clone(),

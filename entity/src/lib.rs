@@ -1,8 +1,11 @@
 //! SeaORM entities: one module per table. Every flock-owned table carries `flock_id`.
 pub mod api_key;
 pub mod flock;
+pub mod group_member;
 pub mod mail_outbox;
 pub mod platform_key;
 pub mod signing_key;
 pub mod user;
+pub mod user_group;
+pub mod user_meta;
 pub mod user_token;

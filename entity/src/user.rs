@@ -24,6 +24,29 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
     pub deleted_at: Option<DateTimeUtc>,
+    pub username: Option<String>,
+    pub company: Option<String>,
+    pub picture_url: Option<String>,
+    /// The user's id in the flock's own systems (at most 36 characters, unique per flock).
+    pub external_id: Option<String>,
+    pub referer: Option<String>,
+    /// Visible to the back office only.
+    pub note: Option<String>,
+    /// `person` or `business`.
+    pub kind: String,
+    pub registration_number: Option<String>,
+    pub vat_number: Option<String>,
+    /// The business contact this person belongs to (same flock).
+    pub business_id: Option<Uuid>,
+    pub confirmed_at: Option<DateTimeUtc>,
+    /// Mail to the email stops from then on.
+    pub email_invalid_at: Option<DateTimeUtc>,
+    pub bo_access: bool,
+    pub api_access: bool,
+    /// Lowercase "first last" (or the company of a business): the name search and sort key.
+    pub name_key: String,
+    /// When the account became a registered one (None while unclaimed).
+    pub registered_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

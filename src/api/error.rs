@@ -4,6 +4,8 @@
 use crate::db::DbError;
 use crate::domain::api_keys::KeyError;
 use crate::domain::flocks::FlockError;
+use crate::domain::groups::GroupError;
+use crate::domain::meta::MetaError;
 use crate::domain::sessions::{Credential, SessionError};
 use crate::domain::signin::SignInError;
 use crate::domain::user::UserError;
@@ -194,6 +196,11 @@ impl From<UserError> for ApiError {
                 "an account with this phone number already exists",
                 Some("phone"),
             ),
+            UserError::Taken(field) => ApiError::conflict(
+                &format!("{field}_taken"),
+                &format!("another account already has this {field}"),
+                Some(field),
+            ),
             UserError::InvalidToken => ApiError::bad_request(
                 "invalid_token",
                 "this link or token is invalid, used or expired; ask for a new one",
@@ -266,6 +273,40 @@ impl From<SessionError> for ApiError {
             ),
             SessionError::NotFound => ApiError::not_found("session_not_found", "no such session"),
             SessionError::Infra(i) => i.into(),
+        }
+    }
+}
+
+impl From<MetaError> for ApiError {
+    fn from(e: MetaError) -> Self {
+        match e {
+            MetaError::Invalid(i) => i.into(),
+            MetaError::UserNotFound => ApiError::not_found("user_not_found", "no such user"),
+            MetaError::NotFound => {
+                ApiError::not_found("meta_not_found", "no such meta key on this user")
+            }
+            MetaError::TooManyKeys => ApiError::conflict(
+                "too_many_meta_keys",
+                "a user holds at most 100 meta keys; delete some first",
+                Some("meta"),
+            ),
+            MetaError::Infra(i) => i.into(),
+        }
+    }
+}
+
+impl From<GroupError> for ApiError {
+    fn from(e: GroupError) -> Self {
+        match e {
+            GroupError::Invalid(i) => i.into(),
+            GroupError::NotFound => ApiError::not_found("group_not_found", "no such group"),
+            GroupError::UserNotFound => ApiError::not_found("user_not_found", "no such user"),
+            GroupError::NameTaken => ApiError::conflict(
+                "group_name_taken",
+                "a group with this name already exists",
+                Some("name"),
+            ),
+            GroupError::Infra(i) => i.into(),
         }
     }
 }

@@ -67,6 +67,9 @@ struct FlockSettingsView {
     require_activation: bool,
     /// Whether new accounts wait for approval before their first sign-in.
     require_approval: bool,
+    /// Whether users may register without a password (they sign in with one-time codes
+    /// or set a password through the reset path).
+    passwordless_registration: bool,
     /// One-time codes: length, lifetime, attempt and send limits, SMS prefixes.
     otp: super::otp::OtpSettingsView,
     /// Seconds during which a rotated refresh token returns the same successor (0–300).
@@ -90,6 +93,7 @@ impl From<&FlockSettings> for FlockSettingsView {
             self_registration: s.self_registration,
             require_activation: s.require_activation,
             require_approval: s.require_approval,
+            passwordless_registration: s.passwordless_registration,
             otp: (&s.otp).into(),
             refresh_grace_secs: s.refresh_grace_secs,
             mail_from: s.mail_from.clone(),
@@ -112,6 +116,7 @@ struct FlockSettingsPatch {
     self_registration: Option<bool>,
     require_activation: Option<bool>,
     require_approval: Option<bool>,
+    passwordless_registration: Option<bool>,
     otp: Option<super::otp::OtpSettingsPatch>,
     refresh_grace_secs: Option<u32>,
     /// Sender of the flock's mail; empty clears it.
@@ -149,6 +154,7 @@ impl FlockSettingsPatch {
             self_registration,
             require_activation,
             require_approval,
+            passwordless_registration,
             refresh_grace_secs
         );
         s

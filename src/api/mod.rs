@@ -2,7 +2,8 @@
 //! A handler extracts, calls one service, converts the result.
 //!
 //! Areas (one file or folder each, named as in `domain/`): `ops`, `flocks` (platform
-//! operations on flocks), `api_keys`, `signing` (the JWKS), `user`, `otp`, `sessions`.
+//! operations on flocks), `api_keys`, `signing` (the JWKS), `user`, `otp`, `sessions`,
+//! `directory` (the back office's users), `meta` (user meta), `groups`.
 //! Shared parts: `frame` (the request frame and the flock of the path, [`Tenant`](frame::Tenant)),
 //! `security` (the three security schemes and cookie mode), `client_ip` (who is calling),
 //! `error` (the one error shape), `views` (wire types several areas return), `tags`.
@@ -11,9 +12,12 @@
 //! composition root (`app`) fills: nothing here knows the application state.
 mod api_keys;
 pub mod client_ip;
+mod directory;
 pub mod error;
 mod flocks;
 pub mod frame;
+mod groups;
+mod meta;
 pub mod ops;
 mod otp;
 pub mod payload_error;
@@ -27,7 +31,10 @@ pub mod views;
 pub use tags::ApiTags;
 
 use crate::domain::api_keys::ApiKeyService;
+use crate::domain::directory::DirectoryService;
 use crate::domain::flocks::FlockService;
+use crate::domain::groups::GroupService;
+use crate::domain::meta::MetaService;
 use crate::domain::otp::OtpService;
 use crate::domain::sessions::SessionService;
 use crate::domain::signin::SignInService;
@@ -49,6 +56,9 @@ pub struct ApiServices {
     pub signin: SignInService,
     pub otp: OtpService,
     pub api_keys: ApiKeyService,
+    pub directory: DirectoryService,
+    pub meta: MetaService,
+    pub groups: GroupService,
     pub probes: ops::Probes,
 }
 
@@ -63,6 +73,10 @@ pub type Apis = (
     sessions::SessionsApis,
     api_keys::ApiKeysApi,
     api_keys::PlatformKeysApi,
+    directory::DirectoryApi,
+    directory::DirectorySearchApi,
+    meta::MetaApi,
+    groups::GroupsApi,
 );
 
 /// Every operation id of the API: the names a scope may use.
@@ -119,6 +133,18 @@ pub fn service(s: &ApiServices) -> OpenApiService<Apis, ()> {
                 api_keys: s.api_keys.clone(),
                 flocks: s.flocks.clone(),
                 operations: operation_ids(),
+            },
+            directory::DirectoryApi {
+                directory: s.directory.clone(),
+            },
+            directory::DirectorySearchApi {
+                directory: s.directory.clone(),
+            },
+            meta::MetaApi {
+                meta: s.meta.clone(),
+            },
+            groups::GroupsApi {
+                groups: s.groups.clone(),
             },
         ),
         "Fold",

@@ -18,4 +18,9 @@ pub enum ApiTags {
     Sessions,
     /// Flock API keys for servers (key-management scopes or the platform key).
     ApiKeys,
+    /// The back office's user directory (flock API key): create, update, statuses,
+    /// search, contacts, user meta.
+    Directory,
+    /// Groups of users (flock API key).
+    Groups,
 }

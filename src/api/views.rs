@@ -3,6 +3,7 @@ use crate::domain::signin::SignedIn;
 use crate::domain::user::User;
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// The current user.
@@ -21,8 +22,22 @@ pub struct UserView {
     locale: Option<String>,
     email_verified: bool,
     phone_verified: bool,
+    username: Option<String>,
+    company: Option<String>,
+    picture_url: Option<String>,
+    /// The user's public meta (key → value); private meta is for the back office only.
+    meta: Option<BTreeMap<String, String>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+}
+
+impl UserView {
+    /// The view with the user's public meta.
+    pub fn with_meta(user: User, meta: BTreeMap<String, String>) -> Self {
+        let mut v = Self::from(user);
+        v.meta = Some(meta);
+        v
+    }
 }
 
 impl From<User> for UserView {
@@ -38,6 +53,10 @@ impl From<User> for UserView {
             locale: u.locale,
             email_verified: u.email_verified,
             phone_verified: u.phone_verified,
+            username: u.directory.username,
+            company: u.directory.company,
+            picture_url: u.directory.picture_url,
+            meta: None,
             created_at: u.created_at,
             updated_at: u.updated_at,
         }
@@ -54,7 +73,7 @@ pub struct SessionView {
     token_type: String,
     /// When the access token expires (unix seconds).
     expires_at: i64,
-    /// Seconds until the access token expires.
+    /// How many seconds the access token lives (from its issue).
     expires_in: i64,
     /// The session's id (`sid` in the token).
     session_id: String,
@@ -70,19 +89,20 @@ pub struct SessionView {
 }
 
 impl SessionView {
-    /// `now` is unix seconds on the injected clock.
-    pub fn new(signed_in: SignedIn, now: i64) -> Self {
-        let SignedIn { user, grant, .. } = signed_in;
+    pub fn new(signed_in: SignedIn) -> Self {
+        let SignedIn {
+            user, grant, meta, ..
+        } = signed_in;
         Self {
             access_token: grant.access_token,
             token_type: "Bearer".into(),
             expires_at: grant.access_expires_at,
-            expires_in: grant.access_expires_at - now,
+            expires_in: grant.access_expires_at - grant.access_issued_at,
             role: grant.session.role.as_str().to_owned(),
             session_id: grant.session.id.to_string(),
             session_expires_at: grant.session.expires_at,
             refresh_token: grant.refresh_token,
-            user: user.into(),
+            user: UserView::with_meta(user, meta),
         }
     }
 }

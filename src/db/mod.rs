@@ -7,10 +7,15 @@
 //!
 //! One file per area, each an `impl FlockDb` (or `impl Db` for platform data):
 //! `flocks` (flocks), `api_keys` (flock and platform API keys), `signing` (signing keys),
-//! `user` (users; `user::tokens` their one-time secrets), `mail` (the outbox).
+//! `user` (users; `user::tokens` their one-time secrets), `directory` (the back office's
+//! lookups, updates, search and seeding of users), `meta` (user meta), `groups` (groups and
+//! members), `mail` (the outbox).
 pub mod api_keys;
+pub mod directory;
 pub mod flocks;
+pub mod groups;
 pub mod mail;
+pub mod meta;
 mod scope;
 pub mod signing;
 pub mod user;
@@ -71,6 +76,23 @@ pub struct Db {
     /// once; another replica's write is seen within the TTL. Sessions, not this cache,
     /// decide who is signed in, so a stale entry never authorises anything.
     users: moka::sync::Cache<(FlockId, crate::ids::UserId), entity::user::Model>,
+    /// (flock, user) → public meta pairs, under the same rules as `users`.
+    public_meta: moka::sync::Cache<(FlockId, crate::ids::UserId), PublicMeta>,
+}
+
+/// A user's public meta pairs, as cached.
+type PublicMeta = std::sync::Arc<Vec<(String, String)>>;
+
+/// A cache of at most 100,000 entries, each served for `USER_CACHE_TTL` at most.
+fn short_lived<K, V>() -> moka::sync::Cache<K, V>
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    moka::sync::Cache::builder()
+        .max_capacity(100_000)
+        .time_to_live(USER_CACHE_TTL)
+        .build()
 }
 
 /// How long a cached user row may be served (see `Db::users`).
@@ -106,10 +128,8 @@ impl Db {
         let conn = sea_orm::Database::connect(opts).await?;
         Ok(Self {
             conn,
-            users: moka::sync::Cache::builder()
-                .max_capacity(100_000)
-                .time_to_live(USER_CACHE_TTL)
-                .build(),
+            users: short_lived(),
+            public_meta: short_lived(),
         })
     }
 

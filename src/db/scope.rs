@@ -9,7 +9,9 @@
 //! can forget it. Rows a flock owns are built here too ([`FlockDb::own`] sets their
 //! flock column), so the domain never handles a raw flock id.
 use super::Db;
-use entity::{api_key, mail_outbox, signing_key, user, user_token};
+use entity::{
+    api_key, group_member, mail_outbox, signing_key, user, user_group, user_meta, user_token,
+};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateMany,
 };
@@ -58,7 +60,16 @@ macro_rules! flock_owned {
         }
     )*};
 }
-flock_owned!(user, user_token, mail_outbox, api_key, signing_key);
+flock_owned!(
+    user,
+    user_token,
+    mail_outbox,
+    api_key,
+    signing_key,
+    user_meta,
+    user_group,
+    group_member
+);
 
 /// The database seen by one flock. Made only by [`Db::scoped`](super::Db::scoped).
 #[derive(Clone, Copy)]

@@ -1,9 +1,13 @@
 //! Business rules: one service and one error enum per area. Nothing here knows HTTP.
 pub mod api_keys;
+pub mod directory;
 pub mod flocks;
+pub mod groups;
 pub mod limits;
 pub mod mail;
+pub mod meta;
 pub mod otp;
+pub mod pages;
 pub mod password;
 pub mod sessions;
 pub mod signin;

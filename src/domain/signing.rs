@@ -28,6 +28,9 @@ pub struct PublicJwk {
 }
 
 pub struct FlockKeys {
+    /// The key that seals pagination cursors of this flock (derived from the signing key,
+    /// so every replica has it and a rotation retires old cursors).
+    pub cursor_key: [u8; 32],
     pub signing_kid: String,
     pub signing: EncodingKey,
     pub verifying: HashMap<String, DecodingKey>,
@@ -92,7 +95,15 @@ impl SigningKeys {
                 x: secret::encode_b64url(&r.public_raw),
             });
         }
+        let cursor_key = {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            h.update(b"fold cursor key v1");
+            h.update(&active.private_der);
+            h.finalize().into()
+        };
         let keys = Arc::new(FlockKeys {
+            cursor_key,
             signing_kid: active.kid.clone(),
             signing: EncodingKey::from_ed_der(&active.private_der),
             verifying,

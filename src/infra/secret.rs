@@ -49,3 +49,11 @@ pub fn ct_eq(a: &[u8], b: &[u8]) -> bool {
 pub fn encode_b64url(bytes: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
+
+/// The bytes of unpadded base64url text, or None.
+pub fn decode_b64url(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(text)
+        .ok()
+}

@@ -3,7 +3,8 @@
 //! default, PostgreSQL + Redis when `TEST_DATABASE_URL` / `TEST_REDIS_URL` are set.
 //!
 //! The tree mirrors the source areas (`src/api`, `src/domain`, `src/db`): `flocks`,
-//! `api_keys`, `signing`, `mail`, `user/`, `sessions/`, `signin/`, `otp/`, `limits/`;
+//! `api_keys`, `signing`, `mail`, `user/`, `sessions/`, `signin/`, `otp/`, `limits/`,
+//! `directory/`, `meta`, `groups`;
 //! `battery/` holds the security battery items that cross every area. Helpers are in
 //! `helpers/`. Battery item numbers refer to `docs/SECURITY.md`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -12,9 +13,12 @@ mod helpers;
 
 mod api_keys;
 mod battery;
+mod directory;
 mod flocks;
+mod groups;
 mod limits;
 mod mail;
+mod meta;
 mod otp;
 mod sessions;
 mod signin;

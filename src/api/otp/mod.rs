@@ -104,7 +104,6 @@ impl OtpApi {
                 .await?;
             return Ok(OtpVerifyResponse::PasswordReset);
         }
-        let now = self.clock.unix();
         let profile = CodeProfile {
             first_name: b.first_name,
             last_name: b.last_name,
@@ -132,7 +131,7 @@ impl OtpApi {
             )
             .await?;
         let created = s.created;
-        let view = Json(SessionView::new(s, now));
+        let view = Json(SessionView::new(s));
         Ok(if created {
             OtpVerifyResponse::Registered(view)
         } else {

@@ -216,7 +216,6 @@ impl DevicesApi {
         body: Json<AutologinRequest>,
     ) -> ApiResult<Json<SessionView>> {
         let b = body.0;
-        let now = self.clock.unix();
         let opts = SignInOptions {
             meta: client.meta(b.source),
             device_token: Some(b.device_token),
@@ -226,6 +225,6 @@ impl DevicesApi {
             .signin
             .autologin(&flock, &b.autologin_token, opts)
             .await?;
-        Ok(Json(SessionView::new(s, now)))
+        Ok(Json(SessionView::new(s)))
     }
 }

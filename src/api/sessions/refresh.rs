@@ -47,12 +47,11 @@ impl RefreshApi {
         body: Json<RefreshRequest>,
     ) -> ApiResult<Json<SessionView>> {
         let b = body.0;
-        let now = self.clock.unix();
         let s = self
             .signin
             .refresh(&flock, &b.refresh_token, b.visitor_token.as_deref())
             .await?;
-        Ok(Json(SessionView::new(s, now)))
+        Ok(Json(SessionView::new(s)))
     }
 
     /// The current session (check it is alive), without marking it used.

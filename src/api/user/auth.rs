@@ -34,9 +34,11 @@ struct RegisterRequest {
     /// The account's phone number in international (E.164) format, e.g. `+447700900123`.
     #[oai(validator(max_length = 32))]
     phone: Option<String>,
-    /// 8 (or the flock's minimum) to 256 characters; never truncated.
+    /// 8 (or the flock's minimum) to 256 characters; never truncated. Optional where the
+    /// flock allows passwordless registration (`passwordless_registration`): the account
+    /// then signs in with one-time codes or sets a password through the reset path.
     #[oai(validator(max_length = 1024))]
-    password: String,
+    password: Option<String>,
     /// Must be true: the user accepts the flock's terms.
     terms_accepted: bool,
     #[oai(validator(max_length = 200))]
@@ -173,7 +175,7 @@ impl UserApi {
                 RegisterInput {
                     email: b.email,
                     phone: b.phone,
-                    password: SecretString::from(b.password),
+                    password: b.password.map(SecretString::from),
                     terms_accepted: b.terms_accepted,
                     first_name: b.first_name,
                     last_name: b.last_name,
@@ -205,7 +207,6 @@ impl UserApi {
     ) -> ApiResult<Json<SessionView>> {
         let b = body.0;
         let id = Identifier::one_of(b.email.as_deref(), b.phone.as_deref())?;
-        let now = self.clock.unix();
         let opts = SignInOptions {
             meta: client.meta(b.source),
             device_token: b.device_token,
@@ -215,7 +216,7 @@ impl UserApi {
             .signin
             .password(&flock, id, SecretString::from(b.password), opts)
             .await?;
-        Ok(Json(SessionView::new(s, now)))
+        Ok(Json(SessionView::new(s)))
     }
 
     /// Sign out: ends this session at once.
@@ -254,7 +255,6 @@ impl UserApi {
         body: Json<PreregisterRequest>,
     ) -> ApiResult<Json<SessionView>> {
         let b = body.0;
-        let now = self.clock.unix();
         let input = PreregisterInput {
             email: b.email,
             send_activation: b.send_activation.unwrap_or(true),
@@ -264,7 +264,7 @@ impl UserApi {
             ..SignInOptions::default()
         };
         let s = self.signin.preregister(&flock, input, opts).await?;
-        Ok(Json(SessionView::new(s, now)))
+        Ok(Json(SessionView::new(s)))
     }
 
     /// Whether an account exists for an email and, where it makes sense, send it an

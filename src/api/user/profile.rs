@@ -23,11 +23,11 @@ struct ProfileView {
     opt_outs: serde_json::Value,
 }
 
-impl From<crate::domain::user::User> for ProfileView {
-    fn from(user: crate::domain::user::User) -> Self {
+impl ProfileView {
+    fn new(user: crate::domain::user::User, meta: BTreeMap<String, String>) -> Self {
         let opt_outs = user.opt_outs.clone();
         Self {
-            user: user.into(),
+            user: UserView::with_meta(user, meta),
             opt_outs,
         }
     }
@@ -63,7 +63,8 @@ impl UserProfileApi {
         auth: UserAuth,
     ) -> ApiResult<Json<ProfileView>> {
         let c = auth.0;
-        Ok(Json(self.users.get(flock.id, c.user).await?.into()))
+        let (user, meta) = self.users.profile(flock.id, c.user).await?;
+        Ok(Json(ProfileView::new(user, meta)))
     }
 
     /// Update the signed-in user's names, locale and opt-outs.
@@ -81,7 +82,7 @@ impl UserProfileApi {
     ) -> ApiResult<Json<ProfileView>> {
         let c = auth.0;
         let b = body.0;
-        let user = self
+        let (user, meta) = self
             .users
             .patch_profile(
                 &flock,
@@ -94,7 +95,7 @@ impl UserProfileApi {
                 },
             )
             .await?;
-        Ok(Json(user.into()))
+        Ok(Json(ProfileView::new(user, meta)))
     }
 
     /// Delete the signed-in user's account (GDPR erasure): personal data is anonymised and

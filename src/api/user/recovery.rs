@@ -111,7 +111,6 @@ impl UserRecoveryApi {
         client: Client,
         body: Json<TokenRequest>,
     ) -> ApiResult<ActivateResponse> {
-        let now = self.clock.unix();
         let opts = SignInOptions {
             meta: client.meta(None),
             ..SignInOptions::default()
@@ -119,7 +118,7 @@ impl UserRecoveryApi {
         let r = self.signin.activate(&flock, &body.0.token, opts).await?;
         Ok(match r {
             Activated::SignedIn(s) => {
-                ActivateResponse::SignedIn(Json(SessionView::new(*s, now)), no_referrer())
+                ActivateResponse::SignedIn(Json(SessionView::new(*s)), no_referrer())
             }
             Activated::Confirmed(u) => {
                 ActivateResponse::Confirmed(Json((*u).into()), no_referrer())

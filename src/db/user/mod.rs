@@ -33,11 +33,55 @@ pub struct NewUser {
     pub opt_outs: serde_json::Value,
     pub terms_accepted_at: Option<DateTime<Utc>>,
     pub source: Option<String>,
+    pub directory: DirectoryRow,
+    /// None while the account waits to be claimed.
+    pub registered_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
 
+/// The directory columns of a user, as the back office sets them.
+#[derive(Debug, Clone, Default)]
+pub struct DirectoryRow {
+    pub username: Option<String>,
+    pub company: Option<String>,
+    pub picture_url: Option<String>,
+    pub external_id: Option<String>,
+    pub referer: Option<String>,
+    pub note: Option<String>,
+    /// `person` or `business`.
+    pub kind: String,
+    pub registration_number: Option<String>,
+    pub vat_number: Option<String>,
+    pub business: Option<UserId>,
+    pub bo_access: bool,
+    pub api_access: bool,
+}
+
+/// The name search and sort key: the lowercase company of a business, else the lowercase
+/// "first last" (trimmed).
+pub fn name_key(
+    kind: &str,
+    first: Option<&str>,
+    last: Option<&str>,
+    company: Option<&str>,
+) -> String {
+    let key = if kind == "business" {
+        company.unwrap_or_default().to_owned()
+    } else {
+        format!("{} {}", first.unwrap_or_default(), last.unwrap_or_default())
+    };
+    key.trim().to_lowercase().chars().take(401).collect()
+}
+
 impl NewUser {
-    fn into_active(self) -> user::ActiveModel {
+    pub(in crate::db) fn into_active(self) -> user::ActiveModel {
+        let d = self.directory;
+        let name_key = name_key(
+            &d.kind,
+            self.first_name.as_deref(),
+            self.last_name.as_deref(),
+            d.company.as_deref(),
+        );
         user::ActiveModel {
             id: Set(self.id.0),
             email: Set(self.email),
@@ -56,6 +100,22 @@ impl NewUser {
             created_at: Set(self.created_at),
             updated_at: Set(self.created_at),
             deleted_at: Set(None),
+            username: Set(d.username),
+            company: Set(d.company),
+            picture_url: Set(d.picture_url),
+            external_id: Set(d.external_id),
+            referer: Set(d.referer),
+            note: Set(d.note),
+            kind: Set(d.kind),
+            registration_number: Set(d.registration_number),
+            vat_number: Set(d.vat_number),
+            business_id: Set(d.business.map(|b| b.0)),
+            confirmed_at: Set(None),
+            email_invalid_at: Set(None),
+            bo_access: Set(d.bo_access),
+            api_access: Set(d.api_access),
+            name_key: Set(name_key),
+            registered_at: Set(self.registered_at),
             ..Default::default()
         }
     }
@@ -148,7 +208,7 @@ impl FlockDb<'_> {
 
     /// Sets `cols` (and `updated_at`) on one user of this flock, on `c`; how many rows
     /// changed. The caller drops the cached row once its transaction commits.
-    async fn user_update_on<C: ConnectionTrait>(
+    pub(in crate::db) async fn user_update_on<C: ConnectionTrait>(
         &self,
         c: &C,
         id: UserId,
@@ -194,7 +254,17 @@ impl FlockDb<'_> {
         p: ProfileFields,
         now: DateTime<Utc>,
     ) -> DbResult<()> {
+        let Some(row) = self.user(id).await? else {
+            return Ok(());
+        };
+        let key = name_key(
+            &row.kind,
+            p.first_name.as_deref(),
+            p.last_name.as_deref(),
+            row.company.as_deref(),
+        );
         let cols = vec![
+            (user::Column::NameKey, Expr::value(key)),
             (user::Column::FirstName, Expr::value(p.first_name)),
             (user::Column::LastName, Expr::value(p.last_name)),
             (user::Column::Locale, Expr::value(p.locale)),
@@ -211,6 +281,31 @@ impl FlockDb<'_> {
     ) -> DbResult<()> {
         let cols = vec![(user::Column::Status, Expr::value(status))];
         self.user_update(id, cols, now).await
+    }
+
+    /// An unclaimed account claimed by its owner: its new status, registered now. False
+    /// when it was no longer unclaimed (claimed in parallel).
+    pub async fn user_claim(&self, id: UserId, status: &str, now: DateTime<Utc>) -> DbResult<bool> {
+        let r = self
+            .update::<user::Entity>()
+            .col_expr(user::Column::Status, Expr::value(status))
+            .col_expr(user::Column::RegisteredAt, Expr::value(Some(now)))
+            .col_expr(user::Column::UpdatedAt, Expr::value(now))
+            .filter(user::Column::Id.eq(id.0))
+            .filter(user::Column::Status.eq("unclaimed"))
+            .exec(&self.db.conn)
+            .await?;
+        self.forget_user(id);
+        Ok(r.rows_affected == 1)
+    }
+
+    /// `username` must already be normalised (lowercase).
+    pub async fn user_by_username(&self, username: &str) -> DbResult<Option<UserRow>> {
+        Ok(self
+            .find::<user::Entity>()
+            .filter(user::Column::Username.eq(username))
+            .one(&self.db.conn)
+            .await?)
     }
 
     /// Marks the user's email or phone verified.
@@ -245,8 +340,8 @@ impl FlockDb<'_> {
         Ok(())
     }
 
-    /// GDPR erasure: personal data cleared, status `deleted`, tokens and mail of the user
-    /// removed, in one transaction. The row stays (ids in audit trails keep resolving).
+    /// GDPR erasure: personal data cleared, status `deleted`, tokens, mail, meta and group
+    /// memberships of the user removed, in one transaction. The row stays (ids in audit trails keep resolving).
     pub async fn user_anonymise(&self, id: UserId, now: DateTime<Utc>) -> DbResult<()> {
         let none = || Expr::value(Option::<String>::None);
         let cols = vec![
@@ -262,9 +357,26 @@ impl FlockDb<'_> {
             (user::Column::PhoneVerified, Expr::value(false)),
             (user::Column::Status, Expr::value("deleted")),
             (user::Column::DeletedAt, Expr::value(Some(now))),
+            (user::Column::Username, none()),
+            (user::Column::Company, none()),
+            (user::Column::PictureUrl, none()),
+            (user::Column::ExternalId, none()),
+            (user::Column::Referer, none()),
+            (user::Column::Note, none()),
+            (user::Column::RegistrationNumber, none()),
+            (user::Column::VatNumber, none()),
+            (user::Column::NameKey, Expr::value("")),
         ];
         let txn = self.db.conn.begin().await?;
         self.user_update_on(&txn, id, cols, now).await?;
+        self.delete::<entity::user_meta::Entity>()
+            .filter(entity::user_meta::Column::UserId.eq(id.0))
+            .exec(&txn)
+            .await?;
+        self.delete::<entity::group_member::Entity>()
+            .filter(entity::group_member::Column::UserId.eq(id.0))
+            .exec(&txn)
+            .await?;
         self.delete::<user_token::Entity>()
             .filter(user_token::Column::UserId.eq(id.0))
             .exec(&txn)

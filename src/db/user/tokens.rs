@@ -9,7 +9,7 @@ use crate::db::{DbResult, FlockDb};
 use crate::ids::UserId;
 use chrono::{DateTime, Utc};
 use entity::{mail_outbox, user, user_token};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
 };
@@ -143,7 +143,11 @@ impl FlockDb<'_> {
             }
         };
         if let Some(s) = status {
-            q = q.col_expr(user::Column::Status, Expr::value(s));
+            // A claimed account becomes a registered one now (others keep their date).
+            let registered = Expr::col(user::Column::RegisteredAt).if_null(Expr::value(now));
+            q = q
+                .col_expr(user::Column::Status, Expr::value(s))
+                .col_expr(user::Column::RegisteredAt, registered);
         }
         if q.exec(&txn).await?.rows_affected != 1 {
             txn.rollback().await?;

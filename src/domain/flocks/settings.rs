@@ -26,6 +26,9 @@ pub struct FlockSettings {
     pub self_registration: bool,
     pub require_activation: bool,
     pub require_approval: bool,
+    /// Whether self-registration may come without a password (the account then signs in
+    /// with one-time codes, or sets a password through the reset path).
+    pub passwordless_registration: bool,
     /// One-time codes: length, lifetime, attempt and send limits, SMS prefixes.
     pub otp: crate::domain::otp::OtpSettings,
     /// A rotated refresh token used again within this many seconds returns the same
@@ -35,8 +38,9 @@ pub struct FlockSettings {
     /// `mail.from` when absent.
     pub mail_from: Option<String>,
     /// Overrides of the default mail templates (minijinja), by name:
-    /// `{activation,reset,existing_account}.{subject,txt,html}`. Variables: `flock_name`,
-    /// `first_name`, `link`, `ttl_hours`.
+    /// `{activation,reset,existing_account,welcome,password,claim}.{subject,txt,html}`.
+    /// Variables: `flock_name`, `first_name`, `link`, `ttl_hours`, `secret` (the
+    /// generated password, in `password`).
     pub mail_templates: std::collections::BTreeMap<String, String>,
 }
 
@@ -52,6 +56,7 @@ impl Default for FlockSettings {
             self_registration: true,
             require_activation: false,
             require_approval: false,
+            passwordless_registration: false,
             otp: crate::domain::otp::OtpSettings::default(),
             refresh_grace_secs: 10,
             mail_from: None,

@@ -18,6 +18,12 @@ pub enum MailKind {
     Reset,
     /// Someone tried to register with an address that already has an account.
     ExistingAccount,
+    /// The back office created the account: a welcome note.
+    Welcome,
+    /// The back office created the account with a generated password: the password.
+    Password,
+    /// An account made for its owner (unclaimed): a link to choose a password.
+    Claim,
 }
 
 impl MailKind {
@@ -26,6 +32,9 @@ impl MailKind {
             MailKind::Activation => "activation",
             MailKind::Reset => "reset",
             MailKind::ExistingAccount => "existing_account",
+            MailKind::Welcome => "welcome",
+            MailKind::Password => "password",
+            MailKind::Claim => "claim",
         }
     }
 }
@@ -53,6 +62,33 @@ const TEMPLATES: &[(&str, &str)] = &[
     (
         "existing_account.txt",
         "Hello,\n\nSomeone tried to register a new {{ flock_name }} account with this address, but you already have one. If it was you, sign in or reset your password here:\n\n{{ link }}\n\nIf it was not you, ignore this mail.\n",
+    ),
+    ("welcome.subject", "Welcome to {{ flock_name }}"),
+    (
+        "welcome.txt",
+        "Hello{% if first_name %} {{ first_name }}{% endif %},\n\nAn account was created for you at {{ flock_name }}. Sign in here:\n\n{{ link }}\n",
+    ),
+    (
+        "welcome.html",
+        "<p>Hello{% if first_name %} {{ first_name }}{% endif %},</p><p>An account was created for you at {{ flock_name }}.</p><p><a href=\"{{ link }}\">Sign in</a></p>",
+    ),
+    ("password.subject", "Your {{ flock_name }} account"),
+    (
+        "password.txt",
+        "Hello{% if first_name %} {{ first_name }}{% endif %},\n\nAn account was created for you at {{ flock_name }}. Your password is:\n\n{{ secret }}\n\nSign in here and change it: {{ link }}\n",
+    ),
+    (
+        "password.html",
+        "<p>Hello{% if first_name %} {{ first_name }}{% endif %},</p><p>An account was created for you at {{ flock_name }}. Your password is:</p><p><code>{{ secret }}</code></p><p><a href=\"{{ link }}\">Sign in</a> and change it.</p>",
+    ),
+    ("claim.subject", "Your {{ flock_name }} account is waiting for you"),
+    (
+        "claim.txt",
+        "Hello{% if first_name %} {{ first_name }}{% endif %},\n\nAn account was made for you at {{ flock_name }}. Choose a password to start using it:\n\n{{ link }}\n\nThe link works once and expires in {{ ttl_hours }} hours. If you did not expect this, ignore this mail.\n",
+    ),
+    (
+        "claim.html",
+        "<p>Hello{% if first_name %} {{ first_name }}{% endif %},</p><p>An account was made for you at {{ flock_name }}.</p><p><a href=\"{{ link }}\">Choose a password</a></p><p>The link works once and expires in {{ ttl_hours }} hours. If you did not expect this, ignore this mail.</p>",
     ),
     (
         "existing_account.html",
@@ -97,6 +133,9 @@ pub struct MailInput<'a> {
     /// `(path, token)`: the link is `{base}/{flock}/{path}?token={token}`.
     pub link: Option<(&'a str, &'a str)>,
     pub ttl_hours: i64,
+    /// A secret to show in the mail itself (a generated password); the outbox drops the
+    /// body once delivered.
+    pub secret: Option<&'a str>,
 }
 
 impl MailComposer {
@@ -140,15 +179,20 @@ impl MailComposer {
         input: MailInput<'_>,
         now: DateTime<Utc>,
     ) -> Result<NewMail, InfraError> {
+        let page = match kind {
+            MailKind::ExistingAccount => "reset-password",
+            _ => "sign-in",
+        };
         let link = match input.link {
             Some((path, token)) => self.link(flock, path, token),
-            None => format!("{}/{}/reset-password", self.base_url(flock), flock.slug),
+            None => format!("{}/{}/{page}", self.base_url(flock), flock.slug),
         };
         let ctx = context! {
             flock_name => flock.name.clone(),
             first_name => input.first_name,
             link => link,
             ttl_hours => input.ttl_hours,
+            secret => input.secret,
         };
         let render = |suffix: &str| -> Result<String, InfraError> {
             let name = format!("{}.{suffix}", kind.name());
@@ -214,6 +258,7 @@ mod tests {
                         first_name: Some("<b>Ann</b>"),
                         link: Some(("activate", "tok.en")),
                         ttl_hours: 1,
+                        secret: None,
                     },
                     chrono::DateTime::UNIX_EPOCH,
                 )
@@ -252,6 +297,7 @@ mod tests {
                     first_name: Some("<i>"),
                     link: Some(("reset-password", "t")),
                     ttl_hours: 1,
+                    secret: None,
                 },
                 chrono::DateTime::UNIX_EPOCH,
             )
@@ -271,7 +317,8 @@ mod tests {
             "the text keeps the default"
         );
         assert!(check_template("reset.txt", "{% if %}").is_err());
-        assert!(check_template("welcome.txt", "hi").is_err());
+        assert!(check_template("goodbye.txt", "hi").is_err());
+        assert!(check_template("welcome.txt", "hi").is_ok());
         assert!(check_template("reset.txt", "hi {{ link }}").is_ok());
     }
 

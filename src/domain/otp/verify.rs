@@ -69,7 +69,7 @@ impl OtpService {
     }
 
     /// Checks and consumes a code sent to `identifier` for `purpose`; the identifier.
-    pub async fn verify_sign_in(
+    async fn parse_and_verify(
         &self,
         flock: &Flock,
         channel: Channel,
@@ -96,7 +96,7 @@ impl OtpService {
             Channel::Sms => Purpose::VerifyPhone,
         };
         let id = self
-            .verify_sign_in(flock, channel, identifier, purpose, code)
+            .parse_and_verify(flock, channel, identifier, purpose, code)
             .await?;
         let me = self.me(flock, user).await?;
         let mine = match channel {

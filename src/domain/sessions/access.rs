@@ -77,14 +77,15 @@ impl TokenService {
         format!("fold:{}", flock.id)
     }
 
-    /// Signs an access token; returns it and its expiry (unix seconds).
+    /// Signs an access token; returns it, when it was issued and when it expires (unix
+    /// seconds).
     pub async fn issue(
         &self,
         flock: &Flock,
         user: UserId,
         session: SessionId,
         role: Role,
-    ) -> Result<(String, i64), TokenError> {
+    ) -> Result<(String, i64, i64), TokenError> {
         let keys = self.keys.for_flock(flock.id).await?;
         let now = self.clock.unix();
         let exp = now + i64::from(flock.settings.access_token_ttl_secs);
@@ -103,7 +104,7 @@ impl TokenService {
         header.kid = Some(keys.signing_kid.clone());
         let token = jsonwebtoken::encode(&header, &claims, &keys.signing)
             .map_err(|e| InfraError::Internal(format!("signing token: {e}")))?;
-        Ok((token, exp))
+        Ok((token, now, exp))
     }
 
     pub async fn verify(&self, flock: &Flock, token: &str) -> Result<AccessClaims, TokenError> {

@@ -27,6 +27,16 @@ impl SessionService {
         Ok(self.devices.get(flock, token).await?.is_some())
     }
 
+    /// Pairs a session with a device; false when the device token is not live.
+    pub(in crate::domain) async fn try_pair(
+        &self,
+        flock: FlockId,
+        token: &str,
+        sid: SessionId,
+    ) -> Result<bool, InfraError> {
+        self.devices.pair(flock, token, sid).await
+    }
+
     /// Pairs a session with a device: signing out with the device token ends it.
     pub async fn pair_device(
         &self,

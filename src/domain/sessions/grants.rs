@@ -51,13 +51,14 @@ impl SessionService {
         session: Session,
         refresh_token: String,
     ) -> Result<SessionGrant, SessionError> {
-        let (access_token, access_expires_at) = self
+        let (access_token, access_issued_at, access_expires_at) = self
             .access
             .issue(flock, session.user, session.id, session.role)
             .await?;
         Ok(SessionGrant {
             session,
             access_token,
+            access_issued_at,
             access_expires_at,
             refresh_token,
         })

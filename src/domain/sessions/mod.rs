@@ -79,7 +79,8 @@ pub struct SessionMeta {
 pub struct SessionGrant {
     pub session: Session,
     pub access_token: String,
-    /// Unix seconds.
+    /// When the access token was issued and when it expires (unix seconds).
+    pub access_issued_at: i64,
     pub access_expires_at: i64,
     /// Opaque refresh token (256 random bits); rotates on every use.
     pub refresh_token: String,

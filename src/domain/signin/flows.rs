@@ -2,7 +2,7 @@
 //! of a preregistration.
 use super::{Activated, SignInError, SignInOptions, SignInService, SignedIn};
 use crate::domain::flocks::Flock;
-use crate::domain::otp::{Channel, OtpError, Purpose};
+use crate::domain::otp::{self, Channel, OtpError, Purpose};
 use crate::domain::sessions::SessionError;
 use crate::domain::user::login::Identifier;
 use crate::domain::user::{
@@ -62,7 +62,8 @@ impl SignInService {
         profile: CodeProfile,
         opts: SignInOptions,
     ) -> Result<SignedIn, SignInError> {
-        // Fields are checked before the code is spent.
+        // The identifier and the fields are checked before the code is spent.
+        let id = otp::Identifier::parse(channel, identifier).map_err(OtpError::Invalid)?;
         let opt_outs = BTreeMap::from([
             ("email".to_owned(), profile.email_opt_out),
             ("sms".to_owned(), profile.sms_opt_out),
@@ -74,16 +75,15 @@ impl SignInService {
             Some(opt_outs),
         )
         .map_err(OtpError::Invalid)?;
-        let id = self
-            .otp
-            .verify_sign_in(flock, channel, identifier, purpose, code)
-            .await?;
+        self.otp.verify(flock, &id, purpose, code).await?;
         let contact = id.contact;
         let (user, created) = match self.users.find(flock.id, &contact).await? {
-            Some(u) => (
-                self.users.mark_verified(flock.id, u.id, &contact).await?,
-                false,
-            ),
+            Some(u) => {
+                // The code proves the identifier: verified, and an unclaimed account made
+                // by the back office is claimed by its owner here.
+                let u = self.users.mark_verified(flock.id, u.id, &contact).await?;
+                (self.users.claim(flock, u).await?, false)
+            }
             None if !flock.settings.self_registration => {
                 return Err(OtpError::RegistrationClosed.into())
             }
@@ -92,16 +92,9 @@ impl SignInService {
                     Contact::Email(e) => (Some(e), None),
                     Contact::Phone(p) => (None, Some(p)),
                 };
-                let account = NewAccount {
-                    email,
-                    phone,
-                    password: None,
-                    fields,
-                    origin: Origin::Code,
-                    terms_accepted: profile.terms_accepted,
-                    source: Some("otp".to_owned()),
-                    send_activation: false,
-                };
+                let mut account = NewAccount::self_service(email, phone, fields, Origin::Code);
+                account.terms_accepted = profile.terms_accepted;
+                account.source = Some("otp".to_owned());
                 match self.users.create_account(flock, account).await {
                     Ok(u) => (u, true),
                     // Created in parallel by another code: sign that account in.

@@ -54,6 +54,8 @@ pub struct SignedIn {
     pub grant: SessionGrant,
     /// True when this sign-in created the account (one-time-code sign-up).
     pub created: bool,
+    /// The user's public meta.
+    pub meta: std::collections::BTreeMap<String, String>,
 }
 
 /// The outcome of an activation.
@@ -107,17 +109,23 @@ impl SignInService {
         let role = user.session_role(why).map_err(refused)?;
         let grant = self.sessions.open(flock, user.id, role, opts.meta).await?;
         if let Some(device) = &opts.device_token {
-            self.sessions
-                .pair_device(flock.id, device, grant.session.id)
-                .await?;
+            // Checked live before anything was opened; should it have expired since, the
+            // new session ends again: a bad device token opens nothing.
+            let sid = grant.session.id;
+            if !self.sessions.try_pair(flock.id, device, sid).await? {
+                self.sessions.end(flock.id, user.id, sid).await?;
+                return Err(SessionError::UnknownDevice.into());
+            }
         }
         self.sessions
             .attach_visitor(flock.id, opts.visitor_token.as_deref(), user.id)
             .await?;
+        let meta = self.users.public_meta(flock.id, user.id).await?;
         Ok(SignedIn {
             user,
             grant,
             created: false,
+            meta,
         })
     }
 }

@@ -31,10 +31,12 @@ impl SignInService {
         self.sessions
             .attach_visitor(flock.id, visitor_token, user.id)
             .await?;
+        let meta = self.users.public_meta(flock.id, user.id).await?;
         Ok(SignedIn {
             user,
             grant,
             created: false,
+            meta,
         })
     }
 
@@ -77,7 +79,15 @@ impl SignInService {
             Err(e) => return Err(e.into()),
         };
         opts.meta.source.get_or_insert_with(|| "autologin".into());
-        self.grant(flock, user, Admission::SignIn, opts, |_| invalid())
+        match self
+            .grant(flock, user, Admission::SignIn, opts, |_| invalid())
             .await
+        {
+            // Here the device token is a credential, not a field: the same 401 as above.
+            Err(SignInError::Session(SessionError::UnknownDevice)) => {
+                Err(SessionError::InvalidCredential(Credential::Device).into())
+            }
+            r => r,
+        }
     }
 }

@@ -100,6 +100,12 @@ mod tests {
             email_verified: false,
             phone_verified: false,
             opt_outs: serde_json::json!({}),
+            directory: Default::default(),
+            source: None,
+            has_password: false,
+            confirmed_at: None,
+            email_invalid_at: None,
+            registered_at: None,
             created_at: chrono::DateTime::UNIX_EPOCH,
             updated_at: chrono::DateTime::UNIX_EPOCH,
         }

@@ -19,6 +19,8 @@ pub const RESET_TTL_HOURS: i64 = 1;
 pub(super) enum Mailed {
     Activation,
     Reset,
+    /// A link for the owner of an unclaimed account to choose a password (and claim it).
+    Claim,
 }
 
 impl Mailed {
@@ -31,6 +33,12 @@ impl Mailed {
                 ACTIVATION_TTL_HOURS,
             ),
             Mailed::Reset => ("reset", MailKind::Reset, "reset-password", RESET_TTL_HOURS),
+            Mailed::Claim => (
+                "claim",
+                MailKind::Claim,
+                "reset-password",
+                ACTIVATION_TTL_HOURS,
+            ),
         }
     }
 }
@@ -65,6 +73,7 @@ impl UserService {
             first_name,
             link: Some((page, &token)),
             ttl_hours,
+            secret: None,
         };
         Ok((row, self.mail.compose(flock, kind, input, now)?))
     }
@@ -77,6 +86,10 @@ impl UserService {
         user: &User,
         to: &str,
     ) -> Result<(), UserError> {
+        if user.email_invalid_at.is_some() {
+            // The back office marked the address invalid: mail to it has stopped.
+            return Ok(());
+        }
         let now = self.clock.now();
         let first_name = user.first_name.as_deref();
         let (row, mail) = self.token_mail(flock, what, user.id, to, first_name, now)?;
@@ -94,7 +107,7 @@ impl UserService {
         &self,
         flock: &Flock,
         raw: &str,
-        purpose: &str,
+        purposes: &[&str],
     ) -> Result<TokenRow, UserError> {
         let (id, secret) = raw.trim().split_once('.').ok_or(UserError::InvalidToken)?;
         let id = uuid::Uuid::parse_str(id).map_err(|_| UserError::InvalidToken)?;
@@ -105,7 +118,7 @@ impl UserService {
             .ok_or(UserError::InvalidToken)?;
         let digest_ok = secret::ct_eq(&secret::digest(secret), &row.token_hash);
         if !digest_ok
-            || row.purpose != purpose
+            || !purposes.contains(&row.purpose.as_str())
             || row.used_at.is_some()
             || row.expires_at <= self.clock.now()
         {
@@ -120,9 +133,9 @@ impl UserService {
         &self,
         flock: &Flock,
         raw: &str,
-        purpose: &str,
+        purposes: &[&str],
     ) -> Result<(TokenRow, User), UserError> {
-        let row = self.check_token(flock, raw, purpose).await?;
+        let row = self.check_token(flock, raw, purposes).await?;
         match self.get(flock.id, UserId(row.user_id)).await {
             Ok(user) => Ok((row, user)),
             Err(UserError::NotFound) => Err(UserError::InvalidToken),
@@ -134,7 +147,7 @@ impl UserService {
     /// `active`, or `pending_approval` where the flock requires approval). Returns the
     /// account as it now is (whether it gets a session is for sign-in to decide).
     pub async fn activate(&self, flock: &Flock, raw: &str) -> Result<User, UserError> {
-        let (row, user) = self.token_user(flock, raw, "activation").await?;
+        let (row, user) = self.token_user(flock, raw, &["activation"]).await?;
         let target = match user.status {
             UserStatus::Active => None,
             s => Some(s.after_proof(flock).ok_or(UserError::InvalidToken)?),
@@ -167,7 +180,7 @@ impl UserService {
 
     /// `activate_single`: the token confirms the email; the status does not change.
     pub async fn activate_single(&self, flock: &Flock, raw: &str) -> Result<User, UserError> {
-        let row = self.check_token(flock, raw, "activation").await?;
+        let row = self.check_token(flock, raw, &["activation"]).await?;
         let effect = TokenEffect::Activate { status: None };
         self.redeem(flock, &row, effect).await?;
         self.get(flock.id, UserId(row.user_id)).await

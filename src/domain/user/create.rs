@@ -1,13 +1,16 @@
 //! Creating accounts: [`UserService::create_account`] is the one place a user row is made.
 //! Every path that makes an account — registration, preregistration, one-time-code
-//! sign-up, and later the back office and federation — builds a [`NewAccount`] and calls
-//! it, so the initial status, the password policy, the verified flags and the activation
-//! mail are decided once.
+//! sign-up, the back office, and later federation — builds a [`NewAccount`] and calls it,
+//! so the initial status, the password policy, the verified flags, the uniqueness rules
+//! and the first mail are decided once.
 use super::activation::Mailed;
-use super::{AccountFields, Email, Phone, Role, User, UserError, UserService, UserStatus};
-use crate::db::user::NewUser;
+use super::{
+    AccountFields, DirectoryFields, Email, Phone, Role, User, UserError, UserService, UserStatus,
+};
+use crate::db::user::{DirectoryRow, NewUser};
 use crate::db::DbError;
 use crate::domain::flocks::Flock;
+use crate::domain::mail::{MailInput, MailKind};
 use crate::domain::password::check_policy;
 use crate::domain::Invalid;
 use crate::ids::UserId;
@@ -16,12 +19,29 @@ use secrecy::{ExposeSecret, SecretString};
 /// How an account came to be; it decides the initial status (see `UserStatus::initial`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Origin {
-    /// Self-registration with a password: activation or approval as the flock requires.
+    /// Self-registration: activation or approval as the flock requires.
     Registration,
     /// An email alone: `preregistered` (a limited session) until activated.
     Preregistration,
     /// Sign-up with a one-time code: the identifier it was sent to is proven (verified).
     Code,
+    /// Created by the back office in this status (`unclaimed` for a contact without
+    /// credentials, claimed later by its owner).
+    BackOffice(UserStatus),
+}
+
+/// The first mail of a new account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FirstMail {
+    None,
+    /// An activation link when the account starts out waiting for one (`activation_required`
+    /// or `preregistered`); nothing otherwise.
+    ActivationIfWaiting,
+    /// The back office's welcome: the activation link when the account waits for one, a
+    /// claim link (choose a password) when it is unclaimed, a welcome note otherwise.
+    Welcome,
+    /// The generated password itself (the back office's `generate_password`).
+    GeneratedPassword,
 }
 
 /// An account to create. Identifiers and fields are already parsed by their rules.
@@ -31,26 +51,63 @@ pub struct NewAccount {
     /// Checked against the flock's policy, then hashed; None for an account without one.
     pub password: Option<SecretString>,
     pub fields: AccountFields,
+    pub directory: DirectoryFields,
+    pub role: Role,
     pub origin: Origin,
     pub terms_accepted: bool,
     /// Where the account came from (`otp`, an app name…), kept on the account.
     pub source: Option<String>,
-    /// Queue an activation mail when the account starts out waiting for one.
-    pub send_activation: bool,
+    pub mail: FirstMail,
+}
+
+impl NewAccount {
+    /// A self-service account (client, default directory fields).
+    pub fn self_service(
+        email: Option<Email>,
+        phone: Option<Phone>,
+        fields: AccountFields,
+        origin: Origin,
+    ) -> Self {
+        Self {
+            email,
+            phone,
+            password: None,
+            fields,
+            directory: DirectoryFields::default(),
+            role: Role::Client,
+            origin,
+            terms_accepted: false,
+            source: None,
+            mail: FirstMail::None,
+        }
+    }
+}
+
+pub(super) fn identifier_required() -> Invalid {
+    Invalid::new(
+        "identifier_required",
+        "email",
+        "an email or a phone number is required",
+    )
 }
 
 impl UserService {
-    /// Creates the account and, when it waits for activation, its activation mail, in one
-    /// transaction. An email or phone number that already has an account answers
-    /// `EmailTaken` / `PhoneTaken` and changes nothing.
+    /// Creates the account and its first mail in one transaction. An email, phone number,
+    /// username or external id that already belongs to an account answers its `…Taken`
+    /// error and changes nothing.
     pub async fn create_account(&self, flock: &Flock, a: NewAccount) -> Result<User, UserError> {
-        if a.email.is_none() && a.phone.is_none() {
-            return Err(UserError::Invalid(Invalid::new(
-                "identifier_required",
-                "email",
-                "an email or a phone number is required",
-            )));
+        let status = UserStatus::initial(flock, a.origin);
+        // Only a contact waiting to be claimed may come without an identifier.
+        if a.email.is_none() && a.phone.is_none() && status != UserStatus::Unclaimed {
+            return Err(UserError::Invalid(identifier_required()));
         }
+        if let Some(b) = a.directory.business {
+            self.check_business(flock, b).await?;
+        }
+        let generated = match (a.mail, &a.password) {
+            (FirstMail::GeneratedPassword, Some(p)) => Some(p.clone()),
+            _ => None,
+        };
         let hash = match a.password {
             Some(p) => {
                 let personal: Vec<&str> = [
@@ -72,17 +129,17 @@ impl UserService {
             }
             None => None,
         };
-        let status = UserStatus::initial(flock, a.origin);
         let now = self.clock.now();
         let id = UserId::new();
         let proven = a.origin == Origin::Code;
+        let d = a.directory;
         let row = NewUser {
             id,
             email: a.email.as_ref().map(|e| e.as_str().to_owned()),
             phone: a.phone.as_ref().map(|p| p.as_str().to_owned()),
             password_hash: hash,
             status: status.as_str().to_owned(),
-            role: Role::Client.as_str().to_owned(),
+            role: a.role.as_str().to_owned(),
             first_name: a.fields.first_name,
             last_name: a.fields.last_name,
             locale: a.fields.locale,
@@ -91,51 +148,118 @@ impl UserService {
             opt_outs: a.fields.opt_outs,
             terms_accepted_at: a.terms_accepted.then_some(now),
             source: a.source,
+            directory: DirectoryRow {
+                username: d.username,
+                company: d.company,
+                picture_url: d.picture_url,
+                external_id: d.external_id,
+                referer: d.referer,
+                note: d.note,
+                kind: d.kind.as_str().to_owned(),
+                registration_number: d.registration_number,
+                vat_number: d.vat_number,
+                business: d.business,
+                bo_access: d.bo_access,
+                api_access: d.api_access,
+            },
+            registered_at: (status != UserStatus::Unclaimed).then_some(now),
             created_at: now,
+        };
+        let (token, mail) = self.first_mail(flock, &a.mail, status, &row, generated)?;
+        let db = self.scoped(flock.id);
+        match db.user_insert(row.clone(), token, mail).await {
+            Ok(()) => {}
+            Err(DbError::Conflict(_)) => return Err(self.which_taken(flock, &row).await?),
+            Err(e) => return Err(e.into()),
+        }
+        self.get_fresh(flock.id, id).await
+    }
+
+    /// The first mail of a new account (and the secret its link carries), per `mail`.
+    fn first_mail(
+        &self,
+        flock: &Flock,
+        mail: &FirstMail,
+        status: UserStatus,
+        row: &NewUser,
+        generated: Option<SecretString>,
+    ) -> Result<
+        (
+            Option<crate::db::user::tokens::NewToken>,
+            Option<crate::db::mail::NewMail>,
+        ),
+        UserError,
+    > {
+        let Some(to) = row.email.as_deref() else {
+            return Ok((None, None));
         };
         let waits = matches!(
             status,
             UserStatus::ActivationRequired | UserStatus::Preregistered
         );
-        let (token, mail) = match (&a.email, a.send_activation && waits) {
-            (Some(e), true) => {
-                let first_name = row.first_name.as_deref();
-                let what = Mailed::Activation;
-                let (t, m) = self.token_mail(flock, what, id, e.as_str(), first_name, now)?;
-                (Some(t), Some(m))
-            }
-            _ => (None, None),
+        let first_name = row.first_name.as_deref();
+        let now = row.created_at;
+        let linked = |what| {
+            self.token_mail(flock, what, row.id, to, first_name, now)
+                .map(|(t, m)| (Some(t), Some(m)))
         };
-        let db = self.scoped(flock.id);
-        match db.user_insert(row.clone(), token, mail).await {
-            Ok(()) => Ok(User {
-                id,
-                flock: flock.id,
-                email: row.email,
-                phone: row.phone,
-                status,
-                role: Role::Client,
-                first_name: row.first_name,
-                last_name: row.last_name,
-                locale: row.locale,
-                email_verified: row.email_verified,
-                phone_verified: row.phone_verified,
-                opt_outs: row.opt_outs,
-                created_at: now,
-                updated_at: now,
-            }),
-            Err(DbError::Conflict(_)) => {
-                let email_taken = match &a.email {
-                    Some(e) => db.user_by_email(e.as_str()).await?.is_some(),
-                    None => false,
-                };
-                Err(if email_taken {
-                    UserError::EmailTaken
-                } else {
-                    UserError::PhoneTaken
-                })
+        let plain = |kind, secret: Option<&str>| -> Result<_, UserError> {
+            let input = MailInput {
+                to,
+                user: Some(row.id),
+                first_name,
+                link: None,
+                ttl_hours: 0,
+                secret,
+            };
+            Ok((None, Some(self.mail.compose(flock, kind, input, now)?)))
+        };
+        match mail {
+            FirstMail::None => Ok((None, None)),
+            FirstMail::ActivationIfWaiting | FirstMail::Welcome if waits => {
+                linked(Mailed::Activation)
             }
-            Err(e) => Err(e.into()),
+            FirstMail::ActivationIfWaiting => Ok((None, None)),
+            FirstMail::Welcome if status == UserStatus::Unclaimed => linked(Mailed::Claim),
+            FirstMail::Welcome => plain(MailKind::Welcome, None),
+            FirstMail::GeneratedPassword => {
+                let p = generated.as_ref().map(|p| p.expose_secret().to_owned());
+                plain(MailKind::Password, p.as_deref())
+            }
+        }
+    }
+
+    /// Which unique field another account already holds.
+    async fn which_taken(&self, flock: &Flock, row: &NewUser) -> Result<UserError, UserError> {
+        let db = self.scoped(flock.id);
+        if let Some(e) = &row.email {
+            if db.user_by_email(e).await?.is_some() {
+                return Ok(UserError::EmailTaken);
+            }
+        }
+        if let Some(p) = &row.phone {
+            if db.user_by_phone(p).await?.is_some() {
+                return Ok(UserError::PhoneTaken);
+            }
+        }
+        if let Some(u) = &row.directory.username {
+            if db.user_by_username(u).await?.is_some() {
+                return Ok(UserError::Taken("username"));
+            }
+        }
+        Ok(UserError::Taken("external_id"))
+    }
+
+    /// A business contact of this flock that a person may be attached to.
+    pub(super) async fn check_business(&self, flock: &Flock, id: UserId) -> Result<(), UserError> {
+        match self.get(flock.id, id).await {
+            Ok(b) if b.directory.kind == super::Kind::Business => Ok(()),
+            Ok(_) | Err(UserError::NotFound) => Err(UserError::Invalid(Invalid::new(
+                "invalid_business",
+                "business_id",
+                "business_id must name a business contact of this flock",
+            ))),
+            Err(e) => Err(e),
         }
     }
 }

@@ -176,6 +176,143 @@ impl Phone {
     }
 }
 
+/// A person or a business (seed 002's B2C and B2B contacts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Kind {
+    #[default]
+    Person,
+    Business,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Person => "person",
+            Kind::Business => "business",
+        }
+    }
+
+    pub fn parse(s: &str) -> Self {
+        if s == "business" {
+            Kind::Business
+        } else {
+            Kind::Person
+        }
+    }
+}
+
+/// The directory fields of an account: what the back office keeps about it besides its
+/// identifiers and profile. Self-service accounts get the defaults.
+#[derive(Debug, Clone)]
+pub struct DirectoryFields {
+    pub username: Option<String>,
+    pub company: Option<String>,
+    pub picture_url: Option<String>,
+    pub external_id: Option<String>,
+    pub referer: Option<String>,
+    pub note: Option<String>,
+    pub kind: Kind,
+    pub registration_number: Option<String>,
+    pub vat_number: Option<String>,
+    /// The business contact a person belongs to.
+    pub business: Option<crate::ids::UserId>,
+    pub bo_access: bool,
+    pub api_access: bool,
+}
+
+impl Default for DirectoryFields {
+    fn default() -> Self {
+        Self {
+            username: None,
+            company: None,
+            picture_url: None,
+            external_id: None,
+            referer: None,
+            note: None,
+            kind: Kind::Person,
+            registration_number: None,
+            vat_number: None,
+            business: None,
+            bo_access: false,
+            api_access: true,
+        }
+    }
+}
+
+/// A username: 1 to 100 of lowercase letters, digits, `.`, `_` and `-` (lowercased).
+pub(crate) fn username(v: Option<String>) -> Result<Option<String>, Invalid> {
+    let v = optional_text(v, "username", 100)?.map(|u| u.to_lowercase());
+    if let Some(u) = &v {
+        let ok = u
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-'));
+        if !ok {
+            return Err(Invalid::new(
+                "invalid_username",
+                "username",
+                "username may hold only letters, digits, dots, underscores and dashes",
+            ));
+        }
+    }
+    Ok(v)
+}
+
+/// An id from the flock's own systems: 1 to 36 printable characters without spaces.
+pub(crate) fn external_id(v: Option<String>) -> Result<Option<String>, Invalid> {
+    let v = optional_text(v, "external_id", 36)?;
+    if v.as_deref()
+        .is_some_and(|e| e.chars().any(char::is_whitespace))
+    {
+        return Err(Invalid::new(
+            "invalid_external_id",
+            "external_id",
+            "external_id is 1 to 36 printable characters without spaces",
+        ));
+    }
+    Ok(v)
+}
+
+/// An absolute `http` or `https` URL of at most 2048 characters.
+pub(crate) fn web_url(v: Option<String>, field: &'static str) -> Result<Option<String>, Invalid> {
+    let v = optional_text(v, field, 2048)?;
+    if let Some(u) = &v {
+        let ok = url::Url::parse(u)
+            .is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.has_host());
+        if !ok {
+            return Err(Invalid::new(
+                "invalid_url",
+                field,
+                format!("{field} must be an http or https URL"),
+            ));
+        }
+    }
+    Ok(v)
+}
+
+/// Free text that may span lines (a note): at most `max` characters, no other control
+/// characters.
+pub(crate) fn multiline_text(
+    v: Option<String>,
+    field: &'static str,
+    max: usize,
+) -> Result<Option<String>, Invalid> {
+    match v.map(|s| s.trim().to_owned()) {
+        None => Ok(None),
+        Some(s) if s.is_empty() => Ok(None),
+        Some(s)
+            if s.chars().count() > max
+                || s.chars().any(|c| c.is_control() && c != '\n' && c != '\t') =>
+        {
+            Err(Invalid::new(
+                "invalid_field",
+                field,
+                format!("{field} must be at most {max} characters"),
+            ))
+        }
+        Some(s) => Ok(Some(s)),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,6 +1,6 @@
 //! The password check (with the sign-in throttle), preauth and the email availability
 //! check. Opening the session is sign-in's work (`domain::signin`).
-use super::{Email, Phone, User, UserError, UserService, UserStatus};
+use super::{Admission, Email, Phone, User, UserError, UserService, UserStatus};
 use crate::domain::flocks::{EnumerationPolicy, Flock};
 use crate::domain::limits::LoginThrottle;
 use crate::domain::Invalid;
@@ -101,7 +101,10 @@ impl UserService {
                 return Err(UserError::InvalidCredentials);
             };
             let user = User::from_row(flock.id, row);
-            if verified.needs_rehash && user.status != UserStatus::Deleted {
+            // Only an account that may sign in gets its hash upgraded (a refused one costs
+            // no write and no second hash).
+            let may = user.session_role(Admission::SignIn).is_ok();
+            if verified.needs_rehash && may {
                 let hash = self.hasher.hash(password).await?;
                 db.user_set_password_hash(user.id, &hash, self.clock.now())
                     .await?;

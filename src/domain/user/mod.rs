@@ -9,14 +9,16 @@
 //! - `password` — reset by mail, change, set after a one-time code;
 //! - `profile` — read, patch, status changes, erase (GDPR), export;
 //! - `access` — roles and the account rules on sessions ([`User::session_role`]);
+//! - `admin` — what the back office needs besides (policy-checked hashes, claim links);
 //! - `fields`, `status` — field rules and the status transition table.
 //!
 //! Sessions are opened by `domain::signin`, never here; this area only ends them (password
 //! change, reset, erasure, a status that may not keep them).
 mod access;
 mod activation;
+mod admin;
 mod create;
-mod fields;
+pub mod fields;
 pub mod login;
 mod password;
 mod profile;
@@ -24,8 +26,8 @@ mod register;
 mod status;
 
 pub use access::{Admission, NotAdmitted, Role};
-pub use create::{NewAccount, Origin};
-pub use fields::{AccountFields, Contact, Email, Phone};
+pub use create::{FirstMail, NewAccount, Origin};
+pub use fields::{AccountFields, Contact, DirectoryFields, Email, Kind, Phone};
 pub use login::{Availability, Preauth};
 pub use profile::{Export, ProfilePatch};
 pub use register::{PreregisterInput, RegisterInput};
@@ -58,6 +60,9 @@ pub enum UserError {
     NotActive(UserStatus),
     #[error("an account with this phone number already exists")]
     PhoneTaken,
+    /// Another account of the flock holds this unique value (`username`, `external_id`).
+    #[error("another account already has this {0}")]
+    Taken(&'static str),
     /// An activation or reset token that is unknown, used, expired or superseded.
     #[error("invalid or expired token")]
     InvalidToken,
@@ -73,6 +78,12 @@ pub enum UserError {
     Throttled(super::limits::RetryAfter),
     #[error(transparent)]
     Infra(#[from] InfraError),
+}
+
+impl From<Invalid> for UserError {
+    fn from(i: Invalid) -> Self {
+        UserError::Invalid(i)
+    }
 }
 
 impl From<DbError> for UserError {
@@ -112,6 +123,16 @@ pub struct User {
     pub phone_verified: bool,
     /// The user's opt-outs (`{"email": true, …}`).
     pub opt_outs: serde_json::Value,
+    pub directory: DirectoryFields,
+    /// Where the account came from (`otp`, an app name, the back office's label).
+    pub source: Option<String>,
+    pub has_password: bool,
+    /// Set by the back office's "confirm" (seed 000's `confirmed_at`).
+    pub confirmed_at: Option<DateTime<Utc>>,
+    /// Mail to the email stopped then (the back office marked it invalid).
+    pub email_invalid_at: Option<DateTime<Utc>>,
+    /// When the account became a registered one; None while it waits to be claimed.
+    pub registered_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -134,6 +155,25 @@ impl User {
             email_verified: r.email_verified,
             phone_verified: r.phone_verified,
             opt_outs: r.opt_outs,
+            directory: DirectoryFields {
+                username: r.username,
+                company: r.company,
+                picture_url: r.picture_url,
+                external_id: r.external_id,
+                referer: r.referer,
+                note: r.note,
+                kind: fields::Kind::parse(&r.kind),
+                registration_number: r.registration_number,
+                vat_number: r.vat_number,
+                business: r.business_id.map(UserId),
+                bo_access: r.bo_access,
+                api_access: r.api_access,
+            },
+            source: r.source,
+            has_password: r.password_hash.is_some(),
+            confirmed_at: r.confirmed_at,
+            email_invalid_at: r.email_invalid_at,
+            registered_at: r.registered_at,
             created_at: r.created_at,
             updated_at: r.updated_at,
         }
@@ -216,6 +256,27 @@ impl UserService {
     pub async fn get(&self, flock: FlockId, id: UserId) -> Result<User, UserError> {
         let row = self.scoped(flock).user_cached(id).await?;
         alive(row.map(|r| User::from_row(flock, r)))
+    }
+
+    /// The user and their public meta: what `GET /user` shows.
+    pub async fn profile(
+        &self,
+        flock: FlockId,
+        id: UserId,
+    ) -> Result<(User, std::collections::BTreeMap<String, String>), UserError> {
+        let user = self.get(flock, id).await?;
+        Ok((user, self.public_meta(flock, id).await?))
+    }
+
+    /// The user's public meta (key → value), through the short-lived cache: what the
+    /// sign-in answer and `GET /user` show.
+    pub async fn public_meta(
+        &self,
+        flock: FlockId,
+        id: UserId,
+    ) -> Result<std::collections::BTreeMap<String, String>, UserError> {
+        let pairs = self.scoped(flock).public_meta_cached(id).await?;
+        Ok(pairs.into_iter().collect())
     }
 
     /// The user as stored now (no cache): for decisions that must not lag a change made

@@ -52,7 +52,7 @@ impl UserService {
         raw: &str,
         password: SecretString,
     ) -> Result<(), UserError> {
-        let (row, user) = self.token_user(flock, raw, "reset").await?;
+        let (row, user) = self.token_user(flock, raw, &["reset", "claim"]).await?;
         check_policy(
             password.expose_secret(),
             flock.settings.password_min_length,

@@ -24,7 +24,7 @@ impl UserService {
         flock: &Flock,
         id: UserId,
         patch: ProfilePatch,
-    ) -> Result<User, UserError> {
+    ) -> Result<(User, std::collections::BTreeMap<String, String>), UserError> {
         let db = self.scoped(flock.id);
         let row = db.user(id).await?.ok_or(UserError::NotFound)?;
         let keep = |new: Option<String>, old: Option<String>| match new {
@@ -51,7 +51,7 @@ impl UserService {
             self.clock.now(),
         )
         .await?;
-        self.get(flock.id, id).await
+        self.profile(flock.id, id).await
     }
 
     /// GDPR erasure: personal data cleared, status `deleted`, every session and token
@@ -69,6 +69,22 @@ impl UserService {
             .await?;
         self.sessions.end_all(flock.id, id, None).await?;
         Ok(())
+    }
+
+    /// The owner of an unclaimed account proved an identifier of it (a one-time code):
+    /// it becomes a registered account, active (or pending approval where the flock
+    /// approves accounts). Any other account is returned as it is.
+    pub async fn claim(&self, flock: &Flock, user: User) -> Result<User, UserError> {
+        let Some(to) = user.status.after_proof(flock) else {
+            return Ok(user);
+        };
+        if user.status != UserStatus::Unclaimed {
+            return Ok(user);
+        }
+        self.scoped(flock.id)
+            .user_claim(user.id, to.as_str(), self.clock.now())
+            .await?;
+        self.fresh(flock.id, user.id).await
     }
 
     /// Moves the account to `to` along the transition table; when the new status may not
@@ -93,9 +109,14 @@ impl UserService {
                 ),
             ));
         }
-        self.scoped(flock.id)
-            .user_set_status(id, to.as_str(), self.clock.now())
-            .await?;
+        let db = self.scoped(flock.id);
+        if to == UserStatus::Deleted {
+            // Deleted means anonymised (GDPR): the personal data goes with the status.
+            db.user_anonymise(id, self.clock.now()).await?;
+        } else {
+            db.user_set_status(id, to.as_str(), self.clock.now())
+                .await?;
+        }
         let user = self.fresh(flock.id, id).await?;
         if !user.may_keep_sessions() {
             self.sessions.end_all(flock.id, id, None).await?;

@@ -1,7 +1,10 @@
 //! Self-registration and preregistration: the enumeration policy around
 //! [`UserService::create_account`].
+use super::activation::Mailed;
+use super::create::FirstMail;
 use super::{
     AccountFields, Email, NewAccount, Origin, Phone, Registered, User, UserError, UserService,
+    UserStatus,
 };
 use crate::domain::flocks::{EnumerationPolicy, Flock};
 use crate::domain::mail::{MailInput, MailKind};
@@ -13,7 +16,9 @@ use std::collections::BTreeMap;
 pub struct RegisterInput {
     pub email: Option<String>,
     pub phone: Option<String>,
-    pub password: SecretString,
+    /// Optional where the flock allows passwordless registration (the account then signs
+    /// in with one-time codes, or sets a password through the reset path).
+    pub password: Option<SecretString>,
     pub terms_accepted: bool,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -65,6 +70,9 @@ impl UserService {
         }
         let email = optional(input.email.as_deref(), Email::parse)?;
         let phone = optional(input.phone.as_deref(), Phone::parse)?;
+        if email.is_none() && phone.is_none() {
+            return Err(UserError::Invalid(super::create::identifier_required()));
+        }
         let fields = AccountFields::parse(
             input.first_name,
             input.last_name,
@@ -79,23 +87,21 @@ impl UserService {
                 "the terms must be accepted",
             )));
         }
+        if input.password.is_none() && !flock.settings.passwordless_registration {
+            return Err(UserError::Invalid(Invalid::new(
+                "password_required",
+                "password",
+                "a password is required in this flock",
+            )));
+        }
         // The password is hashed before the email is looked up (by the insert), so both
         // outcomes cost the same.
-        let created = self
-            .create_account(
-                flock,
-                NewAccount {
-                    email: email.clone(),
-                    phone,
-                    password: Some(input.password),
-                    fields,
-                    origin: Origin::Registration,
-                    terms_accepted: true,
-                    source: None,
-                    send_activation: true,
-                },
-            )
-            .await;
+        let mut account =
+            NewAccount::self_service(email.clone(), phone, fields, Origin::Registration);
+        account.password = input.password;
+        account.terms_accepted = true;
+        account.mail = FirstMail::ActivationIfWaiting;
+        let created = self.create_account(flock, account).await;
         match created {
             Ok(u) => Ok(Registered {
                 user_id: u.id,
@@ -108,45 +114,87 @@ impl UserService {
         }
     }
 
-    /// The email or phone already has an account: open policy says so; protected policy
-    /// answers as for a new account and tells the owner instead (at most one notice an
-    /// hour, so this cannot be used to flood an inbox).
+    /// The email or phone already has an account. An unclaimed one (made by the back
+    /// office) gets a claim link: following it proves the mailbox, sets a password and
+    /// makes it a registered account (no second account is made, and the password given
+    /// here is not applied: the caller does not own the address yet). Otherwise the open
+    /// policy says the email is taken; the protected policy answers as for a new account
+    /// and tells the owner instead. At most one such mail an hour per account, so this
+    /// cannot flood an inbox.
     async fn existing_registration(
         &self,
         flock: &Flock,
         email: Option<Email>,
         taken: UserError,
     ) -> Result<Registered, UserError> {
-        if flock.settings.enumeration == EnumerationPolicy::Open {
-            return Err(taken);
-        }
         let db = self.scoped(flock.id);
         let existing = match &email {
             Some(e) => db.user_by_email(e.as_str()).await?,
             None => None,
         };
-        let now = self.clock.now();
-        if let (Some(row), Some(e)) = (existing, &email) {
-            let owner = UserId(row.id);
-            let kind = MailKind::ExistingAccount;
-            let since = now - chrono::Duration::hours(1);
-            if !db.mail_recent_exists(owner, kind.name(), since).await? {
-                let input = MailInput {
-                    to: e.as_str(),
-                    user: Some(owner),
-                    first_name: None,
-                    link: None,
-                    ttl_hours: 0,
-                };
-                db.mail_enqueue(self.mail.compose(flock, kind, input, now)?)
-                    .await?;
+        let existing = existing.map(|r| User::from_row(flock.id, r));
+        let unclaimed = existing
+            .as_ref()
+            .is_some_and(|u| u.status == UserStatus::Unclaimed);
+        let open = flock.settings.enumeration == EnumerationPolicy::Open;
+        if open && !unclaimed {
+            return Err(taken);
+        }
+        if let (Some(owner), Some(e)) = (&existing, &email) {
+            let kind = if unclaimed {
+                MailKind::Claim
+            } else {
+                MailKind::ExistingAccount
+            };
+            let since = self.clock.now() - chrono::Duration::hours(1);
+            if !db.mail_recent_exists(owner.id, kind.name(), since).await? {
+                self.notify_owner(flock, owner, e, unclaimed).await?;
             }
         }
-        // The status the account would have had; the id leads nowhere.
-        Ok(Registered {
-            user_id: UserId::new(),
-            status: super::UserStatus::initial(flock, Origin::Registration),
+        Ok(match (open, existing) {
+            (true, Some(u)) => Registered {
+                user_id: u.id,
+                status: u.status,
+            },
+            // The status the account would have had; the id leads nowhere.
+            _ => Registered {
+                user_id: UserId::new(),
+                status: UserStatus::initial(flock, Origin::Registration),
+            },
         })
+    }
+
+    /// The mail to the owner of an address someone registered with: a claim link for an
+    /// unclaimed account, a notice otherwise.
+    async fn notify_owner(
+        &self,
+        flock: &Flock,
+        owner: &User,
+        to: &Email,
+        unclaimed: bool,
+    ) -> Result<(), UserError> {
+        if unclaimed {
+            return self
+                .mail_token(flock, Mailed::Claim, owner, to.as_str())
+                .await;
+        }
+        if owner.email_invalid_at.is_some() {
+            return Ok(());
+        }
+        let input = MailInput {
+            to: to.as_str(),
+            user: Some(owner.id),
+            first_name: None,
+            link: None,
+            ttl_hours: 0,
+            secret: None,
+        };
+        let now = self.clock.now();
+        let mail = self
+            .mail
+            .compose(flock, MailKind::ExistingAccount, input, now)?;
+        self.scoped(flock.id).mail_enqueue(mail).await?;
+        Ok(())
     }
 
     /// Creates a `preregistered` account from an email alone (the caller opens its
@@ -161,16 +209,12 @@ impl UserService {
             return Err(UserError::RegistrationClosed);
         }
         let email = Email::parse(&input.email).map_err(UserError::Invalid)?;
-        let account = NewAccount {
-            email: Some(email),
-            phone: None,
-            password: None,
-            fields: AccountFields::default(),
-            origin: Origin::Preregistration,
-            terms_accepted: false,
-            source: None,
-            send_activation: input.send_activation,
-        };
+        let fields = AccountFields::default();
+        let mut account =
+            NewAccount::self_service(Some(email), None, fields, Origin::Preregistration);
+        if input.send_activation {
+            account.mail = FirstMail::ActivationIfWaiting;
+        }
         self.create_account(flock, account).await
     }
 }

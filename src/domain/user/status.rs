@@ -65,6 +65,7 @@ impl UserStatus {
         let s = &flock.settings;
         match origin {
             Origin::Preregistration => UserStatus::Preregistered,
+            Origin::BackOffice(status) => status,
             Origin::Registration if s.require_activation => UserStatus::ActivationRequired,
             // A one-time code already proved the identifier: no activation mail.
             Origin::Registration | Origin::Code if s.require_approval => {

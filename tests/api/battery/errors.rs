@@ -40,14 +40,15 @@ async fn malformed_json_missing_field_and_wrong_content_type_change_nothing() {
 
     let r = app
         .req(Method::POST, &path)
-        // (email is optional since phone sign-up; password is always required)
+        // (email is optional since phone sign-up; a password is required unless the
+        // flock allows passwordless registration)
         .json(&json!({"email": "a@example.com", "terms_accepted": true}))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let b: Value = r.json().await.unwrap();
-    assert_error(&b, "invalid_request");
+    assert_error(&b, "password_required");
     assert_eq!(b["field"], "password", "{b}");
 
     let r = app

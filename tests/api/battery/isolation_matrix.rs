@@ -6,6 +6,51 @@ use crate::helpers::{tokens_of, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
+/// A minimal valid JSON value of `schema` (its required fields, the first enum value, one
+/// item of a non-empty array), so an operation gets past body validation and answers
+/// for the ids in its path.
+fn example(spec: &Value, schema: &Value) -> Value {
+    let resolve = |s: &Value| -> Value {
+        let r = s.get("$ref").or_else(|| {
+            s.get("allOf")
+                .and_then(|a| a.get(0))
+                .and_then(|f| f.get("$ref"))
+        });
+        match r.and_then(Value::as_str) {
+            Some(r) => spec["components"]["schemas"][r.rsplit('/').next().unwrap()].clone(),
+            None => s.clone(),
+        }
+    };
+    let schema = resolve(schema);
+    if let Some(first) = schema["enum"].as_array().and_then(|e| e.first()) {
+        return first.clone();
+    }
+    match schema["type"].as_str() {
+        Some("object") => {
+            let mut out = serde_json::Map::new();
+            for name in schema["required"].as_array().into_iter().flatten() {
+                let name = name.as_str().unwrap();
+                out.insert(name.into(), example(spec, &schema["properties"][name]));
+            }
+            Value::Object(out)
+        }
+        Some("array") => json!([example(spec, &schema["items"])]),
+        Some("integer") | Some("number") => json!(1),
+        Some("boolean") => json!(false),
+        Some("string") if schema["format"] == "uuid" => json!(uuid::Uuid::nil()),
+        Some("string") => json!("x"),
+        _ => Value::Null,
+    }
+}
+
+/// The example body of an operation, if it takes one.
+fn example_body(spec: &Value, path: &str, method: &Method) -> Option<Value> {
+    let op = &spec["paths"][path][method.as_str().to_lowercase()];
+    let content = op["requestBody"]["content"].as_object()?;
+    let schema = content.values().next()?["schema"].clone();
+    (!schema.is_null()).then(|| example(spec, &schema))
+}
+
 /// Every `(method, path template, security schemes, has body)` under `/api/v1/{flock}`.
 fn tenant_operations(spec: &Value) -> Vec<(Method, String, Vec<String>, bool)> {
     let mut ops = Vec::new();
@@ -54,6 +99,24 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
     assert_eq!(r.status(), StatusCode::CREATED);
     let key_a: Value = r.json().await.unwrap();
     let key_a_id = key_a["id"].as_str().unwrap().to_owned();
+    // A user and a group of A (back-office ids).
+    let (_, me_a) = app.me(&a.slug, &token_a).await;
+    let user_a = me_a["id"].as_str().unwrap().to_owned();
+    let r = app
+        .req(
+            Method::POST,
+            &format!("/api/v1/{}/directory/groups", a.slug),
+        )
+        .header("X-Api-Key", &a.admin_key)
+        .json(&json!({"name": "a-group"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let group_a = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     let spec: Value = serde_json::from_str(&app.state.spec_json()).unwrap();
     let ops = tenant_operations(&spec);
@@ -61,6 +124,9 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
         path.replace("{flock}", &b.slug)
             .replace("{session_id}", &session_a)
             .replace("{key_id}", &key_a_id)
+            .replace("{user_id}", &user_a)
+            .replace("{group_id}", &group_a)
+            .replace("{key}", "x")
     };
 
     // 1. A's credentials on B: every protected operation refuses.
@@ -90,6 +156,9 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
         }
         if schemes.iter().any(|s| s == "ServerAuth") {
             req = req.header("X-Api-Key", &b.admin_key);
+        }
+        if let Some(body) = example_body(&spec, path, method) {
+            req = req.json(&body);
         }
         let r = req.send().await.unwrap();
         id_cases += 1;
@@ -129,6 +198,8 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
         violations.len()
     );
     assert!(attempted >= 20, "the matrix covers the spec: {attempted}");
-    assert!(id_cases >= 2);
+    // Every operation with an id in its path is in part 2 (sessions, API keys, the
+    // directory's users, meta and groups).
+    assert!(id_cases >= 19, "{id_cases}");
     assert!(violations.is_empty(), "{violations:#?}");
 }

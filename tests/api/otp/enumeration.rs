@@ -29,6 +29,22 @@ pub async fn insert_user(app: &TestApp, slug: &str, email: Option<&str>, phone: 
             created_at: now,
             updated_at: now,
             deleted_at: None,
+            username: None,
+            company: None,
+            picture_url: None,
+            external_id: None,
+            referer: None,
+            note: None,
+            kind: "person".into(),
+            registration_number: None,
+            vat_number: None,
+            business_id: None,
+            confirmed_at: None,
+            email_invalid_at: None,
+            bo_access: false,
+            api_access: true,
+            name_key: String::new(),
+            registered_at: Some(now),
         })
         .await;
 }

@@ -76,18 +76,17 @@ async fn every_credential_is_refused_on_the_first_call_after_its_revocation() {
     assert_eq!(s, StatusCode::OK, "{b}");
     both_refused(&app, slug, &g, "password reset", t, &mut rows).await;
 
-    // 4. Disable: the account becomes inactive through the user service, the owner of
-    //    status changes (the back office's status endpoint calls the same).
+    // 4. Disable: the back office makes the account inactive
+    //    (`POST /directory/users/{id}/status`).
     let (_, g) = app.sign_in(slug, "ann@example.com", PASSWORD).await;
-    let user = fold::ids::UserId(g["user"]["id"].as_str().unwrap().parse().unwrap());
-    let flock = app.state.flocks.get(slug).await.unwrap();
+    let path = format!(
+        "/api/v1/acme/directory/users/{}/status",
+        g["user"]["id"].as_str().unwrap()
+    );
     let t = Instant::now();
-    let inactive = fold::domain::user::UserStatus::Inactive;
-    app.state
-        .users
-        .set_status(&flock, user, inactive)
-        .await
-        .unwrap();
+    let body = Some(json!({"status": "inactive"}));
+    let (s, _) = app.bo(Method::POST, &path, &f.admin_key, body).await;
+    assert_eq!(s, StatusCode::OK);
     both_refused(&app, slug, &g, "disable", t, &mut rows).await;
 
     // 5. Deletion (`DELETE /user`, GDPR erasure).

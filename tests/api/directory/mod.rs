@@ -1,0 +1,11 @@
+//! The directory area (`domain/directory`, `api/directory`): the back office's users.
+//! - `create` — every field, uniqueness, generated passwords, the first mail, bad input;
+//! - `statuses` — transitions through the API, confirm, email validity, role and access,
+//!   PATCH updates;
+//! - `claim` — contacts without credentials, B2B contacts, claiming (code, link,
+//!   registration), passwordless registration;
+//! - `search` — filters, sorts, keyset pages, cursors, list by ids, the capped count.
+mod claim;
+mod create;
+mod search;
+mod statuses;
