@@ -87,7 +87,8 @@ impl AppState {
             config.database.url.expose_secret(),
             config.database.max_connections,
         )
-        .await?;
+        .await?
+        .with_probe_cap(config.database.search_probe_cap);
         let kv = match &config.kv.url {
             Some(url) if !url.expose_secret().is_empty() => {
                 Kv::Redis(RedisKv::connect(url.expose_secret(), &config.kv.prefix)?)
@@ -192,12 +193,26 @@ impl AppState {
         })))
     }
 
-    /// Starts the background workers (mail delivery). The server calls it; tests drive
-    /// the worker with `mail_worker.run_once()` instead, deterministically.
+    /// Starts the background workers (mail delivery; the planner's statistics at start
+    /// and hourly). The server calls it; tests drive the mail worker with
+    /// `mail_worker.run_once()` instead, deterministically.
     pub fn start_workers(&self) -> Vec<tokio::task::JoinHandle<()>> {
-        vec![self.mail_worker.start(Duration::from_millis(
-            self.config.mail.worker_interval_ms.max(100),
-        ))]
+        let db = self.db.clone();
+        let stats = tokio::spawn(async move {
+            let mut every = tokio::time::interval(Duration::from_secs(3600));
+            loop {
+                every.tick().await;
+                if let Err(e) = db.refresh_stats().await {
+                    tracing::warn!(error = %e, "refreshing the planner's statistics failed");
+                }
+            }
+        });
+        vec![
+            self.mail_worker.start(Duration::from_millis(
+                self.config.mail.worker_interval_ms.max(100),
+            )),
+            stats,
+        ]
     }
 
     /// The services the API calls.

@@ -75,6 +75,9 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// Apply pending migrations when `serve` starts.
     pub auto_migrate: bool,
+    /// A directory search filter matching at most this many users is answered from its
+    /// own index, the rows sorted in memory (see `db/directory/search.rs`).
+    pub search_probe_cap: u64,
 }
 
 impl Default for DatabaseConfig {
@@ -83,6 +86,7 @@ impl Default for DatabaseConfig {
             url: SecretString::from("sqlite://./data/fold.db?mode=rwc"),
             max_connections: 32,
             auto_migrate: true,
+            search_probe_cap: crate::db::directory::PROBE_CAP,
         }
     }
 }

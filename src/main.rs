@@ -37,6 +37,11 @@ enum Command {
         #[command(subcommand)]
         command: FlockCommand,
     },
+    /// Users of a flock.
+    Users {
+        #[command(subcommand)]
+        command: UsersCommand,
+    },
     /// Write the OpenAPI spec (to stdout, or to --out).
     Openapi {
         #[arg(long)]
@@ -54,6 +59,26 @@ enum FlockCommand {
     },
     /// Rotate a flock's signing key.
     RotateKey { slug: String },
+}
+
+#[derive(Subcommand)]
+enum UsersCommand {
+    /// Insert many users into a flock quickly, for benchmarks (batched inserts, one
+    /// password hash for all; no mail). Emails `u{n}@{domain}`; every user gets meta
+    /// `tier` = gold | silver | bronze. Needs only the database (the server may run).
+    Seed {
+        /// The flock (it must exist).
+        slug: String,
+        /// How many users.
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        /// The domain of their emails (default `{slug}.test`).
+        #[arg(long)]
+        domain: Option<String>,
+        /// Their password.
+        #[arg(long, default_value = "seeded password 0123456789")]
+        password: String,
+    },
 }
 
 #[tokio::main]
@@ -78,6 +103,15 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error>> {
     match command {
+        Command::Users {
+            command:
+                UsersCommand::Seed {
+                    slug,
+                    count,
+                    domain,
+                    password,
+                },
+        } => seed(config, &slug, count, domain, password).await?,
         Command::Openapi { out } => {
             // The spec needs no database: build the services on throwaway parts.
             let spec = spec_without_storage(config).await?;
@@ -124,6 +158,54 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             }
         }
     }
+    Ok(())
+}
+
+async fn seed(
+    config: Config,
+    slug: &str,
+    count: u64,
+    domain: Option<String>,
+    password: String,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use secrecy::ExposeSecret;
+    use std::io::Write;
+    let db = fold::db::Db::connect(config.database.url.expose_secret(), 4).await?;
+    db.migrate().await?;
+    let flock = db
+        .flock_by_slug(slug)
+        .await?
+        .ok_or_else(|| format!("no flock {slug:?} (create it first: fold flock create {slug})"))?;
+    let sec = &config.security;
+    let hasher =
+        fold::domain::password::Hasher::new(sec.argon2_m_kib, sec.argon2_t, sec.argon2_p, 1, 4)?;
+    let hash = hasher.hash(password.into()).await?;
+    let domain = domain.unwrap_or_else(|| format!("{slug}.test"));
+    let started = std::time::Instant::now();
+    let now = Clock::system().now();
+    let mut shown = 0;
+    let progress = |n: u64| {
+        // A progress line at most every 1 % (and at the end).
+        let pct = n * 100 / count.max(1);
+        if pct == shown && n < count {
+            return;
+        }
+        shown = pct;
+        let rate = n as f64 / started.elapsed().as_secs_f64().max(0.001);
+        eprint!("\rseeding {slug}: {n}/{count} ({pct}%), {rate:.0} users/s   ");
+        let _ = std::io::stderr().flush();
+    };
+    let done = fold::domain::directory::seed::seed_users(
+        &db, flock.id, &domain, count, &hash, now, progress,
+    )
+    .await?;
+    eprintln!();
+    db.refresh_stats().await?;
+    println!(
+        "seeded {} users into {slug} in {:.1} s",
+        done.users,
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

@@ -2,10 +2,13 @@
 //!
 //! Scenarios: `me` (authenticated `GET /api/v1/{flock}/user`), `refresh` (each
 //! connection refreshes its own chain, one call after the other), `login`
-//! (`POST /api/v1/{flock}/user/auth` over a pool of users). Setup goes through the API
+//! (`POST /api/v1/{flock}/user/auth` over a pool of users), `directory` (latency of the
+//! back office's reads on a seeded directory, see `directory.rs`). Setup goes through the API
 //! only: a flock is created with the platform key (or `--flock` names an existing one
 //! whose self-registration is open) and users register themselves. Prints requests/s,
 //! p50/p99/max latency, errors, and the server's peak RSS (`--server-pid`).
+mod directory;
+
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use serde_json::{json, Value};
@@ -38,6 +41,18 @@ struct Args {
     /// The server's pid, to report its peak RSS (VmHWM).
     #[arg(long)]
     server_pid: Option<u32>,
+    /// `directory`: an API key of `--flock` (scopes `users_*`, `user_meta_*`).
+    #[arg(long, env = "FOLD_API_KEY")]
+    api_key: Option<String>,
+    /// `directory`: how many users the flock holds (as seeded).
+    #[arg(long, default_value_t = 1000)]
+    count: u64,
+    /// `directory`: the domain of the seeded emails (default `{flock}.test`).
+    #[arg(long)]
+    domain: Option<String>,
+    /// `directory`: calls per measured operation.
+    #[arg(long, default_value_t = 200)]
+    samples: usize,
 }
 
 const PASSWORD: &str = "bench password 0123456789";
@@ -334,6 +349,24 @@ async fn main() -> Result<()> {
         return raw_argon2(a.duration);
     }
     let setup = client()?;
+    if a.scenario == "directory" {
+        let flock = a
+            .flock
+            .clone()
+            .context("--flock (a seeded flock) is required")?;
+        let t = directory::Target {
+            url: a.url.clone(),
+            domain: a.domain.clone().unwrap_or_else(|| format!("{flock}.test")),
+            flock,
+            key: a
+                .api_key
+                .clone()
+                .context("--api-key (FOLD_API_KEY) is required")?,
+            count: a.count,
+            samples: a.samples,
+        };
+        return directory::run(&setup, &t).await;
+    }
     let flock = setup_flock(&a, &setup).await?;
     println!(
         "fold-bench: {} flock={flock} duration={}s",

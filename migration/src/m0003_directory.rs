@@ -22,6 +22,7 @@ enum Users {
     Id,
     FlockId,
     Status,
+    Role,
     CreatedAt,
     Username,
     Company,
@@ -128,7 +129,9 @@ impl MigrationTrait for Migration {
             }
         }
 
-        let indexes: [(&str, &[Users], bool); 6] = [
+        let indexes: [(&str, &[Users], bool); 9] = [
+            // Lists by id (`users/by-ids`) seek each id inside the flock, in id order.
+            ("ux_users_flock_id", &[Users::FlockId, Users::Id], true),
             (
                 "ux_users_flock_external_id",
                 &[Users::FlockId, Users::ExternalId],
@@ -159,6 +162,9 @@ impl MigrationTrait for Migration {
                 &[Users::FlockId, Users::BusinessId],
                 false,
             ),
+            // Probed by searches filtering on them (few managers, few businesses).
+            ("ix_users_flock_role", &[Users::FlockId, Users::Role], false),
+            ("ix_users_flock_kind", &[Users::FlockId, Users::Kind], false),
         ];
         for (name, cols, unique) in indexes {
             let mut ix = Index::create();
@@ -309,10 +315,13 @@ impl MigrationTrait for Migration {
         for name in [
             "ux_users_flock_external_id",
             "ux_users_flock_username",
+            "ux_users_flock_id",
             "ix_users_flock_created",
             "ix_users_flock_name",
             "ix_users_flock_status_created",
             "ix_users_flock_business",
+            "ix_users_flock_role",
+            "ix_users_flock_kind",
         ] {
             m.drop_index(Index::drop().name(name).table(Users::Table).to_owned())
                 .await?;

@@ -191,6 +191,10 @@ impl From<UserError> for ApiError {
                 "account_not_active",
                 format!("this account is not active (status: {})", status.as_str()),
             ),
+            UserError::NoAppAccess => ApiError::forbidden(
+                "app_access_denied",
+                "this account may not use the apps (api_access is off)",
+            ),
             UserError::PhoneTaken => ApiError::conflict(
                 "phone_taken",
                 "an account with this phone number already exists",

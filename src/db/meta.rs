@@ -138,14 +138,20 @@ impl FlockDb<'_> {
         if let Some(v) = value {
             q = q.filter(user_meta::Column::Value.eq(v));
         }
-        if let Some((v, u)) = after {
-            use sea_orm::sea_query::{Expr, ExprTrait};
-            let cols = Expr::tuple([
-                Expr::col(user_meta::Column::Value),
-                Expr::col(user_meta::Column::UserId),
-            ]);
-            let vals = Expr::tuple([Expr::value(v.clone()), Expr::value(*u)]);
-            q = q.filter(cols.gt(vals));
+        match (value, after) {
+            // One value: the index is already at it, the keyset is the user id alone (a
+            // row-value compare here makes SQLite sort the range instead).
+            (Some(_), Some((_, u))) => q = q.filter(user_meta::Column::UserId.gt(*u)),
+            (None, Some((v, u))) => {
+                use sea_orm::sea_query::{Expr, ExprTrait};
+                let cols = Expr::tuple([
+                    Expr::col(user_meta::Column::Value),
+                    Expr::col(user_meta::Column::UserId),
+                ]);
+                let vals = Expr::tuple([Expr::value(v.clone()), Expr::value(*u)]);
+                q = q.filter(cols.gt(vals));
+            }
+            (_, None) => {}
         }
         Ok(q.order_by_asc(user_meta::Column::Value)
             .order_by_asc(user_meta::Column::UserId)

@@ -78,6 +78,9 @@ pub struct Db {
     users: moka::sync::Cache<(FlockId, crate::ids::UserId), entity::user::Model>,
     /// (flock, user) → public meta pairs, under the same rules as `users`.
     public_meta: moka::sync::Cache<(FlockId, crate::ids::UserId), PublicMeta>,
+    /// A search filter matching at most this many users is answered from its own index
+    /// (see `directory::search`).
+    probe_cap: u64,
 }
 
 /// A user's public meta pairs, as cached.
@@ -130,7 +133,14 @@ impl Db {
             conn,
             users: short_lived(),
             public_meta: short_lived(),
+            probe_cap: directory::PROBE_CAP,
         })
+    }
+
+    /// The same database with another search probe cap (`database.search_probe_cap`).
+    pub fn with_probe_cap(mut self, cap: u64) -> Self {
+        self.probe_cap = cap;
+        self
     }
 
     /// The database of one flock: every query it builds is scoped to `flock`.
@@ -145,6 +155,21 @@ impl Db {
 
     pub async fn migrate(&self) -> DbResult<()> {
         Migrator::up(&self.conn, None).await?;
+        Ok(())
+    }
+
+    /// Refreshes the planner's statistics. SQLite keeps none by itself, and without them
+    /// it takes `flock_id = ?` for a rare value and walks a whole flock where a few index
+    /// seeks would do; `ANALYZE` under an analysis limit samples each index (milliseconds
+    /// at a million rows). PostgreSQL's autovacuum keeps its own; a bulk load asks it
+    /// here too.
+    pub async fn refresh_stats(&self) -> DbResult<()> {
+        use sea_orm::ConnectionTrait;
+        let sql = match self.conn.get_database_backend() {
+            sea_orm::DatabaseBackend::Sqlite => "PRAGMA analysis_limit = 1000; ANALYZE;",
+            _ => "ANALYZE users, user_meta, group_members",
+        };
+        self.conn.execute_unprepared(sql).await?;
         Ok(())
     }
 

@@ -113,7 +113,7 @@ impl MetaService {
         }
         let mut checked = Vec::with_capacity(pairs.len());
         for (k, v, public) in pairs {
-            let key = crate::domain::directory::meta_key(&k)?;
+            let key = crate::domain::directory::meta_key(&k, "key")?;
             if checked.iter().any(|p: &MetaPair| p.key == key) {
                 return Err(
                     Invalid::new("duplicate_meta_key", "key", "a key appears twice").into(),
@@ -151,7 +151,7 @@ impl MetaService {
         key: &str,
         value: Option<&str>,
     ) -> Result<(), MetaError> {
-        let key = crate::domain::directory::meta_key(key)?;
+        let key = crate::domain::directory::meta_key(key, "key")?;
         self.holder(flock, user).await?;
         if self
             .db
@@ -175,7 +175,7 @@ impl MetaService {
         limit: Option<u64>,
         cursor: Option<String>,
     ) -> Result<Page<Meta>, MetaError> {
-        let key = crate::domain::directory::meta_key(key)?;
+        let key = crate::domain::directory::meta_key(key, "meta_key")?;
         let value = value.map(self::value).transpose()?;
         let limit = pages::limit(limit)?;
         let list = format!("meta|{key}|{value:?}");

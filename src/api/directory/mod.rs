@@ -81,7 +81,8 @@ struct CreateUserRequest {
     role: Option<RoleWire>,
     /// May use the back office (default false).
     bo_access: Option<bool>,
-    /// May use the apps (default true).
+    /// May use the apps (default true); without it the account gets no session (403
+    /// `app_access_denied`).
     api_access: Option<bool>,
     /// `person` (default) or `business`.
     kind: Option<KindWire>,
@@ -148,7 +149,10 @@ struct StatusRequest {
 struct AccessRequest {
     /// A new role ends every session of the user (sessions carry the role).
     role: Option<RoleWire>,
+    /// May use the back office.
     bo_access: Option<bool>,
+    /// May use the apps: turned off, every session of the user ends and sign-ins answer
+    /// 403 `app_access_denied`.
     api_access: Option<bool>,
 }
 

@@ -180,7 +180,8 @@ impl DirectorySearchApi {
         Ok(Json(self.directory.search(&flock, s).await?.into()))
     }
 
-    /// How many users match the filters (scope `users_count`), counted up to 10,000.
+    /// How many users match the filters (scope `users_count`; the filters of
+    /// `users_search`), counted up to 10,000.
     #[oai(
         path = "/api/v1/:flock/directory/users/count",
         method = "get",
@@ -192,30 +193,51 @@ impl DirectorySearchApi {
         auth: ServerAuth,
         /// The flock's slug.
         flock: tenant::Path,
-        #[oai(validator(max_length = 254))] email_prefix: Query<Option<String>>,
-        #[oai(validator(max_length = 401))] name_prefix: Query<Option<String>>,
+        /// Exact email.
+        #[oai(validator(max_length = 320))]
+        email: Query<Option<String>>,
+        /// Emails starting with this (case-insensitive).
+        #[oai(validator(max_length = 254))]
+        email_prefix: Query<Option<String>>,
+        /// Exact phone (E.164).
+        #[oai(validator(max_length = 32))]
+        phone: Query<Option<String>>,
+        #[oai(validator(max_length = 36))] external_id: Query<Option<String>>,
+        #[oai(validator(max_length = 100))] username: Query<Option<String>>,
+        /// Names starting with this (case-insensitive).
+        #[oai(validator(max_length = 401))]
+        name_prefix: Query<Option<String>>,
         /// Statuses to include (repeat the parameter); default every one but `deleted`.
         status: Query<Vec<StatusWire>>,
         role: Query<Option<RoleWire>>,
         kind: Query<Option<KindWire>>,
+        /// Persons of this business contact.
+        business_id: Query<Option<Uuid>>,
+        /// Members of this group.
         group_id: Query<Option<Uuid>>,
+        /// Created at or after.
         created_from: Query<Option<DateTime<Utc>>>,
+        /// Created before.
         created_to: Query<Option<DateTime<Utc>>>,
-        #[oai(validator(max_length = 64))] meta_key: Query<Option<String>>,
-        #[oai(validator(max_length = 1024))] meta_value: Query<Option<String>>,
+        /// Users holding this meta key…
+        #[oai(validator(max_length = 64))]
+        meta_key: Query<Option<String>>,
+        /// …with this value.
+        #[oai(validator(max_length = 1024))]
+        meta_value: Query<Option<String>>,
     ) -> ApiResult<Json<CountView>> {
         auth.0.allow("users_count")?;
         let s = search(
-            None,
+            email.0,
             email_prefix.0,
-            None,
-            None,
-            None,
+            phone.0,
+            external_id.0,
+            username.0,
             name_prefix.0,
             status.0,
             role.0,
             kind.0,
-            None,
+            business_id.0,
             group_id.0,
             created_from.0,
             created_to.0,

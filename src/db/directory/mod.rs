@@ -5,7 +5,7 @@
 mod search;
 mod seed;
 
-pub use search::{After, Sort, UserQuery};
+pub use search::{After, Sort, UserQuery, PROBE_CAP};
 
 use super::user::{name_key, UserRow};
 use super::{DbResult, FlockDb};

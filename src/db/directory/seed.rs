@@ -17,3 +17,31 @@ impl FlockDb<'_> {
         Ok(())
     }
 }
+
+impl FlockDb<'_> {
+    /// Inserts meta pairs `(user, key, value, public)` in one statement (seeding).
+    pub async fn meta_insert_many(
+        &self,
+        rows: Vec<(crate::ids::UserId, String, String, bool)>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> DbResult<()> {
+        use sea_orm::ActiveValue::Set;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        let rows = rows.into_iter().map(|(user, key, value, public)| {
+            self.own(entity::user_meta::ActiveModel {
+                user_id: Set(user.0),
+                key: Set(key),
+                value: Set(value),
+                public: Set(public),
+                updated_at: Set(now),
+                ..Default::default()
+            })
+        });
+        entity::user_meta::Entity::insert_many(rows)
+            .exec(&self.db.conn)
+            .await?;
+        Ok(())
+    }
+}

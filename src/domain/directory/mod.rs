@@ -5,12 +5,14 @@
 //! - `update` — patch fields, set the status (through the transition table), confirm,
 //!   mark the email validated or invalidated, set role and access, send a claim link;
 //! - `search` — get, look up by a unique field, search with filters and keyset pages,
-//!   list by ids, a capped count.
+//!   list by ids, a capped count;
+//! - `seed` — batched inserts of many users for benchmarks (`fold users seed`).
 //!
 //! Every rule about accounts stays with `domain::user`; this area validates the back
 //! office's inputs and turns them into those calls.
 mod create;
 mod search;
+pub mod seed;
 mod update;
 
 pub use create::CreateUser;

@@ -78,8 +78,9 @@ fn prefix(v: Option<String>, field: &'static str, max: usize) -> Result<Option<S
     Ok(fields::optional_text(v, field, max)?.map(|p| p.to_lowercase()))
 }
 
-/// A meta key: 1 to 64 of lowercase letters, digits, `_`, `.`, `:` and `-`.
-pub fn meta_key(v: &str) -> Result<String, Invalid> {
+/// A meta key: 1 to 64 of lowercase letters, digits, `_`, `.`, `:` and `-` (`field` names
+/// where it came from).
+pub fn meta_key(v: &str, field: &'static str) -> Result<String, Invalid> {
     let ok = !v.is_empty()
         && v.len() <= 64
         && v.bytes().all(|b| {
@@ -88,7 +89,7 @@ pub fn meta_key(v: &str) -> Result<String, Invalid> {
     if !ok {
         return Err(Invalid::new(
             "invalid_meta_key",
-            "key",
+            field,
             "a meta key is 1 to 64 lowercase letters, digits, `_`, `.`, `:` or `-`",
         ));
     }
@@ -109,7 +110,7 @@ impl Search {
         let meta = match (self.meta_key, self.meta_value) {
             (Some(k), v) => {
                 let v = fields::optional_text(v, "meta_value", 1024)?;
-                Some((meta_key(&k)?, v))
+                Some((meta_key(&k, "meta_key")?, v))
             }
             (None, Some(_)) => {
                 return Err(Invalid::new(

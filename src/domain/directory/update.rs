@@ -274,7 +274,7 @@ impl DirectoryService {
     }
 
     /// Sets the role and the access flags. Sessions carry the role: a changed role ends
-    /// every session of the user.
+    /// every session of the user, and so does turning `api_access` off.
     pub async fn set_access(
         &self,
         flock: &Flock,
@@ -296,10 +296,11 @@ impl DirectoryService {
             ..UserUpdate::default()
         };
         self.apply(flock, id, u).await?;
-        if a.role.is_some_and(|r| r != user.role) {
+        let now = self.get(flock, id).await?;
+        if now.role != user.role || !now.may_keep_sessions() {
             self.users.end_sessions(flock, id).await?;
         }
-        self.get(flock, id).await
+        Ok(now)
     }
 
     /// Mails an unclaimed account's owner a link to choose a password and claim it.

@@ -23,7 +23,7 @@ pub struct CodeProfile {
 }
 
 fn not_active(n: crate::domain::user::NotAdmitted) -> SignInError {
-    UserError::NotActive(n.0).into()
+    UserError::from(n).into()
 }
 
 impl SignInService {

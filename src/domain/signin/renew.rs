@@ -49,7 +49,7 @@ impl SignInService {
     ) -> Result<(String, DateTime<Utc>), SignInError> {
         let user = self.users.get_fresh(flock.id, user).await?;
         if let Err(refused) = user.session_role(Admission::SignIn) {
-            return Err(UserError::NotActive(refused.0).into());
+            return Err(UserError::from(refused).into());
         }
         Ok(self.sessions.issue_autologin(flock.id, user.id, by).await?)
     }

@@ -47,10 +47,14 @@ pub enum Admission {
     Renewal(Role),
 }
 
-/// A session refused: the account's status does not allow it (the caller decides how
-/// much of that to say).
+/// A session refused (the caller decides how much of that to say).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct NotAdmitted(pub UserStatus);
+pub enum NotAdmitted {
+    /// The account's status does not allow it.
+    Status(UserStatus),
+    /// The account is a back-office account only (`api_access` off).
+    NoAppAccess,
+}
 
 impl User {
     /// The role a session of this account gets (or keeps), or why it may not.
@@ -60,16 +64,20 @@ impl User {
     ///   limited session until it is active (and then keeps it as limited).
     /// - A renewal keeps a full session only while the account still has that role: a
     ///   demoted manager signs in again.
+    /// - Sessions are for the apps: an account without `api_access` gets none.
     pub fn session_role(&self, why: Admission) -> Result<Role, NotAdmitted> {
         use UserStatus::{Active, Preregistered};
-        let refused = Err(NotAdmitted(self.status));
-        match (why, self.status) {
-            (Admission::SignIn, Active) => Ok(self.role),
-            (Admission::Preregistration, Preregistered) => Ok(Role::Limited),
-            (Admission::Renewal(Role::Limited), Preregistered | Active) => Ok(Role::Limited),
-            (Admission::Renewal(r), Active) if r == self.role => Ok(r),
-            _ => refused,
+        let role = match (why, self.status) {
+            (Admission::SignIn, Active) => self.role,
+            (Admission::Preregistration, Preregistered) => Role::Limited,
+            (Admission::Renewal(Role::Limited), Preregistered | Active) => Role::Limited,
+            (Admission::Renewal(r), Active) if r == self.role => r,
+            _ => return Err(NotAdmitted::Status(self.status)),
+        };
+        if !self.directory.api_access {
+            return Err(NotAdmitted::NoAppAccess);
         }
+        Ok(role)
     }
 
     /// Whether any session of this account may go on (a status change ends them all
@@ -119,7 +127,7 @@ mod tests {
                 let want = if s == UserStatus::Active {
                     Ok(r)
                 } else {
-                    Err(NotAdmitted(s))
+                    Err(NotAdmitted::Status(s))
                 };
                 assert_eq!(got, want, "{s:?} {r:?}");
             }
@@ -166,6 +174,30 @@ mod tests {
         }
         assert!(user(Active, Role::Manager).may_keep_sessions());
         assert!(user(Preregistered, Role::Client).may_keep_sessions());
+    }
+
+    #[test]
+    fn an_account_without_app_access_gets_and_keeps_no_session() {
+        let mut u = user(UserStatus::Active, Role::Manager);
+        u.directory.api_access = false;
+        for why in [
+            Admission::SignIn,
+            Admission::Renewal(Role::Manager),
+            Admission::Renewal(Role::Limited),
+        ] {
+            assert_eq!(
+                u.session_role(why),
+                Err(NotAdmitted::NoAppAccess),
+                "{why:?}"
+            );
+        }
+        assert!(!u.may_keep_sessions());
+        // The status still speaks first.
+        u.status = UserStatus::Inactive;
+        assert_eq!(
+            u.session_role(Admission::SignIn),
+            Err(NotAdmitted::Status(UserStatus::Inactive))
+        );
     }
 
     #[test]

@@ -26,6 +26,15 @@ mod register;
 mod status;
 
 pub use access::{Admission, NotAdmitted, Role};
+
+impl From<NotAdmitted> for UserError {
+    fn from(n: NotAdmitted) -> Self {
+        match n {
+            NotAdmitted::Status(s) => UserError::NotActive(s),
+            NotAdmitted::NoAppAccess => UserError::NoAppAccess,
+        }
+    }
+}
 pub use create::{FirstMail, NewAccount, Origin};
 pub use fields::{AccountFields, Contact, DirectoryFields, Email, Kind, Phone};
 pub use login::{Availability, Preauth};
@@ -58,6 +67,9 @@ pub enum UserError {
     RegistrationClosed,
     #[error("account is not active")]
     NotActive(UserStatus),
+    /// A back-office account only (`api_access` off): no app sessions.
+    #[error("this account may not use the apps")]
+    NoAppAccess,
     #[error("an account with this phone number already exists")]
     PhoneTaken,
     /// Another account of the flock holds this unique value (`username`, `external_id`).

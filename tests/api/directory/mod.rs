@@ -4,8 +4,11 @@
 //!   PATCH updates;
 //! - `claim` — contacts without credentials, B2B contacts, claiming (code, link,
 //!   registration), passwordless registration;
-//! - `search` — filters, sorts, keyset pages, cursors, list by ids, the capped count.
+//! - `search` — filters, sorts, keyset pages, cursors, list by ids, the capped count,
+//!   hostile filter values;
+//! - `narrowing` — the two ways a search is answered give the same pages.
 mod claim;
 mod create;
+mod narrowing;
 mod search;
 mod statuses;

@@ -159,7 +159,7 @@ async fn cursors_refuse_tampering_other_filters_and_other_flocks() {
         ("limit=1001", "invalid_limit", "limit"),
         ("email=nope", "invalid_email", "email"),
         ("meta_value=x", "meta_key_required", "meta_key"),
-        ("meta_key=Bad%20Key", "invalid_meta_key", "key"),
+        ("meta_key=Bad%20Key", "invalid_meta_key", "meta_key"),
         ("status=bogus", "invalid_parameter", "status"),
         (
             "created_from=yesterday",
@@ -255,4 +255,106 @@ async fn the_count_is_capped_and_never_crosses_flocks() {
         )
         .await;
     assert_eq!(b["count"], 5);
+}
+
+/// Battery 21: hostile text in every filter of every finding operation is a bound value:
+/// it matches nothing (no wildcard, no injected clause), or is refused with a structured
+/// 400; never a 5xx, never a changed row.
+#[tokio::test]
+async fn hostile_filter_values_match_nothing_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let f = app.create_flock("acme").await;
+    seed(&app, &f).await;
+    let (app, key) = (&app, &f.admin_key);
+    let count = |q: &'static str| async move {
+        let (s, b) = app
+            .bo(
+                Method::GET,
+                &format!("/api/v1/acme/directory/users/count?{q}"),
+                key,
+                None,
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "{b}");
+        b["count"].as_u64().unwrap()
+    };
+    let before = count("status=active&status=inactive").await;
+    assert_eq!(before, 10);
+    let hostile = [
+        "' OR '1'='1",
+        "a' OR 1=1 --",
+        "%",
+        "a%",
+        "_",
+        "%_%",
+        "\\",
+        "*",
+        ".*",
+        "\"; DROP TABLE users; --",
+        "'); DELETE FROM users WHERE ('1'='1",
+        "a\u{0}b",
+        "\u{FF41}",
+        "{\"$ne\": null}",
+        "$1",
+        "?",
+    ];
+    let text_filters = [
+        "users?email_prefix=",
+        "users?name_prefix=",
+        "users?sort=name&name_prefix=",
+        "users?username=",
+        "users?external_id=",
+        "users?meta_key=tier&meta_value=",
+        "users/count?name_prefix=",
+        "users/count?email_prefix=",
+        "users/lookup?username=",
+        "users/lookup?external_id=",
+        "users/lookup?email=",
+        "users/lookup?phone=",
+        "meta?meta_key=tier&meta_value=",
+        "users?meta_key=",
+        "users?email=",
+        "users?phone=",
+        "users?sort=",
+        "users?status=",
+        "users?cursor=",
+    ];
+    let (mut attempted, mut served, mut refused) = (0, 0, 0);
+    for filter in text_filters {
+        for v in hostile {
+            let enc: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
+            let path = format!("/api/v1/acme/directory/{filter}{enc}");
+            let (s, b) = app.bo(Method::GET, &path, key, None).await;
+            attempted += 1;
+            assert!(s.as_u16() < 500, "{path}: {s} {b}");
+            match s {
+                StatusCode::OK => {
+                    // Nothing in the directory starts with, or equals, any of these.
+                    let rows = b["users"]
+                        .as_array()
+                        .or(b["meta"].as_array())
+                        .map_or(0, Vec::len);
+                    let n = b["count"].as_u64().unwrap_or(0) as usize + rows;
+                    assert_eq!(n, 0, "{path} matched: {b}");
+                    served += n;
+                }
+                StatusCode::NOT_FOUND if filter.contains("lookup") => {
+                    assert_error(&b, "user_not_found");
+                }
+                StatusCode::BAD_REQUEST => {
+                    refused += 1;
+                    assert!(b["code"].is_string() && b["message"].is_string(), "{b}");
+                    assert!(b["field"].is_string(), "{path}: no field in {b}");
+                }
+                other => panic!("{path}: {other} {b}"),
+            }
+        }
+    }
+    assert_eq!(count("status=active&status=inactive").await, before);
+    // And the same filters still find what is there (the check above can fail).
+    assert_eq!(count("name_prefix=an").await, 5);
+    println!(
+        "hostile filter values: {attempted} attempted / {served} rows matched / \
+         {refused} refused with a field / 0 server errors / users unchanged ({before})"
+    );
 }

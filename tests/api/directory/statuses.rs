@@ -161,7 +161,7 @@ async fn confirm_and_email_validity_are_recorded_and_invalid_addresses_get_no_ma
 }
 
 #[tokio::test]
-async fn a_new_role_ends_the_users_sessions_and_flags_are_set() {
+async fn a_new_role_or_no_app_access_ends_the_users_sessions() {
     let app = TestApp::spawn().await;
     let f = app.create_flock("acme").await;
     let key = &f.admin_key;
@@ -188,6 +188,37 @@ async fn a_new_role_ends_the_users_sessions_and_flags_are_set() {
     );
     let (_, g) = app.sign_in("acme", "ann@example.com", PASSWORD).await;
     assert_eq!(g["role"], "manager");
+    // Without app access: the sessions end, sign-in and refresh are refused.
+    let (at, rt) = tokens_of(&g);
+    let (s, b) = app
+        .bo(Method::POST, &path, key, Some(json!({"api_access": false})))
+        .await;
+    assert_eq!(
+        (s, b["api_access"].as_bool()),
+        (StatusCode::OK, Some(false))
+    );
+    assert_eq!(app.me("acme", &at).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.refresh("acme", &rt).await.0, StatusCode::UNAUTHORIZED);
+    let (s, b) = app.sign_in("acme", "ann@example.com", PASSWORD).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    assert_error(&b, "app_access_denied");
+    // Back on: sign-in works again.
+    app.bo(Method::POST, &path, key, Some(json!({"api_access": true})))
+        .await;
+    assert_eq!(
+        app.sign_in("acme", "ann@example.com", PASSWORD).await.0,
+        StatusCode::OK
+    );
+    // Created without it: no session either.
+    app.bo_create_user(
+        &f,
+        json!({"email": "bo@example.com", "password": PASSWORD, "api_access": false,
+               "bo_access": true, "send_email": false}),
+    )
+    .await;
+    let (s, b) = app.sign_in("acme", "bo@example.com", PASSWORD).await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    assert_error(&b, "app_access_denied");
 }
 
 #[tokio::test]

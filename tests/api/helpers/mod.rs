@@ -199,7 +199,10 @@ impl Builder {
         config.mail.outbox_dir = dir.path().join("outbox");
         config.sms.outbox_dir = dir.path().join("sms-outbox");
         let clock = Clock::system();
-        let db = Db::connect(&db_url, 8).await.expect("connect database");
+        let db = Db::connect(&db_url, 8)
+            .await
+            .expect("connect database")
+            .with_probe_cap(config.database.search_probe_cap);
         db.migrate().await.expect("migrate");
         let redis = self
             .redis_override
