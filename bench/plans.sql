@@ -9,5 +9,8 @@ SELECT id FROM users WHERE flock_id = {FLOCK} AND status <> 'deleted' AND (creat
 SELECT id FROM users WHERE flock_id = {FLOCK} AND email = 'u4242@acme.test';
 SELECT id FROM users WHERE flock_id = {FLOCK} AND id IN ({IDS}) AND status NOT IN ('deleted', 'inactive') ORDER BY id ASC LIMIT 1001;
 SELECT user_id FROM user_meta WHERE flock_id = {FLOCK} AND key = 'tier' AND value = 'gold' AND user_id > {AFTER_ID} ORDER BY value ASC, user_id ASC LIMIT 51;
-SELECT id FROM users WHERE flock_id = {FLOCK} AND status <> 'deleted' AND id IN (SELECT user_id FROM user_meta WHERE flock_id = {FLOCK} AND key = 'tier' AND value = 'gold') ORDER BY created_at ASC, id ASC LIMIT 51;
+SELECT id FROM users WHERE flock_id = {FLOCK} AND status <> 'deleted' AND EXISTS (SELECT 1 FROM user_meta WHERE user_meta.flock_id = {FLOCK} AND user_meta.user_id = users.id AND key = 'tier' AND value = 'gold') ORDER BY name_key ASC, id ASC LIMIT 51;
 SELECT user_id FROM user_meta WHERE flock_id = {FLOCK} AND key = 'tier' AND (value, user_id) > ('bronze', {AFTER_ID}) ORDER BY value ASC, user_id ASC LIMIT 51;
+SELECT id FROM users WHERE flock_id = {FLOCK} AND role = 'manager' LIMIT 2001;
+SELECT user_id FROM group_members WHERE flock_id = {FLOCK} AND group_id = {FLOCK} LIMIT 2001;
+SELECT id, created_at, name_key FROM users WHERE flock_id = {FLOCK} AND id IN ({IDS}) AND status <> 'deleted' AND role = 'manager';

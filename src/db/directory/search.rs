@@ -118,26 +118,37 @@ impl FlockDb<'_> {
         if let Some(t) = q.created_to {
             s = s.filter(user::Column::CreatedAt.lt(t));
         }
+        // Memberships and meta are checked row by row (an EXISTS on their keys), so a
+        // page walked along the sort's index costs a lookup per row read, never a list
+        // of every holder built first.
         if let Some(g) = q.group {
-            let members = Query::select()
-                .column(group_member::Column::UserId)
+            let member = Query::select()
+                .expr(Expr::val(1))
                 .from(group_member::Entity)
                 .and_where(group_member::Column::FlockId.eq(self.flock.as_uuid()))
                 .and_where(group_member::Column::GroupId.eq(g))
+                .and_where(
+                    Expr::col((group_member::Entity, group_member::Column::UserId))
+                        .equals((user::Entity, user::Column::Id)),
+                )
                 .to_owned();
-            s = s.filter(user::Column::Id.in_subquery(members));
+            s = s.filter(Expr::exists(member));
         }
         if let Some((key, value)) = &q.meta {
-            let mut holders = Query::select()
-                .column(user_meta::Column::UserId)
+            let mut holds = Query::select()
+                .expr(Expr::val(1))
                 .from(user_meta::Entity)
                 .and_where(user_meta::Column::FlockId.eq(self.flock.as_uuid()))
+                .and_where(
+                    Expr::col((user_meta::Entity, user_meta::Column::UserId))
+                        .equals((user::Entity, user::Column::Id)),
+                )
                 .and_where(user_meta::Column::Key.eq(key.as_str()))
                 .to_owned();
             if let Some(v) = value {
-                holders.and_where(user_meta::Column::Value.eq(v.as_str()));
+                holds.and_where(user_meta::Column::Value.eq(v.as_str()));
             }
-            s = s.filter(user::Column::Id.in_subquery(holders));
+            s = s.filter(Expr::exists(holds));
         }
         s
     }
