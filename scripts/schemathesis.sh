@@ -19,6 +19,10 @@ SERVER_PID=""
 cleanup() {
     local rc=$?
     [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
+    if [[ $rc -ne 0 && -f "$WORK/server.log" ]]; then
+        echo "==> The server's warnings and errors (last 60):"
+        grep -E 'WARN|ERROR' "$WORK/server.log" | tail -60 || true
+    fi
     rm -rf "$WORK"
     exit $rc
 }
@@ -57,5 +61,5 @@ st --config-file "$WORK/schemathesis.toml" run "$BASE/openapi.json" \
     --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
     --exclude-operation-id delete_flock --exclude-operation-id disable_flock \
     --exclude-operation-id rotate_signing_key \
-    --max-examples "${ST_MAX_EXAMPLES:-40}" --workers 2 \
+    --max-examples "${ST_MAX_EXAMPLES:-40}" --workers 2 ${ST_SEED:+--seed "$ST_SEED"} \
     --suppress-health-check all --no-color

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use entity::{api_key, flock, signing_key};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QueryOrder,
-    QuerySelect, Set, TransactionTrait,
+    QuerySelect, Set,
 };
 
 /// A flock as stored: its id typed, the rest as the columns hold it.
@@ -59,7 +59,7 @@ impl Db {
         admin_key: NewApiKey,
     ) -> DbResult<()> {
         let scope = self.scoped(record.id);
-        let txn = self.conn.begin().await?;
+        let txn = self.write().await?;
         flock::Entity::insert(flock::Model::from(record).into_active_model())
             .exec(&txn)
             .await?;

@@ -6,7 +6,7 @@ use entity::user_meta;
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect, TransactionTrait,
+    QuerySelect,
 };
 
 pub use entity::user_meta::Model as MetaRow;
@@ -32,7 +32,7 @@ impl FlockDb<'_> {
         max_keys: u64,
         now: DateTime<Utc>,
     ) -> DbResult<bool> {
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.write().await?;
         let rows = pairs.into_iter().map(|p| {
             self.own(user_meta::ActiveModel {
                 user_id: Set(user.0),

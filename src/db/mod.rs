@@ -137,6 +137,20 @@ impl Db {
         })
     }
 
+    /// A write transaction. On SQLite it takes the write lock at `BEGIN` (IMMEDIATE),
+    /// waiting up to the busy timeout: a deferred transaction that reads and then writes
+    /// fails at once with "database is locked" when another writer went first, since
+    /// SQLite cannot wait for an upgrade without risking a deadlock. PostgreSQL ignores
+    /// the mode.
+    pub(crate) async fn write(&self) -> DbResult<sea_orm::DatabaseTransaction> {
+        use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+        let opts = TransactionOptions {
+            sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+            ..TransactionOptions::default()
+        };
+        Ok(self.conn.begin_with_options(opts).await?)
+    }
+
     /// The same database with another search probe cap (`database.search_probe_cap`).
     pub fn with_probe_cap(mut self, cap: u64) -> Self {
         self.probe_cap = cap;

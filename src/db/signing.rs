@@ -3,9 +3,7 @@ use super::{DbResult, FlockDb};
 use chrono::{DateTime, Utc};
 use entity::signing_key;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use uuid::Uuid;
 
 pub use entity::signing_key::Model as SigningKeyRow;
@@ -50,7 +48,7 @@ impl FlockDb<'_> {
 
     /// Adds a new signing key and retires the flock's current ones, atomically.
     pub async fn signing_key_rotate(&self, key: NewSigningKey, now: DateTime<Utc>) -> DbResult<()> {
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.write().await?;
         self.update::<signing_key::Entity>()
             .col_expr(signing_key::Column::RetiredAt, Expr::value(now))
             .filter(signing_key::Column::RetiredAt.is_null())

@@ -13,7 +13,7 @@ use crate::ids::UserId;
 use chrono::{DateTime, Utc};
 use entity::user;
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ColumnTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, QueryFilter};
 
 /// A unique field a user can be looked up by (values already normalised).
 #[derive(Debug, Clone)]
@@ -84,7 +84,7 @@ impl FlockDb<'_> {
         u: UserUpdate,
         now: DateTime<Utc>,
     ) -> DbResult<bool> {
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.write().await?;
         let Some(row) = self
             .find::<user::Entity>()
             .filter(user::Column::Id.eq(id.0))

@@ -5,9 +5,7 @@ use crate::ids::UserId;
 use chrono::{DateTime, Utc};
 use entity::{mail_outbox, user, user_token};
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use tokens::NewToken;
 
 pub mod tokens;
@@ -188,7 +186,7 @@ impl FlockDb<'_> {
         token: Option<NewToken>,
         mail: Option<NewMail>,
     ) -> DbResult<()> {
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.write().await?;
         user::Entity::insert(self.own(row.into_active()))
             .exec(&txn)
             .await?;
@@ -331,7 +329,7 @@ impl FlockDb<'_> {
         hash: &str,
         now: DateTime<Utc>,
     ) -> DbResult<()> {
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.write().await?;
         let cols = vec![(user::Column::PasswordHash, Expr::value(hash))];
         self.user_update_on(&txn, id, cols, now).await?;
         tokens::void(self, &txn, id, None, now).await?;
@@ -367,7 +365,7 @@ impl FlockDb<'_> {
             (user::Column::VatNumber, none()),
             (user::Column::NameKey, Expr::value("")),
         ];
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.write().await?;
         self.user_update_on(&txn, id, cols, now).await?;
         self.delete::<entity::user_meta::Entity>()
             .filter(entity::user_meta::Column::UserId.eq(id.0))

@@ -10,9 +10,7 @@ use crate::ids::UserId;
 use chrono::{DateTime, Utc};
 use entity::{mail_outbox, user, user_token};
 use sea_orm::sea_query::{Expr, ExprTrait};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 pub use entity::user_token::Model as TokenRow;
@@ -87,7 +85,7 @@ impl FlockDb<'_> {
 
     /// Stores a new token (older unused ones of the same purpose become void) and its mail.
     pub async fn token_issue_with_mail(&self, token: NewToken, mail: NewMail) -> DbResult<()> {
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.write().await?;
         void(
             self,
             &txn,
@@ -115,7 +113,7 @@ impl FlockDb<'_> {
         effect: TokenEffect,
         now: DateTime<Utc>,
     ) -> DbResult<bool> {
-        let txn = self.db.conn.begin().await?;
+        let txn = self.db.write().await?;
         let consumed = self
             .update::<user_token::Entity>()
             .col_expr(user_token::Column::UsedAt, Expr::value(Some(now)))

@@ -6,9 +6,11 @@
 //!   registration), passwordless registration;
 //! - `search` — filters, sorts, keyset pages, cursors, list by ids, the capped count,
 //!   hostile filter values;
-//! - `narrowing` — the two ways a search is answered give the same pages.
+//! - `narrowing` — the two ways a search is answered give the same pages;
+//! - `seed` — the bulk loader of the benchmarks.
 mod claim;
 mod create;
 mod narrowing;
 mod search;
+mod seed;
 mod statuses;

@@ -281,3 +281,53 @@ async fn update_is_a_patch_refuses_unknown_fields_and_keeps_identifiers_unique()
         StatusCode::OK
     );
 }
+
+/// Writes that read first (update, access, email validity, meta) race each other: on
+/// SQLite a transaction that only takes the write lock at its first write fails at once
+/// ("database is locked") when another writer went first. Every call must succeed.
+#[tokio::test]
+async fn concurrent_back_office_writes_all_succeed() {
+    let app = TestApp::spawn().await;
+    let f = app.create_flock("acme").await;
+    let mut ids = Vec::new();
+    for i in 0..8 {
+        let u = app
+            .bo_create_user(
+                &f,
+                json!({"email": format!("w{i}@example.com"), "send_email": false}),
+            )
+            .await;
+        ids.push(u["id"].clone());
+    }
+    let mut calls = Vec::new();
+    for round in 0..12 {
+        for id in &ids {
+            let (app, key) = (&app, &f.admin_key);
+            let (method, rest, body) = match round % 4 {
+                0 => (
+                    Method::PATCH,
+                    "",
+                    Some(json!({"last_name": format!("R{round}")})),
+                ),
+                1 => (
+                    Method::POST,
+                    "/access",
+                    Some(json!({"bo_access": round % 8 == 1})),
+                ),
+                2 => (Method::POST, "/email-validated", None),
+                _ => (
+                    Method::PUT,
+                    "/meta",
+                    Some(json!({"meta": [{"key": "round", "value": round.to_string()}]})),
+                ),
+            };
+            let path = user_path("acme", id, rest);
+            calls.push(async move { app.bo(method, &path, key, body).await });
+        }
+    }
+    let n = calls.len();
+    let answers = futures::future::join_all(calls).await;
+    let failed: Vec<_> = answers.iter().filter(|(s, _)| !s.is_success()).collect();
+    println!("concurrent back-office writes: {n} sent, {} failed", failed.len());
+    assert!(failed.is_empty(), "{failed:?}");
+}
