@@ -4,6 +4,8 @@ pub mod flock;
 pub mod group_member;
 pub mod mail_outbox;
 pub mod platform_key;
+pub mod profile_schema;
+pub mod profile_value;
 pub mod signing_key;
 pub mod user;
 pub mod user_group;

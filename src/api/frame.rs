@@ -12,7 +12,7 @@ use crate::infra::metrics::Metrics;
 use poem::http::{HeaderValue, StatusCode};
 use poem::{Endpoint, IntoResponse, Request, RequestBody, Response, Result};
 use poem_openapi::error::{
-    AuthorizationError, ContentTypeError, ParseParamError, ParseRequestPayloadError,
+    AuthorizationError, ContentTypeError, ParseParamError, ParsePathError, ParseRequestPayloadError,
 };
 use poem_openapi::payload::Json;
 use poem_openapi::registry::{MetaParamIn, MetaSchemaRef, Registry};
@@ -94,6 +94,8 @@ struct FrameParts {
     /// error, then kept).
     spec: Arc<dyn Fn() -> String + Send + Sync>,
     schemas: OnceLock<Map<String, Value>>,
+    path_params: OnceLock<std::collections::HashMap<String, Vec<String>>>,
+    bodies: OnceLock<payload_error::BodyRoutes>,
 }
 
 impl FrameState {
@@ -107,7 +109,31 @@ impl FrameState {
             flocks,
             spec,
             schemas: OnceLock::new(),
+            path_params: OnceLock::new(),
+            bodies: OnceLock::new(),
         }))
+    }
+
+    /// A JSON body that breaks the spec's types for its operation: (field, message).
+    fn body_error(&self, method: &str, path: &str, body: &[u8]) -> Option<(String, String)> {
+        let routes = self
+            .0
+            .bodies
+            .get_or_init(|| payload_error::BodyRoutes::of(&(self.0.spec)()));
+        let schema = routes.schema(method, path)?;
+        // A body that is not JSON at all is left to poem-openapi's own answer.
+        let value: serde_json::Value = serde_json::from_slice(body).ok()?;
+        payload_error::locate(self.schemas(), schema, &value)
+    }
+
+    /// The name of the `index`th path parameter of operation `op`.
+    fn path_param(&self, op: &str, index: usize) -> Option<&str> {
+        self.0
+            .path_params
+            .get_or_init(|| payload_error::path_params_of(&(self.0.spec)()))
+            .get(op)?
+            .get(index)
+            .map(String::as_str)
     }
 
     fn schemas(&self) -> &Map<String, Value> {
@@ -161,17 +187,36 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
                     Err(resp) => (resp, "tenant"),
                     Ok(()) => {
                         let body = keep_json_body(&mut req).await;
-                        match ep.call(req).await {
-                            Ok(r) => {
-                                let r = r.into_response();
-                                let op = r.data::<OperationId>().map_or("unmatched", |o| o.0);
-                                (r, op)
-                            }
-                            Err(e) => {
-                                let op = e.data::<OperationId>().map_or("unmatched", |o| o.0);
-                                let resp =
-                                    error_response_with_body(e, body.as_deref(), state.as_ref());
-                                (resp, op)
+                        let bad = match (&body, &state) {
+                            (Some(b), Some(st)) => st.body_error(method.as_str(), &path, b),
+                            _ => None,
+                        };
+                        if let Some((field, message)) = bad {
+                            let body = ErrorBody::new("invalid_request", message, Some(&field));
+                            let resp = Response::builder()
+                                .status(StatusCode::BAD_REQUEST)
+                                .content_type("application/json; charset=utf-8")
+                                .body(body.to_json_string());
+                            (resp, "invalid_body")
+                        } else {
+                            match ep.call(req).await {
+                                Ok(r) => {
+                                    let r = r.into_response();
+                                    let op = r.data::<OperationId>().map_or("unmatched", |o| o.0);
+                                    (r, op)
+                                }
+                                Err(e) => {
+                                    let op = e.data::<OperationId>().map_or("unmatched", |o| o.0);
+                                    let resp = match path_error(&e, op, state.as_ref()) {
+                                        Some(r) => r,
+                                        None => error_response_with_body(
+                                            e,
+                                            body.as_deref(),
+                                            state.as_ref(),
+                                        ),
+                                    };
+                                    (resp, op)
+                                }
                             }
                         }
                     }
@@ -257,6 +302,22 @@ async fn keep_json_body(req: &mut Request) -> Option<bytes::Bytes> {
     Some(bytes)
 }
 
+/// A path parameter that does not parse, named as in the spec (poem-openapi says
+/// `param1`): 400 `invalid_parameter` with the parameter's name as the field.
+fn path_error(e: &poem::Error, op: &str, state: Option<&FrameState>) -> Option<Response> {
+    let p = e.downcast_ref::<ParsePathError>()?;
+    let index: usize = p.name.strip_prefix("param")?.parse().ok()?;
+    let name = state?.path_param(op, index)?;
+    let message = format!("the path parameter `{name}` is not valid: {}", p.reason);
+    let body = ErrorBody::new("invalid_parameter", message, Some(name));
+    Some(
+        Response::builder()
+            .status(StatusCode::BAD_REQUEST)
+            .content_type("application/json; charset=utf-8")
+            .body(body.to_json_string()),
+    )
+}
+
 fn error_response_with_body(
     e: poem::Error,
     body: Option<&[u8]>,
@@ -290,6 +351,8 @@ fn error_response(e: poem::Error) -> Response {
         if let Some(p) = e.downcast_ref::<ParseRequestPayloadError>() {
             ("invalid_request", p.reason.clone(), field_of(&p.reason))
         } else if let Some(p) = e.downcast_ref::<ParseParamError>() {
+            ("invalid_parameter", p.to_string(), Some(p.name.to_owned()))
+        } else if let Some(p) = e.downcast_ref::<ParsePathError>() {
             ("invalid_parameter", p.to_string(), Some(p.name.to_owned()))
         } else if let Some(c) = e.downcast_ref::<ContentTypeError>() {
             ("unsupported_content_type", c.to_string(), None)

@@ -10,7 +10,8 @@
 //! flock column), so the domain never handles a raw flock id.
 use super::Db;
 use entity::{
-    api_key, group_member, mail_outbox, signing_key, user, user_group, user_meta, user_token,
+    api_key, group_member, mail_outbox, profile_schema, profile_value, signing_key, user,
+    user_group, user_meta, user_token,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateMany,
@@ -68,7 +69,9 @@ flock_owned!(
     signing_key,
     user_meta,
     user_group,
-    group_member
+    group_member,
+    profile_schema,
+    profile_value
 );
 
 /// The database seen by one flock. Made only by [`Db::scoped`](super::Db::scoped).

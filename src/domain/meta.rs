@@ -65,11 +65,12 @@ impl From<MetaRow> for Meta {
     }
 }
 
-fn value(v: String) -> Result<String, Invalid> {
+/// A meta value (`field` names where it came from).
+fn value(v: String, field: &'static str) -> Result<String, Invalid> {
     if v.chars().count() > MAX_VALUE || v.chars().any(char::is_control) {
         return Err(Invalid::new(
             "invalid_meta_value",
-            "value",
+            field,
             format!("a meta value is at most {MAX_VALUE} printable characters"),
         ));
     }
@@ -121,7 +122,7 @@ impl MetaService {
             }
             checked.push(MetaPair {
                 key,
-                value: value(v)?,
+                value: value(v, "value")?,
                 public,
             });
         }
@@ -176,7 +177,7 @@ impl MetaService {
         cursor: Option<String>,
     ) -> Result<Page<Meta>, MetaError> {
         let key = crate::domain::directory::meta_key(key, "meta_key")?;
-        let value = value.map(self::value).transpose()?;
+        let value = value.map(|v| self::value(v, "meta_value")).transpose()?;
         let limit = pages::limit(limit)?;
         let list = format!("meta|{key}|{value:?}");
         let after: Option<(String, uuid::Uuid)> = match cursor {

@@ -4,7 +4,8 @@
 //! - `spec` — the committed spec matches the code;
 //! - `crash` — battery 18 (kill -9 during registration load);
 //! - `redis_outage` — battery 19 (Redis killed and restarted);
-//! - `logs` — battery 20 (canary secrets never in logs).
+//! - `logs` — battery 20 (canary secrets never in logs);
+//! - `wrong_types` — every body property of every operation refused by name when wrongly typed.
 mod crash;
 mod errors;
 mod isolation;
@@ -12,3 +13,4 @@ mod isolation_matrix;
 mod logs;
 mod redis_outage;
 mod spec;
+mod wrong_types;

@@ -7,7 +7,9 @@
 //! - `search` — filters, sorts, keyset pages, cursors, list by ids, the capped count,
 //!   hostile filter values;
 //! - `narrowing` — the two ways a search is answered give the same pages;
-//! - `seed` — the bulk loader of the benchmarks.
+//! - `seed` — the bulk loader of the benchmarks;
+//! - `bad_input` — every operation's refusals, with their codes and fields, change nothing.
+mod bad_input;
 mod claim;
 mod create;
 mod narrowing;

@@ -328,6 +328,9 @@ async fn concurrent_back_office_writes_all_succeed() {
     let n = calls.len();
     let answers = futures::future::join_all(calls).await;
     let failed: Vec<_> = answers.iter().filter(|(s, _)| !s.is_success()).collect();
-    println!("concurrent back-office writes: {n} sent, {} failed", failed.len());
+    println!(
+        "concurrent back-office writes: {n} sent, {} failed",
+        failed.len()
+    );
     assert!(failed.is_empty(), "{failed:?}");
 }

@@ -10,6 +10,7 @@ pub mod directory;
 mod otp;
 pub mod process;
 mod sessions;
+pub mod spec;
 pub mod sql;
 mod user;
 
