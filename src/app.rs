@@ -13,6 +13,7 @@ use crate::domain::meta::MetaService;
 use crate::domain::otp::OtpService;
 use crate::domain::pages::Cursors;
 use crate::domain::password::Hasher;
+use crate::domain::profile::{ProfileService, Schemas};
 use crate::domain::sessions::access::TokenService;
 use crate::domain::sessions::SessionService;
 use crate::domain::signin::SignInService;
@@ -53,6 +54,7 @@ pub struct Services {
     pub directory: DirectoryService,
     pub meta: MetaService,
     pub groups: GroupService,
+    pub profile: ProfileService,
     /// Delivers the durable mail outbox (`start_workers` runs it in the background).
     pub mail_worker: MailWorker,
 }
@@ -132,6 +134,8 @@ impl AppState {
         );
         let composer = MailComposer::new(&config.http.public_url)
             .map_err(|e| StartError::Config(e.to_string()))?;
+        let schemas = Schemas::new(db.clone());
+        let profile = ProfileService::new(db.clone(), clock.clone(), schemas.clone());
         let users = UserService::new(
             db.clone(),
             clock.clone(),
@@ -140,7 +144,8 @@ impl AppState {
             composer,
             Duration::from_millis(sec.uniform_response_ms),
         )
-        .with_throttle(login_throttle);
+        .with_throttle(login_throttle)
+        .with_schemas(schemas.clone());
         let sms = crate::infra::sms::from_config(&config.sms).map_err(StartError::Config)?;
         let otp = OtpService::new(
             kv.clone(),
@@ -189,6 +194,7 @@ impl AppState {
             directory,
             meta,
             groups,
+            profile,
             mail_worker,
         })))
     }
@@ -229,6 +235,7 @@ impl AppState {
             directory: self.directory.clone(),
             meta: self.meta.clone(),
             groups: self.groups.clone(),
+            profile: self.profile.clone(),
             probes: api::ops::Probes {
                 db: self.db.clone(),
                 kv: self.kv.clone(),

@@ -6,6 +6,7 @@ use crate::domain::api_keys::KeyError;
 use crate::domain::flocks::FlockError;
 use crate::domain::groups::GroupError;
 use crate::domain::meta::MetaError;
+use crate::domain::profile::ProfileError;
 use crate::domain::sessions::{Credential, SessionError};
 use crate::domain::signin::SignInError;
 use crate::domain::user::UserError;
@@ -34,6 +35,19 @@ pub struct ErrorBody {
     pub field: Option<String>,
     /// The id of this request, also in the `X-Request-Id` header; quote it in reports.
     pub request_id: String,
+    /// More about the error, per field, where there is more to say (e.g. how many
+    /// stored values block a schema change).
+    #[oai(skip_serializing_if_is_none)]
+    pub details: Option<Box<Vec<ErrorDetail>>>,
+}
+
+/// One field's part of an error.
+#[derive(Debug, Clone, Object)]
+pub struct ErrorDetail {
+    pub field: String,
+    /// How many (values, rows) are concerned.
+    #[oai(skip_serializing_if_is_none)]
+    pub count: Option<u64>,
 }
 
 impl ErrorBody {
@@ -43,6 +57,7 @@ impl ErrorBody {
             message: message.into(),
             field: field.map(str::to_owned),
             request_id: current_request_id(),
+            details: None,
         }
     }
 }
@@ -117,7 +132,7 @@ impl ApiError {
 
 impl From<Invalid> for ApiError {
     fn from(i: Invalid) -> Self {
-        ApiError::bad_request(i.code, i.message, i.field)
+        ApiError::bad_request(i.code, i.message, i.field.as_deref())
     }
 }
 
@@ -295,6 +310,47 @@ impl From<MetaError> for ApiError {
                 Some("meta"),
             ),
             MetaError::Infra(i) => i.into(),
+        }
+    }
+}
+
+impl From<ProfileError> for ApiError {
+    fn from(e: ProfileError) -> Self {
+        match e {
+            ProfileError::Invalid(i) => i.into(),
+            ProfileError::VersionConflict(v) => ApiError::conflict(
+                "schema_version_conflict",
+                &format!("the schema is at version {v}: reload it and apply the change again"),
+                Some("version"),
+            ),
+            ProfileError::Blocked(list) => {
+                let summary: Vec<String> = list.iter().map(|(f, n)| format!("{f} ({n})")).collect();
+                let mut body = ErrorBody::new(
+                    "schema_change_blocked",
+                    format!(
+                        "stored values do not fit the new definitions: {}; change them, or \
+                         send drop_invalid to delete them",
+                        summary.join(", ")
+                    ),
+                    list.first().map(|(f, _)| format!("fields.{f}")).as_deref(),
+                );
+                body.details = Some(Box::new(
+                    list.into_iter()
+                        .map(|(field, n)| ErrorDetail {
+                            field,
+                            count: Some(n),
+                        })
+                        .collect(),
+                ));
+                ApiError::Conflict(Json(body))
+            }
+            ProfileError::FieldDefined => ApiError::conflict(
+                "field_still_defined",
+                "the schema still defines this field: remove it from the schema first",
+                Some("name"),
+            ),
+            ProfileError::UserNotFound => ApiError::not_found("user_not_found", "no such user"),
+            ProfileError::Infra(i) => i.into(),
         }
     }
 }

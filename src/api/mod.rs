@@ -3,7 +3,8 @@
 //!
 //! Areas (one file or folder each, named as in `domain/`): `ops`, `flocks` (platform
 //! operations on flocks), `api_keys`, `signing` (the JWKS), `user`, `otp`, `sessions`,
-//! `directory` (the back office's users), `meta` (user meta), `groups`.
+//! `directory` (the back office's users), `meta` (user meta), `groups`, `profile` (field
+//! schema and cards).
 //! Shared parts: `frame` (the request frame and the flock of the path, [`Tenant`](frame::Tenant)),
 //! `security` (the three security schemes and cookie mode), `client_ip` (who is calling),
 //! `error` (the one error shape), `views` (wire types several areas return), `tags`.
@@ -21,6 +22,7 @@ mod meta;
 pub mod ops;
 mod otp;
 pub mod payload_error;
+mod profile;
 pub mod security;
 mod sessions;
 mod signing;
@@ -36,6 +38,7 @@ use crate::domain::flocks::FlockService;
 use crate::domain::groups::GroupService;
 use crate::domain::meta::MetaService;
 use crate::domain::otp::OtpService;
+use crate::domain::profile::ProfileService;
 use crate::domain::sessions::SessionService;
 use crate::domain::signin::SignInService;
 use crate::domain::signing::SigningKeys;
@@ -59,6 +62,7 @@ pub struct ApiServices {
     pub directory: DirectoryService,
     pub meta: MetaService,
     pub groups: GroupService,
+    pub profile: ProfileService,
     pub probes: ops::Probes,
 }
 
@@ -77,6 +81,8 @@ pub type Apis = (
     directory::DirectorySearchApi,
     meta::MetaApi,
     groups::GroupsApi,
+    profile::ProfileApi,
+    profile::PlatformProfileApi,
 );
 
 /// Every operation id of the API: the names a scope may use.
@@ -145,6 +151,13 @@ pub fn service(s: &ApiServices) -> OpenApiService<Apis, ()> {
             },
             groups::GroupsApi {
                 groups: s.groups.clone(),
+            },
+            profile::ProfileApi {
+                profile: s.profile.clone(),
+            },
+            profile::PlatformProfileApi {
+                profile: s.profile.clone(),
+                flocks: s.flocks.clone(),
             },
         ),
         "Fold",

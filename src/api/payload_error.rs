@@ -281,7 +281,10 @@ mod tests {
         assert_eq!(bad_id.map(|f| f.0), Some("ids".into()));
         let bad_pair = locate(&s, "Ids", &json!({"pairs": [{"k": true}, {"k": "no"}]}));
         assert_eq!(bad_pair.map(|f| f.0), Some("pairs[1].k".into()));
-        assert_eq!(locate(&s, "Ids", &json!({"ids": [uuid::Uuid::nil()]})), None);
+        assert_eq!(
+            locate(&s, "Ids", &json!({"ids": [uuid::Uuid::nil()]})),
+            None
+        );
         assert_eq!(
             type_name(r#"x (occurred while parsing "Req")"#),
             Some("Req")

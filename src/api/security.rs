@@ -119,7 +119,8 @@ async fn check_user(req: &Request, bearer: Bearer) -> poem::Result<UserCaller> {
 }
 
 /// What a preregistered account's limited session may call: read and update its own
-/// profile (`GET`/`PATCH /api/v1/{flock}/user`) and sign out (`DELETE …/user/auth`).
+/// profile (`GET`/`PATCH /api/v1/{flock}/user` and `…/user/card`) and sign out
+/// (`DELETE …/user/auth`).
 fn limited_may(req: &Request) -> bool {
     let path = req.uri().path().trim_end_matches('/');
     let mut parts = path.split('/').skip(1);
@@ -131,7 +132,7 @@ fn limited_may(req: &Request) -> bool {
     let rest: Vec<&str> = parts.collect();
     let m = req.method();
     match rest.as_slice() {
-        [] => m == poem::http::Method::GET || m == poem::http::Method::PATCH,
+        [] | ["card"] => m == poem::http::Method::GET || m == poem::http::Method::PATCH,
         ["auth"] => m == poem::http::Method::DELETE,
         _ => false,
     }

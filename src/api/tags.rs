@@ -23,4 +23,6 @@ pub enum ApiTags {
     Directory,
     /// Groups of users (flock API key).
     Groups,
+    /// Profile data: the flock's field schema and the users' cards.
+    Profile,
 }

@@ -1,6 +1,6 @@
 //! Wire types shared by every area that signs users in: the user and the session grant.
 use crate::domain::signin::SignedIn;
-use crate::domain::user::User;
+use crate::domain::user::{PublicData, User};
 use chrono::{DateTime, Utc};
 use poem_openapi::Object;
 use std::collections::BTreeMap;
@@ -27,15 +27,19 @@ pub struct UserView {
     picture_url: Option<String>,
     /// The user's public meta (key → value); private meta is for the back office only.
     meta: Option<BTreeMap<String, String>>,
+    /// The user's public profile values (field → typed value), as the flock's schema
+    /// marks them public.
+    flock_data: Option<BTreeMap<String, serde_json::Value>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
 impl UserView {
-    /// The view with the user's public meta.
-    pub fn with_meta(user: User, meta: BTreeMap<String, String>) -> Self {
+    /// The view with the user's public meta and profile values.
+    pub fn with_public(user: User, public: PublicData) -> Self {
         let mut v = Self::from(user);
-        v.meta = Some(meta);
+        v.meta = Some(public.meta);
+        v.flock_data = Some(public.flock_data);
         v
     }
 }
@@ -57,6 +61,7 @@ impl From<User> for UserView {
             company: u.directory.company,
             picture_url: u.directory.picture_url,
             meta: None,
+            flock_data: None,
             created_at: u.created_at,
             updated_at: u.updated_at,
         }
@@ -91,7 +96,10 @@ pub struct SessionView {
 impl SessionView {
     pub fn new(signed_in: SignedIn) -> Self {
         let SignedIn {
-            user, grant, meta, ..
+            user,
+            grant,
+            public,
+            ..
         } = signed_in;
         Self {
             access_token: grant.access_token,
@@ -102,7 +110,7 @@ impl SessionView {
             session_id: grant.session.id.to_string(),
             session_expires_at: grant.session.expires_at,
             refresh_token: grant.refresh_token,
-            user: UserView::with_meta(user, meta),
+            user: UserView::with_public(user, public),
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod flocks;
 pub mod groups;
 pub mod mail;
 pub mod meta;
+pub mod profile;
 mod scope;
 pub mod signing;
 pub mod user;
@@ -78,6 +79,9 @@ pub struct Db {
     users: moka::sync::Cache<(FlockId, crate::ids::UserId), entity::user::Model>,
     /// (flock, user) → public meta pairs, under the same rules as `users`.
     public_meta: moka::sync::Cache<(FlockId, crate::ids::UserId), PublicMeta>,
+    /// (flock, user) → public profile values (`flock_data`), under the same rules; a
+    /// schema change drops every entry.
+    public_profile: moka::sync::Cache<(FlockId, crate::ids::UserId), PublicProfile>,
     /// A search filter matching at most this many users is answered from its own index
     /// (see `directory::search`).
     probe_cap: u64,
@@ -85,6 +89,8 @@ pub struct Db {
 
 /// A user's public meta pairs, as cached.
 type PublicMeta = std::sync::Arc<Vec<(String, String)>>;
+/// A user's public profile values, as cached.
+type PublicProfile = std::sync::Arc<Vec<(String, serde_json::Value)>>;
 
 /// A cache of at most 100,000 entries, each served for `USER_CACHE_TTL` at most.
 fn short_lived<K, V>() -> moka::sync::Cache<K, V>
@@ -133,6 +139,7 @@ impl Db {
             conn,
             users: short_lived(),
             public_meta: short_lived(),
+            public_profile: short_lived(),
             probe_cap: directory::PROBE_CAP,
         })
     }

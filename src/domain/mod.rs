@@ -9,6 +9,7 @@ pub mod meta;
 pub mod otp;
 pub mod pages;
 pub mod password;
+pub mod profile;
 pub mod sessions;
 pub mod signin;
 pub mod signing;
@@ -33,7 +34,7 @@ pub enum InfraError {
 pub struct Invalid {
     pub code: &'static str,
     pub message: String,
-    pub field: Option<&'static str>,
+    pub field: Option<std::borrow::Cow<'static, str>>,
 }
 
 impl Invalid {
@@ -41,7 +42,16 @@ impl Invalid {
         Self {
             code,
             message: message.into(),
-            field: Some(field),
+            field: Some(field.into()),
+        }
+    }
+
+    /// An input whose field is named at run time (`fields.birthdate`).
+    pub fn at(code: &'static str, field: String, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            field: Some(field.into()),
         }
     }
 }

@@ -4,7 +4,7 @@
 //!
 //! The tree mirrors the source areas (`src/api`, `src/domain`, `src/db`): `flocks`,
 //! `api_keys`, `signing`, `mail`, `user/`, `sessions/`, `signin/`, `otp/`, `limits/`,
-//! `directory/`, `meta`, `groups`;
+//! `directory/`, `meta`, `groups`, `profile/`;
 //! `battery/` holds the security battery items that cross every area. Helpers are in
 //! `helpers/`. Battery item numbers refer to `docs/SECURITY.md`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -20,6 +20,7 @@ mod limits;
 mod mail;
 mod meta;
 mod otp;
+mod profile;
 mod sessions;
 mod signin;
 mod signing;

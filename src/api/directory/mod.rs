@@ -92,6 +92,8 @@ struct CreateUserRequest {
     vat_number: Option<String>,
     /// For a person: the business contact it belongs to.
     business_id: Option<Uuid>,
+    /// Profile field values by name (typed as the flock's schema says), all or nothing.
+    fields: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 /// Fields to change: an absent field keeps its value, `null` clears it. A new password
@@ -133,6 +135,8 @@ struct UpdateUserRequest {
     #[oai(validator(max_length = 64))]
     vat_number: MaybeUndefined<String>,
     business_id: MaybeUndefined<Uuid>,
+    /// Profile field values to set by name (null clears one), all or nothing.
+    fields: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Object)]
@@ -217,6 +221,7 @@ impl DirectoryApi {
             registration_number: b.registration_number,
             vat_number: b.vat_number,
             business_id: b.business_id.map(UserId),
+            fields: b.fields.unwrap_or_default(),
         };
         let user = self.directory.create(&flock, c).await?;
         Ok(Created::Created(Json(user.into())))
@@ -278,6 +283,7 @@ impl DirectoryApi {
             registration_number: clearable(b.registration_number),
             vat_number: clearable(b.vat_number),
             business_id: Option::<Option<Uuid>>::from(b.business_id).map(|b| b.map(UserId)),
+            fields: b.fields,
         };
         let user = self.directory.update(&flock, UserId(user_id.0), p).await?;
         Ok(Json(user.into()))

@@ -74,6 +74,8 @@ fn search(
     created_to: Option<DateTime<Utc>>,
     meta_key: Option<String>,
     meta_value: Option<String>,
+    field: Option<String>,
+    field_value: Option<String>,
 ) -> Search {
     Search {
         email,
@@ -91,6 +93,8 @@ fn search(
         created_to,
         meta_key,
         meta_value,
+        field,
+        field_value,
         ..Search::default()
     }
 }
@@ -144,6 +148,13 @@ impl DirectorySearchApi {
         /// …with this value.
         #[oai(validator(max_length = 1024))]
         meta_value: Query<Option<String>>,
+        /// Users whose profile field (one marked searchable) holds…
+        #[oai(validator(max_length = 64))]
+        field: Query<Option<String>>,
+        /// …exactly this value (numbers, dates, booleans, emails and phones are compared
+        /// as the field normalises them).
+        #[oai(validator(max_length = 255))]
+        field_value: Query<Option<String>>,
         /// `created` (default), `created_desc` or `name`.
         sort: Query<Option<SortWire>>,
         /// Page size, 1 to 1,000 (default 50).
@@ -169,6 +180,8 @@ impl DirectorySearchApi {
             created_to.0,
             meta_key.0,
             meta_value.0,
+            field.0,
+            field_value.0,
         );
         s.sort = match sort.0 {
             None | Some(SortWire::Created) => SortBy::Created,
@@ -225,6 +238,13 @@ impl DirectorySearchApi {
         /// …with this value.
         #[oai(validator(max_length = 1024))]
         meta_value: Query<Option<String>>,
+        /// Users whose profile field (one marked searchable) holds…
+        #[oai(validator(max_length = 64))]
+        field: Query<Option<String>>,
+        /// …exactly this value (numbers, dates, booleans, emails and phones are compared
+        /// as the field normalises them).
+        #[oai(validator(max_length = 255))]
+        field_value: Query<Option<String>>,
     ) -> ApiResult<Json<CountView>> {
         auth.0.allow("users_count")?;
         let s = search(
@@ -243,6 +263,8 @@ impl DirectorySearchApi {
             created_to.0,
             meta_key.0,
             meta_value.0,
+            field.0,
+            field_value.0,
         );
         let (count, capped) = self.directory.count(&flock, s, COUNT_CAP).await?;
         Ok(Json(CountView { count, capped }))

@@ -111,6 +111,7 @@ impl OtpApi {
             terms_accepted: b.terms_accepted.unwrap_or(false),
             email_opt_out: b.email_opt_out.unwrap_or(false),
             sms_opt_out: b.sms_opt_out.unwrap_or(false),
+            fields: b.fields.unwrap_or_default(),
         };
         let opts = SignInOptions {
             meta: client.meta(b.source),

@@ -100,6 +100,9 @@ pub(super) struct OtpVerifyBody {
     pub(super) email_opt_out: Option<bool>,
     /// Used when the code creates the account: no marketing SMS.
     pub(super) sms_opt_out: Option<bool>,
+    /// Used when the code creates the account: profile field values by name, for the
+    /// fields the flock asks at registration (checked before the code is spent).
+    pub(super) fields: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     /// Where the sign-in comes from (an app name), kept with the session.
     #[oai(validator(max_length = 100))]
     pub(super) source: Option<String>,

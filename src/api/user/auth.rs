@@ -50,6 +50,9 @@ struct RegisterRequest {
     locale: Option<String>,
     /// Opt-outs by name, e.g. `{"newsletter": true}`.
     opt_outs: Option<BTreeMap<String, bool>>,
+    /// Profile field values by name, for the fields the flock asks at registration
+    /// (typed as its schema says; every required one of them must be given).
+    fields: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 #[derive(Object)]
@@ -181,6 +184,7 @@ impl UserApi {
                     last_name: b.last_name,
                     locale: b.locale,
                     opt_outs: b.opt_outs,
+                    fields: b.fields.unwrap_or_default(),
                 },
             )
             .await?;

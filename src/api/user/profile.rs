@@ -24,10 +24,10 @@ struct ProfileView {
 }
 
 impl ProfileView {
-    fn new(user: crate::domain::user::User, meta: BTreeMap<String, String>) -> Self {
+    fn new(user: crate::domain::user::User, public: crate::domain::user::PublicData) -> Self {
         let opt_outs = user.opt_outs.clone();
         Self {
-            user: UserView::with_meta(user, meta),
+            user: UserView::with_public(user, public),
             opt_outs,
         }
     }
@@ -63,8 +63,8 @@ impl UserProfileApi {
         auth: UserAuth,
     ) -> ApiResult<Json<ProfileView>> {
         let c = auth.0;
-        let (user, meta) = self.users.profile(flock.id, c.user).await?;
-        Ok(Json(ProfileView::new(user, meta)))
+        let (user, public) = self.users.profile(flock.id, c.user).await?;
+        Ok(Json(ProfileView::new(user, public)))
     }
 
     /// Update the signed-in user's names, locale and opt-outs.
@@ -82,7 +82,7 @@ impl UserProfileApi {
     ) -> ApiResult<Json<ProfileView>> {
         let c = auth.0;
         let b = body.0;
-        let (user, meta) = self
+        let (user, public) = self
             .users
             .patch_profile(
                 &flock,
@@ -95,7 +95,7 @@ impl UserProfileApi {
                 },
             )
             .await?;
-        Ok(Json(ProfileView::new(user, meta)))
+        Ok(Json(ProfileView::new(user, public)))
     }
 
     /// Delete the signed-in user's account (GDPR erasure): personal data is anonymised and

@@ -14,7 +14,7 @@ use super::super::user::UserRow;
 use super::super::{DbResult, FlockDb};
 use crate::ids::UserId;
 use chrono::{DateTime, Utc};
-use entity::{group_member, user, user_meta};
+use entity::{group_member, profile_value, user, user_meta};
 use sea_orm::sea_query::{Expr, ExprTrait, Query};
 use sea_orm::{
     ColumnTrait, Condition, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Select,
@@ -49,6 +49,8 @@ pub struct UserQuery {
     pub created_to: Option<DateTime<Utc>>,
     /// A meta key, and optionally its value.
     pub meta: Option<(String, Option<String>)>,
+    /// A profile field and the search key of its value (exact).
+    pub profile: Option<(String, String)>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -150,6 +152,20 @@ impl FlockDb<'_> {
             }
             s = s.filter(Expr::exists(holds));
         }
+        if let Some((field, key)) = &q.profile {
+            let has = Query::select()
+                .expr(Expr::val(1))
+                .from(profile_value::Entity)
+                .and_where(profile_value::Column::FlockId.eq(self.flock.as_uuid()))
+                .and_where(
+                    Expr::col((profile_value::Entity, profile_value::Column::UserId))
+                        .equals((user::Entity, user::Column::Id)),
+                )
+                .and_where(profile_value::Column::Field.eq(field.as_str()))
+                .and_where(profile_value::Column::SearchKey.eq(key.as_str()))
+                .to_owned();
+            s = s.filter(Expr::exists(has));
+        }
         s
     }
 
@@ -184,6 +200,17 @@ impl FlockDb<'_> {
             probes.push(
                 m.select_only()
                     .column(user_meta::Column::UserId)
+                    .limit(cap)
+                    .into_tuple::<Uuid>(),
+            );
+        }
+        if let Some((field, key)) = &q.profile {
+            probes.push(
+                self.find::<profile_value::Entity>()
+                    .filter(profile_value::Column::Field.eq(field.as_str()))
+                    .filter(profile_value::Column::SearchKey.eq(key.as_str()))
+                    .select_only()
+                    .column(profile_value::Column::UserId)
                     .limit(cap)
                     .into_tuple::<Uuid>(),
             );

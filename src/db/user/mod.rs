@@ -157,7 +157,10 @@ impl FlockDb<'_> {
 
     /// Drops the cached row of a user; every write to a user calls it once committed.
     pub(crate) fn forget_user(&self, id: UserId) {
-        self.db.users.invalidate(&(self.flock, id));
+        let k = (self.flock, id);
+        self.db.users.invalidate(&k);
+        self.db.public_meta.invalidate(&k);
+        self.db.public_profile.invalidate(&k);
     }
 
     /// `email` must already be normalised (trimmed, lowercase).
@@ -185,11 +188,14 @@ impl FlockDb<'_> {
         row: NewUser,
         token: Option<NewToken>,
         mail: Option<NewMail>,
+        values: Vec<super::profile::NewValue>,
     ) -> DbResult<()> {
         let txn = self.db.write().await?;
+        let (id, now) = (row.id, row.created_at);
         user::Entity::insert(self.own(row.into_active()))
             .exec(&txn)
             .await?;
+        self.profile_values_insert_on(&txn, id, values, now).await?;
         if let Some(t) = token {
             user_token::Entity::insert(self.own(t.into_active()))
                 .exec(&txn)
@@ -338,8 +344,8 @@ impl FlockDb<'_> {
         Ok(())
     }
 
-    /// GDPR erasure: personal data cleared, status `deleted`, tokens, mail, meta and group
-    /// memberships of the user removed, in one transaction. The row stays (ids in audit trails keep resolving).
+    /// GDPR erasure: personal data cleared, status `deleted`, tokens, mail, meta, group
+    /// memberships and profile values of the user removed, in one transaction. The row stays (ids in audit trails keep resolving).
     pub async fn user_anonymise(&self, id: UserId, now: DateTime<Utc>) -> DbResult<()> {
         let none = || Expr::value(Option::<String>::None);
         let cols = vec![
@@ -373,6 +379,10 @@ impl FlockDb<'_> {
             .await?;
         self.delete::<entity::group_member::Entity>()
             .filter(entity::group_member::Column::UserId.eq(id.0))
+            .exec(&txn)
+            .await?;
+        self.delete::<entity::profile_value::Entity>()
+            .filter(entity::profile_value::Column::UserId.eq(id.0))
             .exec(&txn)
             .await?;
         self.delete::<user_token::Entity>()

@@ -41,6 +41,8 @@ pub struct CreateUser {
     pub vat_number: Option<String>,
     /// The business contact a person belongs to.
     pub business_id: Option<UserId>,
+    /// Profile field values (name → value), checked against the flock's schema.
+    pub fields: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 /// The statuses the back office may create an account in.
@@ -164,6 +166,7 @@ impl DirectoryService {
             terms_accepted: false,
             source,
             mail,
+            profile: c.fields,
         };
         self.users.create_account(flock, account).await
     }

@@ -51,6 +51,9 @@ pub struct Search {
     pub created_to: Option<DateTime<Utc>>,
     pub meta_key: Option<String>,
     pub meta_value: Option<String>,
+    /// A profile field marked searchable, and the value it must hold (exact).
+    pub field: Option<String>,
+    pub field_value: Option<String>,
     pub sort: SortBy,
     pub limit: Option<u64>,
     pub cursor: Option<String>,
@@ -140,6 +143,7 @@ impl Search {
             created_from: self.created_from,
             created_to: self.created_to,
             meta,
+            profile: None,
         };
         let sort = match self.sort {
             SortBy::Created => Sort::Created,
@@ -170,7 +174,15 @@ impl DirectoryService {
 
     /// One page of users matching the filters.
     pub async fn search(&self, flock: &Flock, s: Search) -> Result<Page<User>, UserError> {
-        let (q, sort, cursor, limit) = s.query()?;
+        let field = (s.field.clone(), s.field_value.clone());
+        let (mut q, sort, cursor, limit) = s.query()?;
+        if !self.profile_filter(flock, field, &mut q).await? {
+            pages::limit(limit)?;
+            return Ok(Page {
+                items: Vec::new(),
+                next: None,
+            });
+        }
         let limit = pages::limit(limit)?;
         let list = format!("users|{sort:?}|{q:?}");
         let after = match cursor {
@@ -213,7 +225,11 @@ impl DirectoryService {
         s: Search,
         cap: u64,
     ) -> Result<(u64, bool), UserError> {
-        let (q, ..) = s.query()?;
+        let field = (s.field.clone(), s.field_value.clone());
+        let (mut q, ..) = s.query()?;
+        if !self.profile_filter(flock, field, &mut q).await? {
+            return Ok((0, false));
+        }
         let n = self.db.scoped(flock.id).user_count(&q, cap).await?;
         Ok((n, n >= cap))
     }
@@ -250,6 +266,38 @@ impl DirectoryService {
             .map(|r| User::from_row(flock.id, r))
             .collect();
         Ok(Page { items, next })
+    }
+}
+
+impl DirectoryService {
+    /// Adds the profile-field filter to `q`; false when its value can never match (the
+    /// search then finds nothing without asking the database).
+    async fn profile_filter(
+        &self,
+        flock: &Flock,
+        (field, value): (Option<String>, Option<String>),
+        q: &mut UserQuery,
+    ) -> Result<bool, UserError> {
+        match (field, value) {
+            (None, None) => Ok(true),
+            (None, Some(_)) => Err(UserError::Invalid(Invalid::new(
+                "field_required",
+                "field",
+                "field_value filters need a field",
+            ))),
+            (Some(_), None) => Err(UserError::Invalid(Invalid::new(
+                "field_value_required",
+                "field_value",
+                "a field filter needs field_value",
+            ))),
+            (Some(f), Some(v)) => match self.users.profile_search_key(flock.id, &f, &v).await? {
+                Some(key) => {
+                    q.profile = Some((f, key));
+                    Ok(true)
+                }
+                None => Ok(false),
+            },
+        }
     }
 }
 

@@ -32,6 +32,8 @@ pub struct UserPatch {
     pub registration_number: Option<Option<String>>,
     pub vat_number: Option<Option<String>>,
     pub business_id: Option<Option<UserId>>,
+    /// Profile field values to set (null clears), all or nothing.
+    pub fields: Option<BTreeMap<String, serde_json::Value>>,
 }
 
 /// Role and access flags to change (absent ones stay).
@@ -69,6 +71,10 @@ impl DirectoryService {
     /// Checks every field of `p` by its rule, then writes them all at once (or nothing).
     pub async fn update(&self, flock: &Flock, id: UserId, p: UserPatch) -> Result<User, UserError> {
         let user = self.changeable(flock, id).await?;
+        let profile = match &p.fields {
+            Some(f) if !f.is_empty() => self.users.profile_edits(flock.id, f).await?,
+            _ => Vec::new(),
+        };
         let email = each(p.email, |v| {
             v.filter(|e| !e.trim().is_empty())
                 .map(|e| Email::parse(&e).map(|e| e.as_str().to_owned()))
@@ -156,6 +162,11 @@ impl DirectoryService {
         }
         let password_changed = u.password_hash.is_some();
         self.apply(flock, id, u).await?;
+        if !profile.is_empty() {
+            let db = self.db.scoped(flock.id);
+            db.profile_values_write(id, profile, self.clock.now())
+                .await?;
+        }
         if password_changed {
             // As after any password change: outstanding links void, every session ends.
             let now = self.clock.now();

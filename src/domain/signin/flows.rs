@@ -20,6 +20,8 @@ pub struct CodeProfile {
     pub terms_accepted: bool,
     pub email_opt_out: bool,
     pub sms_opt_out: bool,
+    /// Profile field values (the fields the flock asks at registration).
+    pub fields: BTreeMap<String, serde_json::Value>,
 }
 
 fn not_active(n: crate::domain::user::NotAdmitted) -> SignInError {
@@ -75,6 +77,9 @@ impl SignInService {
             Some(opt_outs),
         )
         .map_err(OtpError::Invalid)?;
+        self.users
+            .check_signup_fields(flock.id, &profile.fields)
+            .await?;
         self.otp.verify(flock, &id, purpose, code).await?;
         let contact = id.contact;
         let (user, created) = match self.users.find(flock.id, &contact).await? {
@@ -94,6 +99,7 @@ impl SignInService {
                 };
                 let mut account = NewAccount::self_service(email, phone, fields, Origin::Code);
                 account.terms_accepted = profile.terms_accepted;
+                account.profile = profile.fields.clone();
                 account.source = Some("otp".to_owned());
                 match self.users.create_account(flock, account).await {
                     Ok(u) => (u, true),

@@ -54,8 +54,8 @@ pub struct SignedIn {
     pub grant: SessionGrant,
     /// True when this sign-in created the account (one-time-code sign-up).
     pub created: bool,
-    /// The user's public meta.
-    pub meta: std::collections::BTreeMap<String, String>,
+    /// The user's public meta and profile values.
+    pub public: crate::domain::user::PublicData,
 }
 
 /// The outcome of an activation.
@@ -120,12 +120,12 @@ impl SignInService {
         self.sessions
             .attach_visitor(flock.id, opts.visitor_token.as_deref(), user.id)
             .await?;
-        let meta = self.users.public_meta(flock.id, user.id).await?;
+        let public = self.users.public_data(flock.id, user.id).await?;
         Ok(SignedIn {
             user,
             grant,
             created: false,
-            meta,
+            public,
         })
     }
 }

@@ -31,12 +31,12 @@ impl SignInService {
         self.sessions
             .attach_visitor(flock.id, visitor_token, user.id)
             .await?;
-        let meta = self.users.public_meta(flock.id, user.id).await?;
+        let public = self.users.public_data(flock.id, user.id).await?;
         Ok(SignedIn {
             user,
             grant,
             created: false,
-            meta,
+            public,
         })
     }
 

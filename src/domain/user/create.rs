@@ -12,6 +12,7 @@ use crate::db::DbError;
 use crate::domain::flocks::Flock;
 use crate::domain::mail::{MailInput, MailKind};
 use crate::domain::password::check_policy;
+use crate::domain::profile::Viewer;
 use crate::domain::Invalid;
 use crate::ids::UserId;
 use secrecy::{ExposeSecret, SecretString};
@@ -58,6 +59,8 @@ pub struct NewAccount {
     /// Where the account came from (`otp`, an app name…), kept on the account.
     pub source: Option<String>,
     pub mail: FirstMail,
+    /// Profile field values (name → value), checked against the flock's schema.
+    pub profile: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl NewAccount {
@@ -79,6 +82,7 @@ impl NewAccount {
             terms_accepted: false,
             source: None,
             mail: FirstMail::None,
+            profile: Default::default(),
         }
     }
 }
@@ -104,6 +108,15 @@ impl UserService {
         if let Some(b) = a.directory.business {
             self.check_business(flock, b).await?;
         }
+        let (viewer, require) = match a.origin {
+            Origin::BackOffice(_) => (Viewer::BackOffice, false),
+            Origin::Preregistration => (Viewer::User, false),
+            Origin::Registration | Origin::Code => (Viewer::User, true),
+        };
+        let values = self
+            .schemas
+            .account_values(flock.id, &a.profile, viewer, require)
+            .await?;
         let generated = match (a.mail, &a.password) {
             (FirstMail::GeneratedPassword, Some(p)) => Some(p.clone()),
             _ => None,
@@ -167,7 +180,7 @@ impl UserService {
         };
         let (token, mail) = self.first_mail(flock, &a.mail, status, &row, generated)?;
         let db = self.scoped(flock.id);
-        match db.user_insert(row.clone(), token, mail).await {
+        match db.user_insert(row.clone(), token, mail, values).await {
             Ok(()) => {}
             Err(DbError::Conflict(_)) => return Err(self.which_taken(flock, &row).await?),
             Err(e) => return Err(e.into()),

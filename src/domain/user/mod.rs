@@ -27,6 +27,26 @@ mod status;
 
 pub use access::{Admission, NotAdmitted, Role};
 
+/// What a user may see about themselves beyond their account: public meta pairs and the
+/// public profile values (`flock_data`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PublicData {
+    pub meta: std::collections::BTreeMap<String, String>,
+    pub flock_data: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+impl From<crate::domain::profile::ProfileError> for UserError {
+    fn from(e: crate::domain::profile::ProfileError) -> Self {
+        use crate::domain::profile::ProfileError as P;
+        match e {
+            P::Invalid(i) => UserError::Invalid(i),
+            P::Infra(i) => UserError::Infra(i),
+            P::UserNotFound => UserError::NotFound,
+            other => UserError::Infra(InfraError::Internal(other.to_string())),
+        }
+    }
+}
+
 impl From<NotAdmitted> for UserError {
     fn from(n: NotAdmitted) -> Self {
         match n {
@@ -213,6 +233,8 @@ pub struct UserService {
     uniform: StdDuration,
     /// Password sign-in throttle (per account, IP and flock; KV-backed).
     throttle: Option<super::limits::LoginThrottle>,
+    /// The flocks' profile schemas: a new account's field values are checked here.
+    schemas: super::profile::Schemas,
 }
 
 impl UserService {
@@ -225,6 +247,7 @@ impl UserService {
         uniform: StdDuration,
     ) -> Self {
         Self {
+            schemas: super::profile::Schemas::new(db.clone()),
             db,
             clock,
             hasher,
@@ -233,6 +256,56 @@ impl UserService {
             uniform,
             throttle: None,
         }
+    }
+
+    /// The back office's edit of a user's profile values, checked (all or nothing).
+    pub async fn profile_edits(
+        &self,
+        flock: FlockId,
+        input: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Result<Vec<(String, Option<crate::db::profile::NewValue>)>, UserError> {
+        Ok(self.schemas.back_office_edits(flock, input).await?)
+    }
+
+    /// Checks the profile values a sign-up gives (before a one-time code is spent): the
+    /// same rules as at creation, but without asking for the required ones yet.
+    pub async fn check_signup_fields(
+        &self,
+        flock: FlockId,
+        input: &std::collections::BTreeMap<String, serde_json::Value>,
+    ) -> Result<(), UserError> {
+        use super::profile::Viewer;
+        self.schemas
+            .account_values(flock, input, Viewer::User, false)
+            .await?;
+        Ok(())
+    }
+
+    /// The search key of `raw` for the searchable profile field `field` (None when no
+    /// value of the field could equal it); a field that is unknown or not searchable is
+    /// a 400 naming `field`.
+    pub async fn profile_search_key(
+        &self,
+        flock: FlockId,
+        field: &str,
+        raw: &str,
+    ) -> Result<Option<String>, UserError> {
+        let schema = self.schemas.get(flock).await?;
+        match schema.field(field).filter(|f| f.searchable) {
+            Some(f) => Ok(super::profile::values::search_key(f, raw)),
+            None => Err(UserError::Invalid(Invalid::new(
+                "field_not_searchable",
+                "field",
+                "no searchable profile field by this name",
+            ))),
+        }
+    }
+
+    /// Checks new accounts' profile values against `schemas` (shared with the profile
+    /// service, so both see a schema change at once on this replica).
+    pub fn with_schemas(mut self, schemas: super::profile::Schemas) -> Self {
+        self.schemas = schemas;
+        self
     }
 
     fn scoped(&self, flock: FlockId) -> FlockDb<'_> {
@@ -270,25 +343,24 @@ impl UserService {
         alive(row.map(|r| User::from_row(flock, r)))
     }
 
-    /// The user and their public meta: what `GET /user` shows.
+    /// The user and their public data: what `GET /user` shows.
     pub async fn profile(
         &self,
         flock: FlockId,
         id: UserId,
-    ) -> Result<(User, std::collections::BTreeMap<String, String>), UserError> {
+    ) -> Result<(User, PublicData), UserError> {
         let user = self.get(flock, id).await?;
-        Ok((user, self.public_meta(flock, id).await?))
+        Ok((user, self.public_data(flock, id).await?))
     }
 
-    /// The user's public meta (key → value), through the short-lived cache: what the
-    /// sign-in answer and `GET /user` show.
-    pub async fn public_meta(
-        &self,
-        flock: FlockId,
-        id: UserId,
-    ) -> Result<std::collections::BTreeMap<String, String>, UserError> {
-        let pairs = self.scoped(flock).public_meta_cached(id).await?;
-        Ok(pairs.into_iter().collect())
+    /// The user's public meta and public profile values, through the short-lived caches:
+    /// what the sign-in answer and `GET /user` show.
+    pub async fn public_data(&self, flock: FlockId, id: UserId) -> Result<PublicData, UserError> {
+        let db = self.scoped(flock);
+        Ok(PublicData {
+            meta: db.public_meta_cached(id).await?.into_iter().collect(),
+            flock_data: db.public_profile_cached(id).await?.into_iter().collect(),
+        })
     }
 
     /// The user as stored now (no cache): for decisions that must not lag a change made

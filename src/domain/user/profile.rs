@@ -24,7 +24,7 @@ impl UserService {
         flock: &Flock,
         id: UserId,
         patch: ProfilePatch,
-    ) -> Result<(User, std::collections::BTreeMap<String, String>), UserError> {
+    ) -> Result<(User, super::PublicData), UserError> {
         let db = self.scoped(flock.id);
         let row = db.user(id).await?.ok_or(UserError::NotFound)?;
         let keep = |new: Option<String>, old: Option<String>| match new {
@@ -132,6 +132,9 @@ impl UserService {
         let sessions = self.sessions.list(flock.id, id).await?;
         let tokens = db.tokens_of_user(id).await?;
         let mail = db.mail_of_user(id).await?;
+        let meta = db.meta_of(id, false).await?;
+        let groups = db.groups_of(id).await?;
+        let values = db.profile_values_of(id).await?;
         Ok(serde_json::json!({
             "flock": flock.slug,
             "account": {
@@ -151,7 +154,28 @@ impl UserService {
                 "has_password": row.password_hash.is_some(),
                 "created_at": row.created_at,
                 "updated_at": row.updated_at,
+                "registered_at": row.registered_at,
+                "username": row.username,
+                "company": row.company,
+                "picture_url": row.picture_url,
+                "external_id": row.external_id,
+                "referer": row.referer,
+                "note": row.note,
+                "kind": row.kind,
+                "registration_number": row.registration_number,
+                "vat_number": row.vat_number,
+                "business_id": row.business_id,
+                "confirmed_at": row.confirmed_at,
+                "email_invalid_at": row.email_invalid_at,
             },
+            "profile": values.iter().map(|v| (v.field.clone(), v.value.clone()))
+                .collect::<serde_json::Map<String, serde_json::Value>>(),
+            "meta": meta.iter().map(|m| serde_json::json!({
+                "key": m.key,
+                "value": m.value,
+                "public": m.public,
+            })).collect::<Vec<_>>(),
+            "groups": groups.iter().map(|g| g.name.clone()).collect::<Vec<_>>(),
             "sessions": sessions.iter().map(|s| serde_json::json!({
                 "id": s.id,
                 "created_at": s.created_at,

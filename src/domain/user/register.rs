@@ -24,6 +24,8 @@ pub struct RegisterInput {
     pub last_name: Option<String>,
     pub locale: Option<String>,
     pub opt_outs: Option<BTreeMap<String, bool>>,
+    /// Profile field values (the fields the flock asks at registration).
+    pub fields: BTreeMap<String, serde_json::Value>,
 }
 
 pub struct PreregisterInput {
@@ -99,6 +101,7 @@ impl UserService {
         let mut account =
             NewAccount::self_service(email.clone(), phone, fields, Origin::Registration);
         account.password = input.password;
+        account.profile = input.fields;
         account.terms_accepted = true;
         account.mail = FirstMail::ActivationIfWaiting;
         let created = self.create_account(flock, account).await;

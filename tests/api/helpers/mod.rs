@@ -9,6 +9,7 @@
 pub mod directory;
 mod otp;
 pub mod process;
+pub mod profile;
 mod sessions;
 pub mod spec;
 pub mod sql;
