@@ -41,25 +41,41 @@ FK=$(curl -sf -X POST "$BASE/platform/v1/flocks" -H "X-Platform-Key: $PK" \
     -H 'content-type: application/json' -d '{"slug":"acme"}' | json '["admin_api_key"]')
 curl -sf -X POST "$BASE/api/v1/acme/user/register" -H 'content-type: application/json' \
     -d '{"email":"st@example.com","password":"correct horse battery staple","terms_accepted":true}' >/dev/null
-TOKEN=$(curl -sf -X POST "$BASE/api/v1/acme/user/auth" -H 'content-type: application/json' \
-    -d '{"email":"st@example.com","password":"correct horse battery staple"}' | json '["access_token"]')
+sign_in() {
+    curl -sf -X POST "$BASE/api/v1/acme/user/auth" -H 'content-type: application/json' \
+        -d '{"email":"st@example.com","password":"correct horse battery staple"}' | json '["access_token"]'
+}
 
-cat >"$WORK/schemathesis.toml" <<TOML
+# Operations that end the fuzzing user's session (or the user) would turn every later
+# bearer call into a 401: they run in a second pass, with a fresh token.
+ENDERS=(sign_out sign_out_everywhere delete_current_user end_cookie_session change_password users_update
+        users_status users_access)
+
+run() { # $1: token; the rest: st options
+    local token=$1; shift
+    cat >"$WORK/schemathesis.toml" <<TOML
 [parameters]
 "path.flock" = "acme"
 
 [headers]
-Authorization = "Bearer $TOKEN"
+Authorization = "Bearer $token"
 X-Api-Key = "$FK"
 X-Platform-Key = "$PK"
 TOML
+    (cd "$WORK" && st --config-file "$WORK/schemathesis.toml" run "$BASE/openapi.json" \
+        --url "$BASE" \
+        --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
+        --max-examples "${ST_MAX_EXAMPLES:-40}" --workers 2 ${ST_SEED:+--seed "$ST_SEED"} \
+        --suppress-health-check all --no-color "$@")
+}
 
 # Destructive platform operations would remove the flock the rest of the run uses.
-cd "$WORK"
-st --config-file "$WORK/schemathesis.toml" run "$BASE/openapi.json" \
-    --url "$BASE" \
-    --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance \
-    --exclude-operation-id delete_flock --exclude-operation-id disable_flock \
-    --exclude-operation-id rotate_signing_key \
-    --max-examples "${ST_MAX_EXAMPLES:-40}" --workers 2 ${ST_SEED:+--seed "$ST_SEED"} \
-    --suppress-health-check all --no-color
+SKIP=(--exclude-operation-id delete_flock --exclude-operation-id disable_flock
+      --exclude-operation-id rotate_signing_key)
+for op in "${ENDERS[@]}"; do SKIP+=(--exclude-operation-id "$op"); done
+ONLY=()
+for op in "${ENDERS[@]}"; do ONLY+=(--include-operation-id "$op"); done
+echo "==> pass 1: every operation but those that end the session"
+run "$(sign_in)" "${SKIP[@]}"
+echo "==> pass 2: the operations that end the session"
+run "$(sign_in)" "${ONLY[@]}"

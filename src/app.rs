@@ -2,6 +2,7 @@
 use crate::api::{self, frame::FrameConfig, ApiServices};
 use crate::config::Config;
 use crate::db::Db;
+use crate::domain::addresses::AddressService;
 use crate::domain::api_keys::ApiKeyService;
 use crate::domain::directory::DirectoryService;
 use crate::domain::flocks::FlockService;
@@ -55,6 +56,7 @@ pub struct Services {
     pub meta: MetaService,
     pub groups: GroupService,
     pub profile: ProfileService,
+    pub addresses: AddressService,
     /// Delivers the durable mail outbox (`start_workers` runs it in the background).
     pub mail_worker: MailWorker,
 }
@@ -161,6 +163,7 @@ impl AppState {
         let directory =
             DirectoryService::new(db.clone(), clock.clone(), users.clone(), cursors.clone());
         let meta = MetaService::new(db.clone(), clock.clone(), cursors.clone());
+        let addresses = AddressService::new(db.clone(), clock.clone(), cursors.clone());
         let groups = GroupService::new(db.clone(), clock.clone(), cursors);
         let mail_worker = MailWorker::new(db.clone(), mailer.clone(), clock.clone());
         let trusted_proxies = config
@@ -195,6 +198,7 @@ impl AppState {
             meta,
             groups,
             profile,
+            addresses,
             mail_worker,
         })))
     }
@@ -236,6 +240,7 @@ impl AppState {
             meta: self.meta.clone(),
             groups: self.groups.clone(),
             profile: self.profile.clone(),
+            addresses: self.addresses.clone(),
             probes: api::ops::Probes {
                 db: self.db.clone(),
                 kv: self.kv.clone(),

@@ -1,4 +1,6 @@
 //! SeaORM entities: one module per table. Every flock-owned table carries `flock_id`.
+pub mod address;
+pub mod address_request;
 pub mod api_key;
 pub mod flock;
 pub mod group_member;

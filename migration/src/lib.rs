@@ -9,6 +9,7 @@ mod m0001_foundation;
 mod m0002_accounts;
 mod m0003_directory;
 mod m0004_profile;
+mod m0005_addresses;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0002_accounts::Migration),
             Box::new(m0003_directory::Migration),
             Box::new(m0004_profile::Migration),
+            Box::new(m0005_addresses::Migration),
         ]
     }
 }

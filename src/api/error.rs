@@ -2,6 +2,7 @@
 //! place where domain errors become HTTP statuses. Causes are logged with the request id,
 //! never sent.
 use crate::db::DbError;
+use crate::domain::addresses::AddressError;
 use crate::domain::api_keys::KeyError;
 use crate::domain::flocks::FlockError;
 use crate::domain::groups::GroupError;
@@ -310,6 +311,41 @@ impl From<MetaError> for ApiError {
                 Some("meta"),
             ),
             MetaError::Infra(i) => i.into(),
+        }
+    }
+}
+
+impl From<AddressError> for ApiError {
+    fn from(e: AddressError) -> Self {
+        match e {
+            AddressError::Invalid(i) => i.into(),
+            AddressError::UserNotFound => ApiError::not_found("user_not_found", "no such user"),
+            AddressError::NotFound => {
+                ApiError::not_found("address_not_found", "no such address of this user")
+            }
+            AddressError::ParentNotFound => ApiError::not_found(
+                "parent_address_not_found",
+                "the user has no address of this type (or id) to change; create it first",
+            ),
+            AddressError::RequestNotFound => {
+                ApiError::not_found("request_not_found", "no such change request")
+            }
+            AddressError::AlreadyDecided => ApiError::conflict(
+                "request_already_decided",
+                "this change request was already accepted or rejected",
+                None,
+            ),
+            AddressError::AddressGone => ApiError::conflict(
+                "address_gone",
+                "the address was deleted meanwhile; the request is rejected",
+                None,
+            ),
+            AddressError::TooMany => ApiError::conflict(
+                "too_many_addresses",
+                "a user holds at most 20 addresses; delete one first",
+                None,
+            ),
+            AddressError::Infra(i) => i.into(),
         }
     }
 }

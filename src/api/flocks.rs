@@ -79,6 +79,21 @@ struct FlockSettingsView {
     /// Overrides of the default mail templates (minijinja) by name, e.g. `reset.subject`,
     /// `activation.txt`, `existing_account.html`.
     mail_templates: std::collections::BTreeMap<String, String>,
+    /// The address types users may hold (default `billing`, `shipping`), and which need
+    /// the back office's approval to change.
+    address_types: Vec<AddressTypeView>,
+}
+
+/// An address type.
+#[derive(Debug, Clone, Object)]
+#[oai(deny_unknown_fields)]
+struct AddressTypeView {
+    /// 1 to 32 of `a-z`, `0-9`, `_`, starting with a letter.
+    #[oai(validator(max_length = 32))]
+    name: String,
+    /// A user's change of an address of this type waits for the back office (default
+    /// false).
+    approval: Option<bool>,
 }
 
 impl From<&FlockSettings> for FlockSettingsView {
@@ -98,6 +113,14 @@ impl From<&FlockSettings> for FlockSettingsView {
             refresh_grace_secs: s.refresh_grace_secs,
             mail_from: s.mail_from.clone(),
             mail_templates: s.mail_templates.clone(),
+            address_types: s
+                .address_types
+                .iter()
+                .map(|t| AddressTypeView {
+                    name: t.name.clone(),
+                    approval: Some(t.approval),
+                })
+                .collect(),
         }
     }
 }
@@ -124,6 +147,9 @@ struct FlockSettingsPatch {
     mail_from: Option<String>,
     /// Replaces the mail template overrides (`{}` restores the defaults).
     mail_templates: Option<std::collections::BTreeMap<String, String>>,
+    /// Replaces the address types (1 to 20).
+    #[oai(validator(max_items = 20))]
+    address_types: Option<Vec<AddressTypeView>>,
 }
 
 impl FlockSettingsPatch {
@@ -133,6 +159,15 @@ impl FlockSettingsPatch {
         }
         if let Some(t) = self.mail_templates {
             s.mail_templates = t;
+        }
+        if let Some(types) = self.address_types {
+            s.address_types = types
+                .into_iter()
+                .map(|t| crate::domain::flocks::AddressType {
+                    name: t.name,
+                    approval: t.approval.unwrap_or(false),
+                })
+                .collect();
         }
         if let Some(f) = self.mail_from {
             s.mail_from = (!f.is_empty()).then_some(f);

@@ -4,13 +4,14 @@
 //! Areas (one file or folder each, named as in `domain/`): `ops`, `flocks` (platform
 //! operations on flocks), `api_keys`, `signing` (the JWKS), `user`, `otp`, `sessions`,
 //! `directory` (the back office's users), `meta` (user meta), `groups`, `profile` (field
-//! schema and cards).
+//! schema and cards), `addresses`.
 //! Shared parts: `frame` (the request frame and the flock of the path, [`Tenant`](frame::Tenant)),
 //! `security` (the three security schemes and cookie mode), `client_ip` (who is calling),
 //! `error` (the one error shape), `views` (wire types several areas return), `tags`.
 //!
 //! Each API struct holds the services it calls, cloned from [`ApiServices`], which the
 //! composition root (`app`) fills: nothing here knows the application state.
+mod addresses;
 mod api_keys;
 pub mod client_ip;
 mod directory;
@@ -32,6 +33,7 @@ pub mod views;
 
 pub use tags::ApiTags;
 
+use crate::domain::addresses::AddressService;
 use crate::domain::api_keys::ApiKeyService;
 use crate::domain::directory::DirectoryService;
 use crate::domain::flocks::FlockService;
@@ -63,6 +65,7 @@ pub struct ApiServices {
     pub meta: MetaService,
     pub groups: GroupService,
     pub profile: ProfileService,
+    pub addresses: AddressService,
     pub probes: ops::Probes,
 }
 
@@ -81,8 +84,12 @@ pub type Apis = (
     directory::DirectorySearchApi,
     meta::MetaApi,
     groups::GroupsApi,
-    profile::ProfileApi,
-    profile::PlatformProfileApi,
+    // poem-openapi implements `OpenApi` for tuples of up to 16: profile data is nested.
+    (
+        profile::ProfileApi,
+        profile::PlatformProfileApi,
+        addresses::AddressesApi,
+    ),
 );
 
 /// Every operation id of the API: the names a scope may use.
@@ -152,13 +159,18 @@ pub fn service(s: &ApiServices) -> OpenApiService<Apis, ()> {
             groups::GroupsApi {
                 groups: s.groups.clone(),
             },
-            profile::ProfileApi {
-                profile: s.profile.clone(),
-            },
-            profile::PlatformProfileApi {
-                profile: s.profile.clone(),
-                flocks: s.flocks.clone(),
-            },
+            (
+                profile::ProfileApi {
+                    profile: s.profile.clone(),
+                },
+                profile::PlatformProfileApi {
+                    profile: s.profile.clone(),
+                    flocks: s.flocks.clone(),
+                },
+                addresses::AddressesApi {
+                    addresses: s.addresses.clone(),
+                },
+            ),
         ),
         "Fold",
         env!("CARGO_PKG_VERSION"),

@@ -25,4 +25,6 @@ pub enum ApiTags {
     Groups,
     /// Profile data: the flock's field schema and the users' cards.
     Profile,
+    /// Addresses by type, and change requests for the types a flock approves.
+    Addresses,
 }

@@ -10,6 +10,7 @@
 //! `user` (users; `user::tokens` their one-time secrets), `directory` (the back office's
 //! lookups, updates, search and seeding of users), `meta` (user meta), `groups` (groups and
 //! members), `mail` (the outbox).
+pub mod addresses;
 pub mod api_keys;
 pub mod directory;
 pub mod flocks;

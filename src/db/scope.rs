@@ -10,8 +10,8 @@
 //! flock column), so the domain never handles a raw flock id.
 use super::Db;
 use entity::{
-    api_key, group_member, mail_outbox, profile_schema, profile_value, signing_key, user,
-    user_group, user_meta, user_token,
+    address, address_request, api_key, group_member, mail_outbox, profile_schema, profile_value,
+    signing_key, user, user_group, user_meta, user_token,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateMany,
@@ -71,7 +71,9 @@ flock_owned!(
     user_group,
     group_member,
     profile_schema,
-    profile_value
+    profile_value,
+    address,
+    address_request
 );
 
 /// The database seen by one flock. Made only by [`Db::scoped`](super::Db::scoped).

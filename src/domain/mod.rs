@@ -1,4 +1,5 @@
 //! Business rules: one service and one error enum per area. Nothing here knows HTTP.
+pub mod addresses;
 pub mod api_keys;
 pub mod directory;
 pub mod flocks;

@@ -345,7 +345,7 @@ impl FlockDb<'_> {
     }
 
     /// GDPR erasure: personal data cleared, status `deleted`, tokens, mail, meta, group
-    /// memberships and profile values of the user removed, in one transaction. The row stays (ids in audit trails keep resolving).
+    /// memberships, profile values, addresses and address requests of the user removed, in one transaction. The row stays (ids in audit trails keep resolving).
     pub async fn user_anonymise(&self, id: UserId, now: DateTime<Utc>) -> DbResult<()> {
         let none = || Expr::value(Option::<String>::None);
         let cols = vec![
@@ -383,6 +383,14 @@ impl FlockDb<'_> {
             .await?;
         self.delete::<entity::profile_value::Entity>()
             .filter(entity::profile_value::Column::UserId.eq(id.0))
+            .exec(&txn)
+            .await?;
+        self.delete::<entity::address_request::Entity>()
+            .filter(entity::address_request::Column::UserId.eq(id.0))
+            .exec(&txn)
+            .await?;
+        self.delete::<entity::address::Entity>()
+            .filter(entity::address::Column::UserId.eq(id.0))
             .exec(&txn)
             .await?;
         self.delete::<user_token::Entity>()

@@ -2,7 +2,7 @@
 //! The settings document is in `settings`.
 mod settings;
 
-pub use settings::{EnumerationPolicy, FlockSettings};
+pub use settings::{AddressType, EnumerationPolicy, FlockSettings};
 
 use super::signing::SigningKeys;
 use super::{api_keys, InfraError, Invalid};

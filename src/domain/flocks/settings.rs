@@ -42,6 +42,35 @@ pub struct FlockSettings {
     /// Variables: `flock_name`, `first_name`, `link`, `ttl_hours`, `secret` (the
     /// generated password, in `password`).
     pub mail_templates: std::collections::BTreeMap<String, String>,
+    /// The address types users may hold, and which need the back office's approval to
+    /// change.
+    pub address_types: Vec<AddressType>,
+}
+
+/// An address type: `billing`, `shipping`, or one the flock names.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct AddressType {
+    pub name: String,
+    /// A user's change of an address of this type waits for the back office.
+    #[serde(default)]
+    pub approval: bool,
+}
+
+impl FlockSettings {
+    /// The address type named `name`, if the flock has it.
+    pub fn address_type(&self, name: &str) -> Option<&AddressType> {
+        self.address_types.iter().find(|t| t.name == name)
+    }
+}
+
+fn default_address_types() -> Vec<AddressType> {
+    ["billing", "shipping"]
+        .into_iter()
+        .map(|n| AddressType {
+            name: n.to_owned(),
+            approval: false,
+        })
+        .collect()
 }
 
 impl Default for FlockSettings {
@@ -61,12 +90,28 @@ impl Default for FlockSettings {
             refresh_grace_secs: 10,
             mail_from: None,
             mail_templates: std::collections::BTreeMap::new(),
+            address_types: default_address_types(),
         }
     }
 }
 
 impl FlockSettings {
     pub fn validate(&self) -> Result<(), Invalid> {
+        let names_ok = (1..=20).contains(&self.address_types.len())
+            && self.address_types.iter().enumerate().all(|(i, t)| {
+                let mut b = t.name.bytes();
+                matches!(b.next(), Some(c) if c.is_ascii_lowercase())
+                    && t.name.len() <= 32
+                    && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'_')
+                    && !self.address_types[..i].iter().any(|o| o.name == t.name)
+            });
+        if !names_ok {
+            return Err(Invalid::new(
+                "invalid_setting",
+                "settings.address_types",
+                "1 to 20 address types, unique names of 1 to 32 of a-z, 0-9 and _",
+            ));
+        }
         for (name, src) in &self.mail_templates {
             crate::domain::mail::check_template(name, src)
                 .map_err(|m| Invalid::new("invalid_setting", "settings.mail_templates", m))?;

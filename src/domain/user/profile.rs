@@ -135,6 +135,8 @@ impl UserService {
         let meta = db.meta_of(id, false).await?;
         let groups = db.groups_of(id).await?;
         let values = db.profile_values_of(id).await?;
+        let addresses = db.addresses_of(id, None).await?;
+        let requests = db.requests_of(id).await?;
         Ok(serde_json::json!({
             "flock": flock.slug,
             "account": {
@@ -176,6 +178,22 @@ impl UserService {
                 "public": m.public,
             })).collect::<Vec<_>>(),
             "groups": groups.iter().map(|g| g.name.clone()).collect::<Vec<_>>(),
+            "addresses": addresses.iter().map(|a| serde_json::json!({
+                "id": a.id,
+                "type": a.kind,
+                "fields": a.fields,
+                "created_at": a.created_at,
+                "updated_at": a.updated_at,
+            })).collect::<Vec<_>>(),
+            "address_requests": requests.iter().map(|r| serde_json::json!({
+                "id": r.id,
+                "address_id": r.address_id,
+                "status": r.status,
+                "old": r.old_fields,
+                "new": r.new_fields,
+                "created_at": r.created_at,
+                "decided_at": r.decided_at,
+            })).collect::<Vec<_>>(),
             "sessions": sessions.iter().map(|s| serde_json::json!({
                 "id": s.id,
                 "created_at": s.created_at,

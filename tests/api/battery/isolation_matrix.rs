@@ -74,6 +74,38 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
         .unwrap()
         .to_owned();
 
+    // An address of Ann and a change request for it (back-office ids under the user).
+    let r = app
+        .req(Method::POST, &format!("/api/v1/{}/user/addresses", a.slug))
+        .bearer_auth(&token_a)
+        .json(&json!({"type": "billing", "city": "Paris"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let address_a = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .req(
+            Method::POST,
+            &format!(
+                "/api/v1/{}/directory/users/{user_a}/address-requests",
+                a.slug
+            ),
+        )
+        .header("X-Api-Key", &a.admin_key)
+        .json(&json!({"address_id": address_a, "city": "Lyon"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let request_a = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
     let spec: Value = serde_json::from_str(&app.state.spec_json()).unwrap();
     let ops = tenant_operations(&spec);
     let fill = |path: &str| {
@@ -82,7 +114,10 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
             .replace("{key_id}", &key_a_id)
             .replace("{user_id}", &user_a)
             .replace("{group_id}", &group_a)
+            .replace("{address_id}", &address_a)
+            .replace("{request_id}", &request_a)
             .replace("{key}", "x")
+            .replace("{name}", "x")
     };
 
     // 1. A's credentials on B: every protected operation refuses.
@@ -155,7 +190,13 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
     );
     assert!(attempted >= 20, "the matrix covers the spec: {attempted}");
     // Every operation with an id in its path is in part 2 (sessions, API keys, the
-    // directory's users, meta and groups).
-    assert!(id_cases >= 19, "{id_cases}");
+    // directory's users, meta, groups, profile cards and addresses).
+    assert!(id_cases >= 31, "{id_cases}");
+    for path in ops.iter().map(|o| &o.1) {
+        assert!(
+            !fill(path).contains('{'),
+            "the matrix fills every id of {path}"
+        );
+    }
     assert!(violations.is_empty(), "{violations:#?}");
 }

@@ -3,8 +3,10 @@
 //!   card, a per-field edit; `flock_data`; the back office's card;
 //! - `schema` — schema checks, versions, changes that would orphan or invalidate values
 //!   (refused with counts, or dropped on request), removal, purge;
+//! - `addresses` — addresses by type, change requests, the back office's queue;
 //! - `values` — values at registration, one-time-code sign-up and in the back office,
 //!   search by value, export and erasure.
+mod addresses;
 mod card;
 mod schema;
 mod values;
