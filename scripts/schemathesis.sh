@@ -48,7 +48,7 @@ sign_in() {
 
 # Operations that end the fuzzing user's session (or the user) would turn every later
 # bearer call into a 401: they run in a second pass, with a fresh token.
-ENDERS=(sign_out sign_out_everywhere delete_current_user end_cookie_session change_password users_update
+ENDERS=(sign_out sign_out_everywhere revoke_session delete_current_user end_cookie_session change_password users_update
         users_status users_access)
 
 run() { # $1: token; the rest: st options

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# Fold test runner: installs what is missing, starts a throwaway PostgreSQL and
-# Redis on free loopback ports, builds, runs the test suite against the
-# embedded backends and against PostgreSQL + Redis, then validates the
-# committed OpenAPI spec. Exits non-zero if any step fails.
+# Fold test runner: installs what is missing, starts a throwaway PostgreSQL,
+# Redis and S3-compatible server (moto) on free loopback ports, builds, runs the
+# test suite against the embedded backends (files in a local directory) and
+# against PostgreSQL + Redis + S3, then validates the committed OpenAPI spec and
+# fuzzes the server with Schemathesis. Exits non-zero if any step fails.
 #
 # Environment:
 #   FOLD_TEST_ARGS  extra args appended after `--` to both `cargo test` runs
@@ -48,6 +49,11 @@ if [[ -z "${FOLD_TEST_DRY:-}" ]] && ! python3 -c 'import openapi_spec_validator'
     echo "installing: openapi-spec-validator (pip)"
     python3 -m pip install --quiet --disable-pip-version-check openapi-spec-validator
 fi
+# An S3-compatible server for the file store (moto, in server mode).
+if ! python3 -c 'import moto.server, flask' >/dev/null 2>&1; then
+    echo "installing: moto[server] (pip)"
+    python3 -m pip install --quiet --disable-pip-version-check 'moto[server]'
+fi
 echo "ok"
 
 # ---------------------------------------------------------------------------
@@ -58,11 +64,16 @@ PGDATA="$TMP_DIR/pgdata"
 PG_SOCK="$TMP_DIR/sock"
 PG_STARTED=""
 REDIS_PID=""
+S3_PID=""
 
 cleanup() {
     local rc=$?
     set +e
     trap - EXIT INT TERM
+    if [[ -n "$S3_PID" ]]; then
+        kill "$S3_PID" 2>/dev/null
+        wait "$S3_PID" 2>/dev/null
+    fi
     if [[ -n "$PG_STARTED" ]]; then
         (cd "$TMP_DIR" && runuser -u postgres -- "$PG_BINDIR/pg_ctl" -D "$PGDATA" stop -m immediate -w -t 30) >/dev/null 2>&1
         # Belt and braces: if the postmaster is still there, kill it.
@@ -157,8 +168,30 @@ done
 [[ -n "$REDIS_PORT" ]] || die "could not start Redis"
 echo "Redis ready on 127.0.0.1:$REDIS_PORT (pid $REDIS_PID)"
 
+step "Starting the S3-compatible server (moto)"
+S3_PORT=""
+for attempt in 1 2 3 4 5; do
+    port="$(free_port)"
+    python3 -m moto.server -H 127.0.0.1 -p "$port" >"$TMP_DIR/moto.log" 2>&1 &
+    S3_PID=$!
+    for _ in $(seq 1 100); do
+        kill -0 "$S3_PID" 2>/dev/null || break
+        curl -sf "http://127.0.0.1:$port/" >/dev/null 2>&1 && { S3_PORT="$port"; break; }
+        sleep 0.1
+    done
+    [[ -n "$S3_PORT" ]] && break
+    warn "moto did not start on port $port (attempt $attempt)"
+    tail -n 20 "$TMP_DIR/moto.log" >&2 || true
+    kill "$S3_PID" 2>/dev/null || true
+    wait "$S3_PID" 2>/dev/null || true
+    S3_PID=""
+done
+[[ -n "$S3_PORT" ]] || die "could not start moto"
+echo "S3-compatible server ready on 127.0.0.1:$S3_PORT (pid $S3_PID)"
+
 PG_URL="postgres://postgres@127.0.0.1:$PG_PORT/postgres"
 REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
+S3_URL="http://127.0.0.1:$S3_PORT"
 
 if [[ -n "${FOLD_TEST_DRY:-}" ]]; then
     step "Dry run: checking both servers"
@@ -182,12 +215,12 @@ step "Building: cargo build ${locked[*]} --all-targets"
 cargo build "${locked[@]}" --all-targets
 
 step "Tests, embedded backends: cargo test --all-targets -- --test-threads=4 ${extra_args[*]}"
-env -u TEST_DATABASE_URL -u TEST_REDIS_URL \
+env -u TEST_DATABASE_URL -u TEST_REDIS_URL -u TEST_S3_URL \
     cargo test "${locked[@]}" --all-targets -- --test-threads=4 "${extra_args[@]}"
 
-step "Tests, PostgreSQL + Redis: cargo test --test api -- --test-threads=4 ${extra_args[*]}"
-echo "TEST_DATABASE_URL=$PG_URL TEST_REDIS_URL=$REDIS_URL"
-TEST_DATABASE_URL="$PG_URL" TEST_REDIS_URL="$REDIS_URL" \
+step "Tests, PostgreSQL + Redis + S3 (moto): cargo test --test api -- --test-threads=4 ${extra_args[*]}"
+echo "TEST_DATABASE_URL=$PG_URL TEST_REDIS_URL=$REDIS_URL TEST_S3_URL=$S3_URL"
+TEST_DATABASE_URL="$PG_URL" TEST_REDIS_URL="$REDIS_URL" TEST_S3_URL="$S3_URL" \
     cargo test "${locked[@]}" --test api -- --test-threads=4 "${extra_args[@]}"
 
 step "Validating openapi/openapi.json"

@@ -5,6 +5,7 @@ use crate::db::Db;
 use crate::domain::addresses::AddressService;
 use crate::domain::api_keys::ApiKeyService;
 use crate::domain::directory::DirectoryService;
+use crate::domain::files::{FileService, FileUrls};
 use crate::domain::flocks::FlockService;
 use crate::domain::groups::GroupService;
 use crate::domain::limits::{Limits, LoginThrottle, LoginThrottleConfig};
@@ -57,6 +58,7 @@ pub struct Services {
     pub groups: GroupService,
     pub profile: ProfileService,
     pub addresses: AddressService,
+    pub files: FileService,
     /// Delivers the durable mail outbox (`start_workers` runs it in the background).
     pub mail_worker: MailWorker,
 }
@@ -137,7 +139,23 @@ impl AppState {
         let composer = MailComposer::new(&config.http.public_url)
             .map_err(|e| StartError::Config(e.to_string()))?;
         let schemas = Schemas::new(db.clone());
-        let profile = ProfileService::new(db.clone(), clock.clone(), schemas.clone());
+        let file_store = crate::infra::files::FileStore::from_config(&config.files)
+            .map_err(StartError::Config)?;
+        let file_workers = match config.files.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
+            n => n,
+        };
+        let files = FileService::new(
+            db.clone(),
+            clock.clone(),
+            file_store,
+            FileUrls::new(signing.clone(), clock.clone(), config.files.url_ttl_secs),
+            file_workers,
+            config.files.queue,
+        )
+        .map_err(|e| StartError::Config(format!("files: cannot start the image workers: {e}")))?;
+        let profile = ProfileService::new(db.clone(), clock.clone(), schemas.clone())
+            .with_files(files.clone());
         let users = UserService::new(
             db.clone(),
             clock.clone(),
@@ -147,7 +165,8 @@ impl AppState {
             Duration::from_millis(sec.uniform_response_ms),
         )
         .with_throttle(login_throttle)
-        .with_schemas(schemas.clone());
+        .with_schemas(schemas.clone())
+        .with_files(files.clone());
         let sms = crate::infra::sms::from_config(&config.sms).map_err(StartError::Config)?;
         let otp = OtpService::new(
             kv.clone(),
@@ -199,6 +218,7 @@ impl AppState {
             groups,
             profile,
             addresses,
+            files,
             mail_worker,
         })))
     }
@@ -241,6 +261,7 @@ impl AppState {
             groups: self.groups.clone(),
             profile: self.profile.clone(),
             addresses: self.addresses.clone(),
+            files: self.files.clone(),
             probes: api::ops::Probes {
                 db: self.db.clone(),
                 kv: self.kv.clone(),
@@ -259,6 +280,11 @@ impl AppState {
         let frame = FrameConfig {
             trusted_proxies: self.trusted_proxies.clone(),
             body_limit: self.config.http.body_limit,
+            upload_limit: self
+                .config
+                .files
+                .max_upload_bytes
+                .max(self.config.http.body_limit),
             ip_limiter: self.ip_limiter.clone(),
             metrics: self.metrics.clone(),
         };

@@ -18,7 +18,51 @@ pub struct Config {
     pub platform: PlatformConfig,
     pub security: SecurityConfig,
     pub limits: LimitsConfig,
+    pub files: FilesConfig,
     pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct FilesConfig {
+    /// `local` (files under `dir`) or `s3` (an S3-compatible object store).
+    pub store: String,
+    pub dir: PathBuf,
+    pub s3_bucket: String,
+    pub s3_region: String,
+    /// Endpoint of an S3-compatible server (MinIO, Ceph, moto); unset for AWS itself.
+    pub s3_endpoint: Option<String>,
+    /// Unset: the usual AWS sources (environment, instance metadata).
+    pub s3_access_key_id: Option<String>,
+    pub s3_secret_access_key: Option<SecretString>,
+    /// Largest upload any flock may allow, in bytes (the request body limit of upload
+    /// routes; each flock sets its own `files.max_bytes` under it).
+    pub max_upload_bytes: usize,
+    /// Images decoded and resized at once (a bounded pool off the async runtime);
+    /// 0 = half the CPUs, at least 1.
+    pub workers: usize,
+    /// Images waiting for a worker before new uploads are refused with 503.
+    pub queue: usize,
+    /// Seconds a signed download URL stays valid.
+    pub url_ttl_secs: u64,
+}
+
+impl Default for FilesConfig {
+    fn default() -> Self {
+        Self {
+            store: "local".into(),
+            dir: PathBuf::from("./data/files"),
+            s3_bucket: "fold".into(),
+            s3_region: "us-east-1".into(),
+            s3_endpoint: None,
+            s3_access_key_id: None,
+            s3_secret_access_key: None,
+            max_upload_bytes: 25 * 1024 * 1024,
+            workers: 0,
+            queue: 64,
+            url_ttl_secs: 3600,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]

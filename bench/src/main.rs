@@ -3,11 +3,13 @@
 //! Scenarios: `me` (authenticated `GET /api/v1/{flock}/user`), `refresh` (each
 //! connection refreshes its own chain, one call after the other), `login`
 //! (`POST /api/v1/{flock}/user/auth` over a pool of users), `directory` (latency of the
-//! back office's reads on a seeded directory, see `directory.rs`). Setup goes through the API
+//! back office's reads on a seeded directory, see `directory.rs`), `card`, `upload` and
+//! `upload-me` (profile data, see `profile.rs`). Setup goes through the API
 //! only: a flock is created with the platform key (or `--flock` names an existing one
 //! whose self-registration is open) and users register themselves. Prints requests/s,
 //! p50/p99/max latency, errors, and the server's peak RSS (`--server-pid`).
 mod directory;
+mod profile;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -20,7 +22,8 @@ struct Args {
     /// Base URL of the server.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
-    /// `me`, `refresh`, `login`, `all`, or `argon2` (the raw hash rate, no server).
+    /// `me`, `refresh`, `login`, `all`, `card`, `upload`, `upload-me`, `directory`, or
+    /// `argon2` (the raw hash rate, no server).
     #[arg(long, default_value = "all")]
     scenario: String,
     /// Concurrent connections (one task and one keep-alive connection each).
@@ -366,6 +369,12 @@ async fn main() -> Result<()> {
             samples: a.samples,
         };
         return directory::run(&setup, &t).await;
+    }
+    match a.scenario.as_str() {
+        "card" => return profile::card(&a).await,
+        "upload" => return profile::upload(&a).await,
+        "upload-me" => return profile::upload_me(&a).await,
+        _ => {}
     }
     let flock = setup_flock(&a, &setup).await?;
     println!(

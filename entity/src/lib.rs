@@ -10,6 +10,7 @@ pub mod profile_schema;
 pub mod profile_value;
 pub mod signing_key;
 pub mod user;
+pub mod user_file;
 pub mod user_group;
 pub mod user_meta;
 pub mod user_token;

@@ -10,6 +10,7 @@ mod m0002_accounts;
 mod m0003_directory;
 mod m0004_profile;
 mod m0005_addresses;
+mod m0006_files;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0003_directory::Migration),
             Box::new(m0004_profile::Migration),
             Box::new(m0005_addresses::Migration),
+            Box::new(m0006_files::Migration),
         ]
     }
 }

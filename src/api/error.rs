@@ -148,6 +148,13 @@ impl From<InfraError> for ApiError {
                     "the database is unavailable; retry later",
                 )
             }
+            InfraError::Store(_) => {
+                tracing::warn!(%request_id, error = %e, "file store unavailable");
+                ApiError::unavailable(
+                    "file_store_unavailable",
+                    "the file store is unavailable; retry later",
+                )
+            }
             InfraError::Kv(_) => {
                 tracing::warn!(%request_id, error = %e, "key-value store unavailable");
                 ApiError::unavailable(
@@ -413,6 +420,38 @@ impl From<SignInError> for ApiError {
             SignInError::User(e) => e.into(),
             SignInError::Otp(e) => e.into(),
             SignInError::Session(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::domain::files::FileError> for ApiError {
+    fn from(e: crate::domain::files::FileError) -> Self {
+        use crate::domain::files::FileError;
+        match e {
+            FileError::Invalid(i) => i.into(),
+            FileError::UserNotFound => ApiError::not_found("user_not_found", "no such user"),
+            FileError::NotFound => ApiError::not_found("file_not_found", "no such file"),
+            FileError::TooMany { max } => ApiError::Conflict(Json(ErrorBody::new(
+                "too_many_files",
+                format!("a user holds at most {max} files in this flock"),
+                None,
+            ))),
+            FileError::TooLarge { max } => ApiError::PayloadTooLarge(Json(ErrorBody::new(
+                "file_too_large",
+                format!("files are at most {max} bytes in this flock"),
+                Some("file"),
+            ))),
+            FileError::TypeNotAllowed { sniffed } => ApiError::bad_request(
+                "file_type_not_allowed",
+                format!("this flock does not accept {sniffed} files"),
+                Some("file"),
+            ),
+            FileError::Busy => ApiError::unavailable(
+                "files_busy",
+                "too many images are being processed; retry shortly",
+            ),
+            FileError::Store(s) => InfraError::Store(s).into(),
+            FileError::Infra(i) => i.into(),
         }
     }
 }

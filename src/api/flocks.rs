@@ -82,6 +82,8 @@ struct FlockSettingsView {
     /// The address types users may hold (default `billing`, `shipping`), and which need
     /// the back office's approval to change.
     address_types: Vec<AddressTypeView>,
+    /// User files: limits and image rendition sizes.
+    files: super::files::FileSettingsView,
 }
 
 /// An address type.
@@ -121,6 +123,7 @@ impl From<&FlockSettings> for FlockSettingsView {
                     approval: Some(t.approval),
                 })
                 .collect(),
+            files: (&s.files).into(),
         }
     }
 }
@@ -150,6 +153,8 @@ struct FlockSettingsPatch {
     /// Replaces the address types (1 to 20).
     #[oai(validator(max_items = 20))]
     address_types: Option<Vec<AddressTypeView>>,
+    /// File limits and rendition sizes to change.
+    files: Option<super::files::FileSettingsPatch>,
 }
 
 impl FlockSettingsPatch {
@@ -174,6 +179,9 @@ impl FlockSettingsPatch {
         }
         if let Some(e) = self.enumeration {
             s.enumeration = e.into();
+        }
+        if let Some(f) = self.files {
+            s.files = f.apply(s.files);
         }
         if let Some(o) = self.otp {
             s.otp = o.apply(s.otp);

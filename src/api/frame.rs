@@ -79,6 +79,8 @@ pub struct FrameConfig {
     pub trusted_proxies: Vec<IpAddr>,
     /// Largest request body (bytes).
     pub body_limit: usize,
+    /// Largest body of a file upload (`POST`/`PUT` under `…/files`), in bytes.
+    pub upload_limit: usize,
     pub ip_limiter: IpLimiter,
     pub metrics: Metrics,
 }
@@ -247,7 +249,16 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
 /// Refuses a declared body over the limit; caps an undeclared (chunked) one.
 /// `Some(answer)` when the request is refused.
 fn limit_body(req: &mut Request, state: Option<&FrameState>) -> Option<Response> {
-    let limit = state?.0.config.body_limit;
+    let config = &state?.0.config;
+    let upload = matches!(
+        *req.method(),
+        poem::http::Method::POST | poem::http::Method::PUT
+    ) && req.uri().path().contains("/files");
+    let limit = if upload {
+        config.upload_limit
+    } else {
+        config.body_limit
+    };
     let declared = req
         .headers()
         .get(poem::http::header::CONTENT_LENGTH)

@@ -16,6 +16,7 @@ mod api_keys;
 pub mod client_ip;
 mod directory;
 pub mod error;
+mod files;
 mod flocks;
 pub mod frame;
 mod groups;
@@ -36,6 +37,7 @@ pub use tags::ApiTags;
 use crate::domain::addresses::AddressService;
 use crate::domain::api_keys::ApiKeyService;
 use crate::domain::directory::DirectoryService;
+use crate::domain::files::FileService;
 use crate::domain::flocks::FlockService;
 use crate::domain::groups::GroupService;
 use crate::domain::meta::MetaService;
@@ -66,6 +68,7 @@ pub struct ApiServices {
     pub groups: GroupService,
     pub profile: ProfileService,
     pub addresses: AddressService,
+    pub files: FileService,
     pub probes: ops::Probes,
 }
 
@@ -89,6 +92,7 @@ pub type Apis = (
         profile::ProfileApi,
         profile::PlatformProfileApi,
         addresses::AddressesApi,
+        files::FilesApi,
     ),
 );
 
@@ -169,6 +173,9 @@ pub fn service(s: &ApiServices) -> OpenApiService<Apis, ()> {
                 },
                 addresses::AddressesApi {
                     addresses: s.addresses.clone(),
+                },
+                files::FilesApi {
+                    files: s.files.clone(),
                 },
             ),
         ),

@@ -252,6 +252,9 @@ struct CardView {
     /// The schema version the card follows.
     version: i64,
     groups: Vec<CardGroupView>,
+    /// The user's files in order, with signed paths to the original and the `s`, `m`,
+    /// `l` renditions of images.
+    files: Vec<super::files::FileView>,
 }
 
 /// One field to change.
@@ -456,6 +459,7 @@ impl From<Card> for CardView {
     fn from(c: Card) -> Self {
         Self {
             version: c.version,
+            files: c.files.into_iter().map(Into::into).collect(),
             groups: c
                 .groups
                 .into_iter()
@@ -611,7 +615,7 @@ impl ProfileApi {
     ) -> ApiResult<Json<CardView>> {
         let card = self
             .profile
-            .card(flock.id, auth.0.user, Viewer::User, locale.0.as_deref())
+            .card(&flock, auth.0.user, Viewer::User, locale.0.as_deref())
             .await?;
         Ok(Json(card.into()))
     }
@@ -637,7 +641,7 @@ impl ProfileApi {
         let (results, card) = self
             .profile
             .edit_card(
-                flock.id,
+                &flock,
                 auth.0.user,
                 Viewer::User,
                 edits_of(body.0),
@@ -668,7 +672,7 @@ impl ProfileApi {
         let card = self
             .profile
             .card(
-                flock.id,
+                &flock,
                 UserId(user_id.0),
                 Viewer::BackOffice,
                 locale.0.as_deref(),
@@ -700,7 +704,7 @@ impl ProfileApi {
         let (results, card) = self
             .profile
             .edit_card(
-                flock.id,
+                &flock,
                 UserId(user_id.0),
                 Viewer::BackOffice,
                 edits_of(body.0),

@@ -27,4 +27,6 @@ pub enum ApiTags {
     Profile,
     /// Addresses by type, and change requests for the types a flock approves.
     Addresses,
+    /// User files: uploads, image renditions, signed download URLs.
+    Files,
 }

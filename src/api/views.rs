@@ -30,6 +30,8 @@ pub struct UserView {
     /// The user's public profile values (field → typed value), as the flock's schema
     /// marks them public.
     flock_data: Option<BTreeMap<String, serde_json::Value>>,
+    /// The user's files in order, with signed paths to the original and the renditions.
+    files: Option<Vec<super::files::FileView>>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
@@ -40,6 +42,7 @@ impl UserView {
         let mut v = Self::from(user);
         v.meta = Some(public.meta);
         v.flock_data = Some(public.flock_data);
+        v.files = Some(public.files.into_iter().map(Into::into).collect());
         v
     }
 }
@@ -62,6 +65,7 @@ impl From<User> for UserView {
             picture_url: u.directory.picture_url,
             meta: None,
             flock_data: None,
+            files: None,
             created_at: u.created_at,
             updated_at: u.updated_at,
         }

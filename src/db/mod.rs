@@ -13,6 +13,7 @@
 pub mod addresses;
 pub mod api_keys;
 pub mod directory;
+pub mod files;
 pub mod flocks;
 pub mod groups;
 pub mod mail;
@@ -83,6 +84,8 @@ pub struct Db {
     /// (flock, user) → public profile values (`flock_data`), under the same rules; a
     /// schema change drops every entry.
     public_profile: moka::sync::Cache<(FlockId, crate::ids::UserId), PublicProfile>,
+    /// (flock, user) → the user's files (for `GET /user`), under the same rules.
+    files: moka::sync::Cache<(FlockId, crate::ids::UserId), UserFiles>,
     /// A search filter matching at most this many users is answered from its own index
     /// (see `directory::search`).
     probe_cap: u64,
@@ -92,6 +95,9 @@ pub struct Db {
 type PublicMeta = std::sync::Arc<Vec<(String, String)>>;
 /// A user's public profile values, as cached.
 type PublicProfile = std::sync::Arc<Vec<(String, serde_json::Value)>>;
+
+/// A user's files, as cached.
+type UserFiles = std::sync::Arc<Vec<entity::user_file::Model>>;
 
 /// A cache of at most 100,000 entries, each served for `USER_CACHE_TTL` at most.
 fn short_lived<K, V>() -> moka::sync::Cache<K, V>
@@ -141,6 +147,7 @@ impl Db {
             users: short_lived(),
             public_meta: short_lived(),
             public_profile: short_lived(),
+            files: short_lived(),
             probe_cap: directory::PROBE_CAP,
         })
     }

@@ -11,7 +11,7 @@
 use super::Db;
 use entity::{
     address, address_request, api_key, group_member, mail_outbox, profile_schema, profile_value,
-    signing_key, user, user_group, user_meta, user_token,
+    signing_key, user, user_file, user_group, user_meta, user_token,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateMany,
@@ -73,7 +73,8 @@ flock_owned!(
     profile_schema,
     profile_value,
     address,
-    address_request
+    address_request,
+    user_file
 );
 
 /// The database seen by one flock. Made only by [`Db::scoped`](super::Db::scoped).

@@ -2,6 +2,7 @@
 pub mod addresses;
 pub mod api_keys;
 pub mod directory;
+pub mod files;
 pub mod flocks;
 pub mod groups;
 pub mod limits;
@@ -26,6 +27,9 @@ pub enum InfraError {
     Db(#[from] DbError),
     #[error(transparent)]
     Kv(#[from] KvError),
+    /// The file store (local directory or object store) failed.
+    #[error(transparent)]
+    Store(#[from] crate::infra::files::StoreError),
     #[error("internal error: {0}")]
     Internal(String),
 }

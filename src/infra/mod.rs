@@ -1,5 +1,6 @@
 //! Infrastructure we own or wrap: clock, secrets, the KV store, mail, metrics.
 pub mod clock;
+pub mod files;
 pub mod ip_limit;
 pub mod kv;
 pub mod mail;

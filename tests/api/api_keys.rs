@@ -358,7 +358,7 @@ async fn no_key_protected_or_platform_operation_accepts_a_wrong_credential() {
                     rb = rb.header(h, v);
                 }
                 if m != Method::GET && m != Method::DELETE {
-                    rb = rb.json(&json!({}));
+                    rb = crate::helpers::spec::with_body(rb, &spec, path, &m, &json!({}));
                 }
                 let (s, body) = send(rb).await;
                 attempted += 1;

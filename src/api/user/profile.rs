@@ -63,7 +63,7 @@ impl UserProfileApi {
         auth: UserAuth,
     ) -> ApiResult<Json<ProfileView>> {
         let c = auth.0;
-        let (user, public) = self.users.profile(flock.id, c.user).await?;
+        let (user, public) = self.users.profile(&flock, c.user).await?;
         Ok(Json(ProfileView::new(user, public)))
     }
 

@@ -161,6 +161,7 @@ impl FlockDb<'_> {
         self.db.users.invalidate(&k);
         self.db.public_meta.invalidate(&k);
         self.db.public_profile.invalidate(&k);
+        self.db.files.invalidate(&k);
     }
 
     /// `email` must already be normalised (trimmed, lowercase).
@@ -345,7 +346,9 @@ impl FlockDb<'_> {
     }
 
     /// GDPR erasure: personal data cleared, status `deleted`, tokens, mail, meta, group
-    /// memberships, profile values, addresses and address requests of the user removed, in one transaction. The row stays (ids in audit trails keep resolving).
+    /// memberships, profile values, addresses, address requests and file rows of the user
+    /// removed, in one transaction (the file bytes are deleted from the store before). The
+    /// row stays (ids in audit trails keep resolving).
     pub async fn user_anonymise(&self, id: UserId, now: DateTime<Utc>) -> DbResult<()> {
         let none = || Expr::value(Option::<String>::None);
         let cols = vec![
@@ -391,6 +394,10 @@ impl FlockDb<'_> {
             .await?;
         self.delete::<entity::address::Entity>()
             .filter(entity::address::Column::UserId.eq(id.0))
+            .exec(&txn)
+            .await?;
+        self.delete::<entity::user_file::Entity>()
+            .filter(entity::user_file::Column::UserId.eq(id.0))
             .exec(&txn)
             .await?;
         self.delete::<user_token::Entity>()

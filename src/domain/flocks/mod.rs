@@ -2,7 +2,7 @@
 //! The settings document is in `settings`.
 mod settings;
 
-pub use settings::{AddressType, EnumerationPolicy, FlockSettings};
+pub use settings::{AddressType, EnumerationPolicy, FileSettings, FlockSettings, FILE_TYPES};
 
 use super::signing::SigningKeys;
 use super::{api_keys, InfraError, Invalid};

@@ -45,6 +45,80 @@ pub struct FlockSettings {
     /// The address types users may hold, and which need the back office's approval to
     /// change.
     pub address_types: Vec<AddressType>,
+    /// User files: size, count and type limits, image rendition sizes.
+    pub files: FileSettings,
+}
+
+/// What a flock's users may upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileSettings {
+    /// Largest file, in bytes (under the deployment's `files.max_upload_bytes`).
+    pub max_bytes: u64,
+    /// Files one user may hold.
+    pub max_count: u32,
+    /// Accepted types, as sniffed from the bytes: `image/jpeg`, `image/png`,
+    /// `image/webp`, `image/gif`, `application/pdf`.
+    pub content_types: Vec<String>,
+    /// Long edge of the `s`, `m` and `l` renditions of an image, in pixels.
+    pub rendition_s: u32,
+    pub rendition_m: u32,
+    pub rendition_l: u32,
+}
+
+/// The types Fold recognises from the bytes (and so may accept).
+pub const FILE_TYPES: &[&str] = &[
+    "image/jpeg",
+    "image/png",
+    "image/webp",
+    "image/gif",
+    "application/pdf",
+];
+
+impl Default for FileSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: 10 * 1024 * 1024,
+            max_count: 20,
+            content_types: FILE_TYPES.iter().map(|t| (*t).to_owned()).collect(),
+            rendition_s: 128,
+            rendition_m: 512,
+            rendition_l: 1600,
+        }
+    }
+}
+
+impl FileSettings {
+    fn validate(&self) -> Result<(), Invalid> {
+        let bad = |field: &'static str, m: &str| Err(Invalid::new("invalid_setting", field, m));
+        if !(1..=1024 * 1024 * 1024).contains(&self.max_bytes) {
+            return bad("settings.files.max_bytes", "1 byte to 1 GiB");
+        }
+        if !(1..=1000).contains(&self.max_count) {
+            return bad("settings.files.max_count", "1 to 1,000 files");
+        }
+        if self.content_types.is_empty()
+            || self.content_types.len() > FILE_TYPES.len()
+            || !self
+                .content_types
+                .iter()
+                .all(|t| FILE_TYPES.contains(&t.as_str()))
+        {
+            return bad(
+                "settings.files.content_types",
+                "one or more of image/jpeg, image/png, image/webp, image/gif, application/pdf",
+            );
+        }
+        let sizes = [self.rendition_s, self.rendition_m, self.rendition_l];
+        let ordered = sizes[0] <= sizes[1] && sizes[1] <= sizes[2];
+        if !(ordered && sizes.iter().all(|s| (16..=4096).contains(s))) {
+            return bad(
+                "settings.files.rendition_s",
+                "rendition sizes are 16 to 4,096 pixels, s <= m <= l",
+            );
+        }
+        Ok(())
+    }
 }
 
 /// An address type: `billing`, `shipping`, or one the flock names.
@@ -91,12 +165,14 @@ impl Default for FlockSettings {
             mail_from: None,
             mail_templates: std::collections::BTreeMap::new(),
             address_types: default_address_types(),
+            files: FileSettings::default(),
         }
     }
 }
 
 impl FlockSettings {
     pub fn validate(&self) -> Result<(), Invalid> {
+        self.files.validate()?;
         let names_ok = (1..=20).contains(&self.address_types.len())
             && self.address_types.iter().enumerate().all(|(i, t)| {
                 let mut b = t.name.bytes();

@@ -5,8 +5,8 @@ use super::schema::{localised, FieldType};
 use super::values::check;
 use super::{ProfileError, ProfileService, Viewer};
 use crate::db::profile::NewValue;
-use crate::db::FlockId;
-use crate::domain::Invalid;
+use crate::domain::flocks::Flock;
+use crate::domain::{InfraError, Invalid};
 use crate::ids::UserId;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashSet};
@@ -15,6 +15,8 @@ use std::collections::{BTreeMap, HashSet};
 pub struct Card {
     pub version: i64,
     pub groups: Vec<CardGroup>,
+    /// The user's files, with signed paths to their renditions.
+    pub files: Vec<crate::domain::files::UserFile>,
 }
 
 #[derive(Debug, Clone)]
@@ -69,22 +71,23 @@ impl ProfileService {
     /// The card of `user` as `viewer` sees it, labels in `locale`.
     pub async fn card(
         &self,
-        flock: FlockId,
+        flock: &Flock,
         user: UserId,
         viewer: Viewer,
         locale: Option<&str>,
     ) -> Result<Card, ProfileError> {
-        self.holder(flock, user).await?;
+        self.holder(flock.id, user).await?;
         self.build(flock, user, viewer, locale).await
     }
 
     async fn build(
         &self,
-        flock: FlockId,
+        tenant: &Flock,
         user: UserId,
         viewer: Viewer,
         locale: Option<&str>,
     ) -> Result<Card, ProfileError> {
+        let flock = tenant.id;
         let schema = self.schemas.get(flock).await?;
         let stored: BTreeMap<String, Value> = self
             .db
@@ -146,9 +149,17 @@ impl ProfileService {
         }
         groups.retain(|g| !g.fields.is_empty());
         groups.sort_by(|a, b| (a.order, &a.name).cmp(&(b.order, &b.name)));
+        let files = match &self.files {
+            Some(f) => f
+                .list_cached(tenant, user)
+                .await
+                .map_err(InfraError::from)?,
+            None => Vec::new(),
+        };
         Ok(Card {
             version: schema.version,
             groups,
+            files,
         })
     }
 
@@ -156,12 +167,13 @@ impl ProfileService {
     /// are saved together (one transaction), the others answer why. Then the card.
     pub async fn edit_card(
         &self,
-        flock: FlockId,
+        tenant: &Flock,
         user: UserId,
         viewer: Viewer,
         edits: Vec<Edit>,
         locale: Option<&str>,
     ) -> Result<(Vec<EditResult>, Card), ProfileError> {
+        let flock = tenant.id;
         if edits.is_empty() || edits.len() > MAX_EDITS {
             return Err(Invalid::new(
                 "invalid_fields",
@@ -223,7 +235,7 @@ impl ProfileService {
                 .profile_values_write(user, writes, self.clock.now())
                 .await?;
         }
-        let card = self.build(flock, user, viewer, locale).await?;
+        let card = self.build(tenant, user, viewer, locale).await?;
         Ok((results, card))
     }
 }

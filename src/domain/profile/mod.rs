@@ -205,11 +205,23 @@ pub struct ProfileService {
     db: Db,
     clock: Clock,
     schemas: Schemas,
+    /// The card lists the user's files.
+    files: Option<crate::domain::files::FileService>,
 }
 
 impl ProfileService {
+    pub fn with_files(mut self, files: crate::domain::files::FileService) -> Self {
+        self.files = Some(files);
+        self
+    }
+
     pub fn new(db: Db, clock: Clock, schemas: Schemas) -> Self {
-        Self { db, clock, schemas }
+        Self {
+            db,
+            clock,
+            schemas,
+            files: None,
+        }
     }
 
     pub async fn schema(&self, flock: FlockId) -> Result<Arc<Schema>, ProfileError> {

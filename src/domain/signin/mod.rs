@@ -120,7 +120,7 @@ impl SignInService {
         self.sessions
             .attach_visitor(flock.id, opts.visitor_token.as_deref(), user.id)
             .await?;
-        let public = self.users.public_data(flock.id, user.id).await?;
+        let public = self.users.public_data(flock, user.id).await?;
         Ok(SignedIn {
             user,
             grant,

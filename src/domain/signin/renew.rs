@@ -31,7 +31,7 @@ impl SignInService {
         self.sessions
             .attach_visitor(flock.id, visitor_token, user.id)
             .await?;
-        let public = self.users.public_data(flock.id, user.id).await?;
+        let public = self.users.public_data(flock, user.id).await?;
         Ok(SignedIn {
             user,
             grant,

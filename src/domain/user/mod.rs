@@ -29,10 +29,12 @@ pub use access::{Admission, NotAdmitted, Role};
 
 /// What a user may see about themselves beyond their account: public meta pairs and the
 /// public profile values (`flock_data`).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default)]
 pub struct PublicData {
     pub meta: std::collections::BTreeMap<String, String>,
     pub flock_data: std::collections::BTreeMap<String, serde_json::Value>,
+    /// The user's files, with signed paths to their renditions.
+    pub files: Vec<crate::domain::files::UserFile>,
 }
 
 impl From<crate::domain::profile::ProfileError> for UserError {
@@ -235,6 +237,8 @@ pub struct UserService {
     throttle: Option<super::limits::LoginThrottle>,
     /// The flocks' profile schemas: a new account's field values are checked here.
     schemas: super::profile::Schemas,
+    /// User files: listed in `GET /user`, erased with the account.
+    files: Option<super::files::FileService>,
 }
 
 impl UserService {
@@ -255,6 +259,7 @@ impl UserService {
             mail,
             uniform,
             throttle: None,
+            files: None,
         }
     }
 
@@ -308,6 +313,19 @@ impl UserService {
         self
     }
 
+    pub fn with_files(mut self, files: super::files::FileService) -> Self {
+        self.files = Some(files);
+        self
+    }
+
+    /// Deletes the user's file bytes (erasure, before the rows go).
+    pub(super) async fn erase_files(&self, flock: FlockId, id: UserId) -> Result<(), UserError> {
+        if let Some(f) = &self.files {
+            f.erase(flock, id).await?;
+        }
+        Ok(())
+    }
+
     fn scoped(&self, flock: FlockId) -> FlockDb<'_> {
         self.db.scoped(flock)
     }
@@ -346,20 +364,25 @@ impl UserService {
     /// The user and their public data: what `GET /user` shows.
     pub async fn profile(
         &self,
-        flock: FlockId,
+        flock: &Flock,
         id: UserId,
     ) -> Result<(User, PublicData), UserError> {
-        let user = self.get(flock, id).await?;
+        let user = self.get(flock.id, id).await?;
         Ok((user, self.public_data(flock, id).await?))
     }
 
     /// The user's public meta and public profile values, through the short-lived caches:
     /// what the sign-in answer and `GET /user` show.
-    pub async fn public_data(&self, flock: FlockId, id: UserId) -> Result<PublicData, UserError> {
-        let db = self.scoped(flock);
+    pub async fn public_data(&self, flock: &Flock, id: UserId) -> Result<PublicData, UserError> {
+        let db = self.scoped(flock.id);
+        let files = match &self.files {
+            Some(f) => f.list_cached(flock, id).await.map_err(InfraError::from)?,
+            None => Vec::new(),
+        };
         Ok(PublicData {
             meta: db.public_meta_cached(id).await?.into_iter().collect(),
             flock_data: db.public_profile_cached(id).await?.into_iter().collect(),
+            files,
         })
     }
 

@@ -51,7 +51,7 @@ impl UserService {
             self.clock.now(),
         )
         .await?;
-        self.profile(flock.id, id).await
+        self.profile(flock, id).await
     }
 
     /// GDPR erasure: personal data cleared, status `deleted`, every session and token
@@ -64,6 +64,7 @@ impl UserService {
                 "this account manages the flock and cannot delete itself; ask another manager to remove its role first".into(),
             ));
         }
+        self.erase_files(flock.id, id).await?;
         self.scoped(flock.id)
             .user_anonymise(id, self.clock.now())
             .await?;
@@ -112,6 +113,7 @@ impl UserService {
         let db = self.scoped(flock.id);
         if to == UserStatus::Deleted {
             // Deleted means anonymised (GDPR): the personal data goes with the status.
+            self.erase_files(flock.id, id).await?;
             db.user_anonymise(id, self.clock.now()).await?;
         } else {
             db.user_set_status(id, to.as_str(), self.clock.now())
@@ -125,7 +127,8 @@ impl UserService {
     }
 
     /// Everything held about the user: the account, sessions, one-time tokens (metadata
-    /// only, never digests) and mail sent to them.
+    /// only, never digests), mail sent to them, profile data, addresses and files (with
+    /// signed URLs to download them).
     pub async fn export(&self, flock: &Flock, id: UserId) -> Result<Export, UserError> {
         let db = self.scoped(flock.id);
         let row = db.user(id).await?.ok_or(UserError::NotFound)?;
@@ -137,8 +140,24 @@ impl UserService {
         let values = db.profile_values_of(id).await?;
         let addresses = db.addresses_of(id, None).await?;
         let requests = db.requests_of(id).await?;
+        let files = match &self.files {
+            Some(f) => f
+                .views(flock, db.files_of(id).await?)
+                .await
+                .map_err(crate::domain::InfraError::from)?,
+            None => Vec::new(),
+        };
         Ok(serde_json::json!({
             "flock": flock.slug,
+            "files": files.iter().map(|f| serde_json::json!({
+                "id": f.id,
+                "name": f.name,
+                "content_type": f.content_type,
+                "size": f.size,
+                "created_at": f.created_at,
+                "updated_at": f.updated_at,
+                "paths": f.paths,
+            })).collect::<Vec<_>>(),
             "account": {
                 "id": row.id,
                 "email": row.email,

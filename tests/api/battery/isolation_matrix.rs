@@ -2,7 +2,8 @@
 //! called on flock B with flock A's user token and API key (and A's ids in the path), and
 //! every operation with an id in its path is called with B's own credentials and A's id.
 //! Nothing of A may work in B, and an id of A must read as "not found" in B.
-use crate::helpers::spec::example_body;
+use crate::helpers::files::{png, Credential};
+use crate::helpers::spec::{example_body, with_body};
 use crate::helpers::{tokens_of, TestApp};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -106,6 +107,25 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
         .unwrap()
         .to_owned();
 
+    // A file of Ann.
+    let (s, file) = app
+        .upload(
+            Method::POST,
+            &format!("/api/v1/{}/user/files", a.slug),
+            Credential::Bearer(&token_a),
+            png(4, 4),
+            "a.png",
+            "image/png",
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{file}");
+    let file_a = file["id"].as_str().unwrap().to_owned();
+    // A's signed URL, asked of B.
+    let signed_a = file["paths"]["s"].as_str().unwrap().replace(
+        &format!("/api/v1/{}/", a.slug),
+        &format!("/api/v1/{}/", b.slug),
+    );
+
     let spec: Value = serde_json::from_str(&app.state.spec_json()).unwrap();
     let ops = tenant_operations(&spec);
     let fill = |path: &str| {
@@ -116,6 +136,8 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
             .replace("{group_id}", &group_a)
             .replace("{address_id}", &address_a)
             .replace("{request_id}", &request_a)
+            .replace("{file_id}", &file_a)
+            .replace("{part}", "original")
             .replace("{key}", "x")
             .replace("{name}", "x")
     };
@@ -128,7 +150,7 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
             .bearer_auth(&token_a)
             .header("X-Api-Key", &a.admin_key);
         if *has_body {
-            req = req.json(&json!({}));
+            req = with_body(req, &spec, path, method, &json!({}));
         }
         let r = req.send().await.unwrap();
         attempted += 1;
@@ -140,7 +162,11 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
 
     // 2. B's own credentials with A's ids: "not found", exactly as for an unknown id.
     let mut id_cases = 0;
-    for (method, path, schemes, _) in ops.iter().filter(|o| o.1.contains("_id}")) {
+    // (The signed file URL takes its signature in the query: it is tried whole below.)
+    for (method, path, schemes, _) in ops
+        .iter()
+        .filter(|o| o.1.contains("_id}") && !o.1.ends_with("/{part}"))
+    {
         let mut req = app.req(method.clone(), &fill(path));
         if schemes.iter().any(|s| s == "UserAuth") {
             req = req.bearer_auth(&token_b);
@@ -149,7 +175,7 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
             req = req.header("X-Api-Key", &b.admin_key);
         }
         if let Some(body) = example_body(&spec, path, method) {
-            req = req.json(&body);
+            req = with_body(req, &spec, path, method, &body);
         }
         let r = req.send().await.unwrap();
         id_cases += 1;
@@ -160,6 +186,13 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
                 r.status()
             ));
         }
+    }
+
+    // A signed URL of A's file, in B.
+    let (s, _, _) = app.fetch(&signed_a, None).await;
+    attempted += 1;
+    if s != StatusCode::NOT_FOUND {
+        violations.push(format!("A's signed file URL in B -> {s}"));
     }
 
     // 3. A credential carried in a body: A's refresh token in B.

@@ -7,6 +7,7 @@
 //! submodule of their area.
 #![allow(dead_code)]
 pub mod directory;
+pub mod files;
 mod otp;
 pub mod process;
 pub mod profile;
@@ -200,6 +201,16 @@ impl Builder {
         config.kv.path = dir.path().join("kv.redb");
         config.mail.outbox_dir = dir.path().join("outbox");
         config.sms.outbox_dir = dir.path().join("sms-outbox");
+        config.files.dir = dir.path().join("files");
+        // TEST_S3_URL: an S3-compatible server (the test command starts moto); files go
+        // there, in a bucket of this run, unless the test chose its own store.
+        if config.files.store == "local" {
+            if let Ok(url) = std::env::var("TEST_S3_URL") {
+                if !url.is_empty() {
+                    files::use_s3(&mut config, &url).await;
+                }
+            }
+        }
         let clock = Clock::system();
         let db = Db::connect(&db_url, 8)
             .await

@@ -46,3 +46,30 @@ pub fn example_body(spec: &Value, path: &str, method: &Method) -> Option<Value> 
     let schema = content.values().next()?["schema"].clone();
     (!schema.is_null()).then(|| example(spec, &schema))
 }
+
+/// Whether the operation takes a multipart form (a file upload).
+pub fn is_multipart(spec: &Value, path: &str, method: &Method) -> bool {
+    spec["paths"][path][method.as_str().to_lowercase()]["requestBody"]["content"]
+        .get("multipart/form-data")
+        .is_some()
+}
+
+/// `rb` with the body the operation takes: `json` for a JSON operation, a form with a
+/// small PNG as `file` for an upload (so a check before the body is what answers).
+pub fn with_body(
+    rb: reqwest::RequestBuilder,
+    spec: &Value,
+    path: &str,
+    method: &Method,
+    json: &Value,
+) -> reqwest::RequestBuilder {
+    if is_multipart(spec, path, method) {
+        let part = reqwest::multipart::Part::bytes(super::files::png(2, 2))
+            .file_name("p.png")
+            .mime_str("image/png")
+            .unwrap();
+        rb.multipart(reqwest::multipart::Form::new().part("file", part))
+    } else {
+        rb.json(json)
+    }
+}
