@@ -125,7 +125,10 @@ impl AppState {
             sec.token_cache_secs,
         );
         let sessions = SessionService::new(kv.clone(), clock.clone(), tokens);
-        let flocks = FlockService::new(db.clone(), clock.clone(), signing.clone());
+        let file_store = crate::infra::files::FileStore::from_config(&config.files)
+            .map_err(StartError::Config)?;
+        let flocks = FlockService::new(db.clone(), clock.clone(), signing.clone())
+            .with_file_store(file_store.clone());
         let api_keys = ApiKeyService::new(db.clone(), clock.clone(), config.platform.key.clone());
         let limits = Limits::new(kv.clone(), clock.clone());
         let login_throttle = LoginThrottle::new(
@@ -139,8 +142,6 @@ impl AppState {
         let composer = MailComposer::new(&config.http.public_url)
             .map_err(|e| StartError::Config(e.to_string()))?;
         let schemas = Schemas::new(db.clone());
-        let file_store = crate::infra::files::FileStore::from_config(&config.files)
-            .map_err(StartError::Config)?;
         let file_workers = match config.files.workers {
             0 => std::thread::available_parallelism().map_or(1, |n| (n.get() / 2).max(1)),
             n => n,

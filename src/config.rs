@@ -59,7 +59,7 @@ impl Default for FilesConfig {
             s3_secret_access_key: None,
             max_upload_bytes: 25 * 1024 * 1024,
             workers: 0,
-            queue: 64,
+            queue: 16,
             url_ttl_secs: 3600,
         }
     }

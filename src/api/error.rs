@@ -434,7 +434,7 @@ impl From<crate::domain::files::FileError> for ApiError {
             FileError::TooMany { max } => ApiError::Conflict(Json(ErrorBody::new(
                 "too_many_files",
                 format!("a user holds at most {max} files in this flock"),
-                None,
+                Some("file"),
             ))),
             FileError::TooLarge { max } => ApiError::PayloadTooLarge(Json(ErrorBody::new(
                 "file_too_large",

@@ -246,14 +246,26 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
         .await
 }
 
+/// A file upload or replacement: `POST …/files` or `PUT …/files/{id}` under a tenant
+/// (not `…/files/order`, a JSON body, nor a flock whose slug happens to hold "files").
+fn is_upload(method: &poem::http::Method, path: &str) -> bool {
+    if !path.starts_with("/api/v1/") {
+        return false;
+    }
+    let mut segs = path.trim_end_matches('/').rsplit('/');
+    let (last, before) = (segs.next().unwrap_or(""), segs.next().unwrap_or(""));
+    match *method {
+        poem::http::Method::POST => last == "files" && path.matches('/').count() >= 5,
+        poem::http::Method::PUT => before == "files" && last != "order",
+        _ => false,
+    }
+}
+
 /// Refuses a declared body over the limit; caps an undeclared (chunked) one.
 /// `Some(answer)` when the request is refused.
 fn limit_body(req: &mut Request, state: Option<&FrameState>) -> Option<Response> {
     let config = &state?.0.config;
-    let upload = matches!(
-        *req.method(),
-        poem::http::Method::POST | poem::http::Method::PUT
-    ) && req.uri().path().contains("/files");
+    let upload = is_upload(req.method(), req.uri().path());
     let limit = if upload {
         config.upload_limit
     } else {
@@ -265,6 +277,14 @@ fn limit_body(req: &mut Request, state: Option<&FrameState>) -> Option<Response>
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<usize>().ok());
     match declared {
+        Some(n) if n > limit && upload => Some(
+            ApiError::PayloadTooLarge(Json(ErrorBody::new(
+                "file_too_large",
+                format!("uploads are at most {limit} bytes on this deployment"),
+                Some("file"),
+            )))
+            .into_response(),
+        ),
         Some(n) if n > limit => Some(error_response(poem::Error::from_status(
             StatusCode::PAYLOAD_TOO_LARGE,
         ))),
@@ -442,5 +462,26 @@ mod tests {
         assert_eq!(tenant_slug("/api/v1/acme"), Some("acme"));
         assert_eq!(tenant_slug("/api/v1/"), None);
         assert_eq!(tenant_slug("/platform/v1/flocks"), None);
+    }
+}
+
+#[cfg(test)]
+mod upload_tests {
+    use super::is_upload;
+    use poem::http::Method;
+
+    #[test]
+    fn only_upload_routes_take_the_upload_limit() {
+        assert!(is_upload(&Method::POST, "/api/v1/acme/user/files"));
+        assert!(is_upload(
+            &Method::POST,
+            "/api/v1/acme/directory/users/u/files"
+        ));
+        assert!(is_upload(&Method::PUT, "/api/v1/acme/user/files/0190"));
+        assert!(!is_upload(&Method::PUT, "/api/v1/acme/user/files/order"));
+        assert!(!is_upload(&Method::POST, "/api/v1/files-co/user/auth"));
+        assert!(!is_upload(&Method::POST, "/api/v1/files"));
+        assert!(!is_upload(&Method::GET, "/api/v1/acme/user/files"));
+        assert!(!is_upload(&Method::POST, "/platform/v1/flocks/files"));
     }
 }

@@ -4,7 +4,10 @@ use crate::ids::UserId;
 use chrono::{DateTime, Utc};
 use entity::user_file;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -28,9 +31,24 @@ pub enum Added {
     Done(FileRow),
     /// The user already holds the flock's maximum.
     Full,
+    /// The account is gone (erased meanwhile).
+    Gone,
 }
 
 impl FlockDb<'_> {
+    /// Locks the user's row until `txn` ends (PostgreSQL `FOR UPDATE`; on SQLite the
+    /// write transaction holds the database already), so a user's file writes and their
+    /// erasure take turns; whether the account is live.
+    async fn lock_holder(&self, txn: &DatabaseTransaction, user: UserId) -> DbResult<bool> {
+        let row = self
+            .find::<entity::user::Entity>()
+            .filter(entity::user::Column::Id.eq(user.0))
+            .lock_exclusive()
+            .one(txn)
+            .await?;
+        Ok(row.is_some_and(|u| u.status != "deleted"))
+    }
+
     /// Adds a file at the end of the user's list, unless they hold `max` already (counted
     /// in the same write transaction, so parallel uploads cannot pass the cap).
     pub async fn file_add(
@@ -42,6 +60,10 @@ impl FlockDb<'_> {
         now: DateTime<Utc>,
     ) -> DbResult<Added> {
         let txn = self.db.write().await?;
+        if !self.lock_holder(&txn, user).await? {
+            txn.rollback().await?;
+            return Ok(Added::Gone);
+        }
         let held = self
             .find::<user_file::Entity>()
             .filter(user_file::Column::UserId.eq(user.0))
@@ -127,6 +149,10 @@ impl FlockDb<'_> {
         now: DateTime<Utc>,
     ) -> DbResult<Option<(FileRow, FileRow)>> {
         let txn = self.db.write().await?;
+        if !self.lock_holder(&txn, user).await? {
+            txn.rollback().await?;
+            return Ok(None);
+        }
         let Some(old) = self
             .find::<user_file::Entity>()
             .filter(user_file::Column::UserId.eq(user.0))
@@ -174,6 +200,7 @@ impl FlockDb<'_> {
     /// Deletes a file's row; the row it was, if any.
     pub async fn file_delete(&self, user: UserId, id: Uuid) -> DbResult<Option<FileRow>> {
         let txn = self.db.write().await?;
+        self.lock_holder(&txn, user).await?;
         let Some(old) = self
             .find::<user_file::Entity>()
             .filter(user_file::Column::UserId.eq(user.0))
@@ -202,6 +229,7 @@ impl FlockDb<'_> {
         now: DateTime<Utc>,
     ) -> DbResult<bool> {
         let txn = self.db.write().await?;
+        self.lock_holder(&txn, user).await?;
         let held = self
             .find::<user_file::Entity>()
             .filter(user_file::Column::UserId.eq(user.0))

@@ -102,49 +102,48 @@ pub fn prepare(
     let mut img = DynamicImage::from_decoder(decoder)
         .map_err(|e| bad_image(format!("the image cannot be decoded: {e}")))?;
     img.apply_orientation(orientation);
-    let turned = orientation != image::metadata::Orientation::NoTransforms;
-    let original = if turned && format == ImageFormat::Jpeg {
-        // The orientation lived in the EXIF block that goes: bake it into the pixels.
-        encode(&img, true)?.1
-    } else {
-        strip_metadata(bytes, format)?
-    };
-    let renditions = ["s", "m", "l"]
-        .into_iter()
-        .zip(sizes)
-        .map(|(name, edge)| {
-            let r = if img.width().max(img.height()) > edge {
-                img.resize(edge, edge, image::imageops::FilterType::Triangle)
-            } else {
-                img.clone()
-            };
-            let (content_type, bytes) = encode(&r, format == ImageFormat::Jpeg)?;
-            Ok(Rendition {
-                name,
-                content_type,
-                width: r.width(),
-                height: r.height(),
-                bytes,
-            })
-        })
-        .collect::<Result<Vec<_>, Invalid>>()?;
+    // The original is re-encoded from the pixels, so nothing of the upload but the image
+    // survives: no EXIF, XMP or IPTC block, wherever it hid (between progressive scans,
+    // in an appended second image, after the end marker), and the orientation is in the
+    // pixels. JPEG stays JPEG (quality 92); other images become PNG (lossless).
+    let jpeg = format == ImageFormat::Jpeg;
+    let (content_type, original) = encode(&img, jpeg, 92)?;
+    // Each rendition from the next larger one, by area averaging: no full-size float
+    // buffer, whatever the original's size.
+    let mut renditions = Vec::with_capacity(3);
+    let mut source = img;
+    let (width, height) = (source.width(), source.height());
+    for (name, edge) in [("l", sizes[2]), ("m", sizes[1]), ("s", sizes[0])] {
+        if source.width().max(source.height()) > edge {
+            source = source.thumbnail(edge, edge);
+        }
+        // Renditions: JPEG unless there is transparency to keep.
+        let (content_type, bytes) = encode(&source, jpeg || !source.color().has_alpha(), 85)?;
+        renditions.push(Rendition {
+            name,
+            content_type,
+            width: source.width(),
+            height: source.height(),
+            bytes,
+        });
+    }
+    renditions.reverse();
     Ok(Prepared {
         content_type,
         original,
-        width: Some(img.width()),
-        height: Some(img.height()),
+        width: Some(width),
+        height: Some(height),
         renditions,
     })
 }
 
-/// JPEG (quality 85) for an opaque image, PNG where there is transparency; neither
-/// carries metadata.
-fn encode(img: &DynamicImage, jpeg: bool) -> Result<(&'static str, Bytes), Invalid> {
+/// JPEG at `quality`, or PNG; neither carries metadata.
+fn encode(img: &DynamicImage, jpeg: bool, quality: u8) -> Result<(&'static str, Bytes), Invalid> {
     let mut out = Vec::new();
     let internal = |e: image::ImageError| Invalid::new("invalid_image", "file", e.to_string());
-    if jpeg || !img.color().has_alpha() {
+    if jpeg {
         let rgb = img.to_rgb8();
-        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 85)
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, quality)
             .encode_image(&rgb)
             .map_err(internal)?;
         Ok(("image/jpeg", Bytes::from(out)))
@@ -152,42 +151,6 @@ fn encode(img: &DynamicImage, jpeg: bool) -> Result<(&'static str, Bytes), Inval
         img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
             .map_err(internal)?;
         Ok(("image/png", Bytes::from(out)))
-    }
-}
-
-/// The original without EXIF, XMP, IPTC or text chunks (where GPS positions, camera
-/// serials and names hide), the pixels untouched.
-fn strip_metadata(bytes: Bytes, format: ImageFormat) -> Result<Bytes, Invalid> {
-    use img_parts::ImageEXIF;
-    let unreadable = |e: img_parts::Error| bad_image(format!("the image cannot be read: {e}"));
-    match format {
-        ImageFormat::Jpeg => {
-            let mut j = img_parts::jpeg::Jpeg::from_bytes(bytes).map_err(unreadable)?;
-            // APP1: EXIF and XMP; APP13: IPTC; COM: comments. ICC (APP2) stays.
-            for m in [
-                img_parts::jpeg::markers::APP1,
-                img_parts::jpeg::markers::APP13,
-                img_parts::jpeg::markers::COM,
-            ] {
-                j.remove_segments_by_marker(m);
-            }
-            Ok(j.encoder().bytes())
-        }
-        ImageFormat::Png => {
-            let mut p = img_parts::png::Png::from_bytes(bytes).map_err(unreadable)?;
-            for kind in [*b"eXIf", *b"tEXt", *b"iTXt", *b"zTXt", *b"tIME"] {
-                p.remove_chunks_by_type(kind);
-            }
-            Ok(p.encoder().bytes())
-        }
-        ImageFormat::WebP => {
-            let mut w = img_parts::webp::WebP::from_bytes(bytes).map_err(unreadable)?;
-            w.set_exif(None);
-            w.remove_chunks_by_id(*b"XMP ");
-            Ok(w.encoder().bytes())
-        }
-        // GIF carries no EXIF; comment extensions are rare and harmless to keep.
-        _ => Ok(bytes),
     }
 }
 

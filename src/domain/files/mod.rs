@@ -251,14 +251,20 @@ impl FileService {
         if !limits.content_types.iter().any(|t| t == sniffed) {
             return Err(FileError::TypeNotAllowed { sniffed });
         }
-        let name = image::clean_name(up.name.as_deref(), sniffed);
+
         let sizes = [limits.rendition_s, limits.rendition_m, limits.rendition_l];
-        let bytes = up.bytes;
+        let (bytes, up_name) = (up.bytes, up.name);
         let prepared = self
             .pool
             .run(move || image::prepare(bytes, sniffed, sizes))
             .await
-            .map_err(|_| FileError::Busy)??;
+            .map_err(|e| match e {
+                pool::PoolError::Full => FileError::Busy,
+                pool::PoolError::Crashed => {
+                    tracing::error!(content_type = sniffed, "an image decoder panicked");
+                    Invalid::new("invalid_image", "file", "the image cannot be decoded").into()
+                }
+            })??;
         let renditions: Vec<RenditionMeta> = prepared
             .renditions
             .iter()
@@ -270,7 +276,8 @@ impl FileService {
             })
             .collect();
         let meta = FileMeta {
-            name,
+            // The extension of what is stored (a GIF or WebP is stored as PNG).
+            name: image::clean_name(up_name.as_deref(), prepared.content_type),
             content_type: prepared.content_type.to_owned(),
             size: prepared.original.len() as i64,
             width: prepared.width.map(|w| w as i32),
@@ -325,6 +332,10 @@ impl FileService {
             Ok(Added::Full) => {
                 self.store.delete_prefix(&base).await?;
                 Err(FileError::TooMany { max })
+            }
+            Ok(Added::Gone) => {
+                self.store.delete_prefix(&base).await?;
+                Err(FileError::UserNotFound)
             }
             Err(e) => {
                 let _ = self.store.delete_prefix(&base).await;

@@ -14,9 +14,13 @@ pub struct Pool {
     jobs: SyncSender<Job>,
 }
 
-/// The pool is full: every worker is busy and the queue holds as many as it may.
 #[derive(Debug)]
-pub struct Full;
+pub enum PoolError {
+    /// Every worker is busy and the queue holds as many as it may.
+    Full,
+    /// The job panicked (a decoder choking on a hostile file); the worker lives on.
+    Crashed,
+}
 
 impl Pool {
     /// `workers` threads; up to `queue` jobs wait for one.
@@ -49,14 +53,14 @@ impl Pool {
     pub async fn run<T: Send + 'static>(
         &self,
         f: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, Full> {
+    ) -> Result<T, PoolError> {
         let (tx, rx) = oneshot::channel();
         let job: Job = Box::new(move || {
             let _ = tx.send(f());
         });
         match self.jobs.try_send(job) {
-            Ok(()) => rx.await.map_err(|_| Full),
-            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => Err(Full),
+            Ok(()) => rx.await.map_err(|_| PoolError::Crashed),
+            Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => Err(PoolError::Full),
         }
     }
 }

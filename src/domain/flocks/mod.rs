@@ -170,6 +170,8 @@ pub struct FlockService {
     signing: SigningKeys,
     /// slug → flock (or None for an unknown slug), so each request costs no query.
     cache: Cache<String, Option<Arc<Flock>>>,
+    /// Deleting a flock deletes its users' files.
+    files: Option<crate::infra::files::FileStore>,
 }
 
 fn validate_name(name: &str) -> Result<String, Invalid> {
@@ -194,6 +196,7 @@ impl FlockService {
                 .max_capacity(10_000)
                 .time_to_live(Duration::from_secs(10))
                 .build(),
+            files: None,
         }
     }
 
@@ -285,8 +288,21 @@ impl FlockService {
         Ok(Flock::from_row(row)?)
     }
 
+    pub fn with_file_store(mut self, files: crate::infra::files::FileStore) -> Self {
+        self.files = Some(files);
+        self
+    }
+
+    /// Deletes the flock and everything it owns: its users' file bytes first (a store
+    /// that is down stops the deletion rather than leave them behind), then the rows.
     pub async fn delete(&self, slug: &str) -> Result<(), FlockError> {
         let flock = self.get(slug).await?;
+        if let Some(files) = &self.files {
+            files
+                .delete_prefix(&flock.id.to_string())
+                .await
+                .map_err(InfraError::from)?;
+        }
         self.db.flock_delete(flock.id).await?;
         self.cache.invalidate(slug);
         self.signing.forget(flock.id);

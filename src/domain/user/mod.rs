@@ -326,6 +326,16 @@ impl UserService {
         Ok(())
     }
 
+    /// After the rows went: bytes an upload stored while the erasure ran (its row was
+    /// then refused, or deleted with the others). Best effort: the erasure is done.
+    pub(super) async fn sweep_files(&self, flock: FlockId, id: UserId) {
+        if let Some(f) = &self.files {
+            if let Err(e) = f.erase(flock, id).await {
+                tracing::warn!(error = %e, "sweeping an erased user's files failed");
+            }
+        }
+    }
+
     fn scoped(&self, flock: FlockId) -> FlockDb<'_> {
         self.db.scoped(flock)
     }

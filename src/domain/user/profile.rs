@@ -68,6 +68,7 @@ impl UserService {
         self.scoped(flock.id)
             .user_anonymise(id, self.clock.now())
             .await?;
+        self.sweep_files(flock.id, id).await;
         self.sessions.end_all(flock.id, id, None).await?;
         Ok(())
     }
@@ -115,6 +116,7 @@ impl UserService {
             // Deleted means anonymised (GDPR): the personal data goes with the status.
             self.erase_files(flock.id, id).await?;
             db.user_anonymise(id, self.clock.now()).await?;
+            self.sweep_files(flock.id, id).await;
         } else {
             db.user_set_status(id, to.as_str(), self.clock.now())
                 .await?;

@@ -463,3 +463,72 @@ async fn a_store_that_is_down_answers_503_and_changes_nothing() {
     let (s, _) = app.me("acme", &token).await;
     assert_eq!(s, StatusCode::OK, "the account is still there, signed in");
 }
+
+#[tokio::test]
+async fn deleting_a_flock_deletes_its_files_and_no_other_flocks() {
+    let app = TestApp::spawn().await;
+    let (_f, token, _) = setup(&app).await;
+    app.create_flock("other").await;
+    let other = app.user_token("other", "bob@example.com").await;
+    for (flock, t) in [("acme", &token), ("other", &other)] {
+        let (s, _) = app
+            .upload(
+                Method::POST,
+                &format!("/api/v1/{flock}/user/files"),
+                Credential::Bearer(t),
+                png(6, 6),
+                "p.png",
+                "image/png",
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED);
+    }
+    let acme = app.state.flocks.get("acme").await.unwrap();
+    let other_flock = app.state.flocks.get("other").await.unwrap();
+    let store = app.state.files.store();
+    assert!(store.count_under(&acme.id.to_string()).await.unwrap() > 0);
+    let r = app
+        .platform(Method::DELETE, "/platform/v1/flocks/acme")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_success(), "{}", r.status());
+    let left = store.count_under(&acme.id.to_string()).await.unwrap();
+    let kept = store
+        .count_under(&other_flock.id.to_string())
+        .await
+        .unwrap();
+    println!("after deleting a flock: {left} of its objects left, {kept} of another kept");
+    assert_eq!(left, 0);
+    assert_eq!(kept, 4, "the other flock's original and three renditions");
+}
+
+#[tokio::test]
+async fn metadata_hidden_after_the_image_does_not_survive_either() {
+    let app = TestApp::spawn().await;
+    let (_f, token, _) = setup(&app).await;
+    // A JPEG with a second EXIF block (GPS) appended after its end marker, as some
+    // cameras append a second image.
+    let mut photo = jpeg_with_gps(64, 48);
+    photo.extend_from_slice(b"\xFF\xD8\xFF\xE1\x00\x40Exif\x00\x00");
+    photo.extend_from_slice(&crate::helpers::files::exif_with_gps());
+    let (s, file) = app
+        .upload(
+            Method::POST,
+            MINE,
+            Credential::Bearer(&token),
+            photo,
+            "a.jpg",
+            "image/jpeg",
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{file}");
+    let (s, _, original) = app
+        .fetch(file["paths"]["original"].as_str().unwrap(), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        !carries_exif(&original),
+        "no EXIF block anywhere in the stored bytes"
+    );
+}
