@@ -49,7 +49,7 @@ sign_in() {
 # Operations that end the fuzzing user's session (or the user) would turn every later
 # bearer call into a 401: they run in a second pass, with a fresh token.
 ENDERS=(sign_out sign_out_everywhere revoke_session delete_current_user end_cookie_session change_password users_update
-        users_status users_access)
+        users_set_status users_set_access)
 
 run() { # $1: token; the rest: st options
     local token=$1; shift

@@ -128,7 +128,7 @@ impl AppState {
         let file_store = crate::infra::files::FileStore::from_config(&config.files)
             .map_err(StartError::Config)?;
         let flocks = FlockService::new(db.clone(), clock.clone(), signing.clone())
-            .with_file_store(file_store.clone());
+            .with_file_store(file_store.clone(), config.files.max_upload_bytes as u64);
         let api_keys = ApiKeyService::new(db.clone(), clock.clone(), config.platform.key.clone());
         let limits = Limits::new(kv.clone(), clock.clone());
         let login_throttle = LoginThrottle::new(

@@ -172,6 +172,8 @@ pub struct FlockService {
     cache: Cache<String, Option<Arc<Flock>>>,
     /// Deleting a flock deletes its users' files.
     files: Option<crate::infra::files::FileStore>,
+    /// The deployment's largest upload: a flock's `files.max_bytes` stays under it.
+    max_upload: u64,
 }
 
 fn validate_name(name: &str) -> Result<String, Invalid> {
@@ -197,6 +199,7 @@ impl FlockService {
                 .time_to_live(Duration::from_secs(10))
                 .build(),
             files: None,
+            max_upload: u64::MAX,
         }
     }
 
@@ -209,7 +212,7 @@ impl FlockService {
     ) -> Result<(Flock, String), FlockError> {
         let slug = FlockSlug::parse(slug).map_err(FlockError::Invalid)?;
         let name = validate_name(name.unwrap_or(slug.as_str())).map_err(FlockError::Invalid)?;
-        settings.validate().map_err(FlockError::Invalid)?;
+        self.check(&settings)?;
         let now = self.clock.now();
         let flock = Flock {
             id: FlockId::new(),
@@ -276,7 +279,7 @@ impl FlockService {
             next.name = validate_name(&name).map_err(FlockError::Invalid)?;
         }
         if let Some(settings) = patch.settings {
-            settings.validate().map_err(FlockError::Invalid)?;
+            self.check(&settings)?;
             next.settings = settings;
         }
         if let Some(status) = patch.status {
@@ -288,9 +291,30 @@ impl FlockService {
         Ok(Flock::from_row(row)?)
     }
 
-    pub fn with_file_store(mut self, files: crate::infra::files::FileStore) -> Self {
+    pub fn with_file_store(
+        mut self,
+        files: crate::infra::files::FileStore,
+        max_upload: u64,
+    ) -> Self {
         self.files = Some(files);
+        self.max_upload = max_upload;
         self
+    }
+
+    /// The settings' own rules, and the deployment's upload limit.
+    fn check(&self, settings: &FlockSettings) -> Result<(), FlockError> {
+        settings.validate().map_err(FlockError::Invalid)?;
+        if settings.files.max_bytes > self.max_upload {
+            return Err(FlockError::Invalid(Invalid::new(
+                "invalid_setting",
+                "settings.files.max_bytes",
+                format!(
+                    "at most the deployment's upload limit, {} bytes",
+                    self.max_upload
+                ),
+            )));
+        }
+        Ok(())
     }
 
     /// Deletes the flock and everything it owns: its users' file bytes first (a store

@@ -209,8 +209,18 @@ async fn bombs_lies_and_files_over_the_limits_are_refused_and_store_nothing() {
     let (_, list) = app.as_user(Method::GET, MINE, &token, None).await;
     assert_eq!(list["files"].as_array().unwrap().len(), 1);
 
-    // Bad settings are named.
+    // Bad settings are named; a flock's limit stays under the deployment's (25 MiB).
+    let (s, _) = set_files(&app, json!({"max_bytes": 25 * 1024 * 1024})).await;
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "the deployment's limit itself is allowed"
+    );
     for (files, field) in [
+        (
+            json!({"max_bytes": 25 * 1024 * 1024 + 1}),
+            "settings.files.max_bytes",
+        ),
         (
             json!({"content_types": ["text/html"]}),
             "settings.files.content_types",
