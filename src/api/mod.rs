@@ -91,6 +91,7 @@ pub type Apis = (
     (
         profile::ProfileApi,
         profile::PlatformProfileApi,
+        addresses::MyAddressesApi,
         addresses::AddressesApi,
         files::FilesApi,
     ),
@@ -170,6 +171,9 @@ pub fn service(s: &ApiServices) -> OpenApiService<Apis, ()> {
                 profile::PlatformProfileApi {
                     profile: s.profile.clone(),
                     flocks: s.flocks.clone(),
+                },
+                addresses::MyAddressesApi {
+                    addresses: s.addresses.clone(),
                 },
                 addresses::AddressesApi {
                     addresses: s.addresses.clone(),

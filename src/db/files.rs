@@ -46,7 +46,7 @@ impl FlockDb<'_> {
             .lock_exclusive()
             .one(txn)
             .await?;
-        Ok(row.is_some_and(|u| u.status != "deleted"))
+        Ok(row.as_ref().is_some_and(super::user::is_live))
     }
 
     /// Adds a file at the end of the user's list, unless they hold `max` already (counted

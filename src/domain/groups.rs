@@ -136,9 +136,10 @@ impl GroupService {
 
     /// A user of this flock that may be grouped (not deleted).
     async fn member(&self, flock: &Flock, user: UserId) -> Result<(), GroupError> {
-        match self.db.scoped(flock.id).user(user).await? {
-            Some(r) if r.status != "deleted" => Ok(()),
-            _ => Err(GroupError::UserNotFound),
+        if self.db.scoped(flock.id).user_is_live(user).await? {
+            Ok(())
+        } else {
+            Err(GroupError::UserNotFound)
         }
     }
 

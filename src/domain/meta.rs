@@ -91,9 +91,10 @@ impl MetaService {
 
     /// A user of this flock that may hold meta (not deleted).
     async fn holder(&self, flock: &Flock, user: UserId) -> Result<(), MetaError> {
-        match self.db.scoped(flock.id).user(user).await? {
-            Some(r) if r.status != "deleted" => Ok(()),
-            _ => Err(MetaError::UserNotFound),
+        if self.db.scoped(flock.id).user_is_live(user).await? {
+            Ok(())
+        } else {
+            Err(MetaError::UserNotFound)
         }
     }
 

@@ -20,7 +20,8 @@ impl From<object_store::Error> for StoreError {
     }
 }
 
-#[derive(Clone, Debug)]
+/// No `Debug`: the S3 client holds its credentials.
+#[derive(Clone)]
 pub struct FileStore {
     inner: Arc<dyn ObjectStore>,
 }

@@ -143,6 +143,12 @@ impl FlockDb<'_> {
             .await?)
     }
 
+    /// Whether `id` is an account of this flock that is not erased: one that may hold
+    /// data (meta, groups, profile values, addresses, files).
+    pub async fn user_is_live(&self, id: UserId) -> DbResult<bool> {
+        Ok(self.user(id).await?.as_ref().is_some_and(is_live))
+    }
+
     /// [`Self::user`] through the short-lived user cache (the hot path of `GET /user`).
     pub async fn user_cached(&self, id: UserId) -> DbResult<Option<UserRow>> {
         if let Some(row) = self.db.users.get(&(self.flock, id)) {
@@ -412,4 +418,9 @@ impl FlockDb<'_> {
         self.forget_user(id);
         Ok(())
     }
+}
+
+/// An account that is not erased (`deleted` means anonymised).
+pub fn is_live(row: &UserRow) -> bool {
+    row.status != "deleted"
 }

@@ -164,9 +164,10 @@ impl FileService {
 
     /// An account of this flock that is not anonymised.
     async fn holder(&self, flock: &Flock, user: UserId) -> Result<(), FileError> {
-        match self.db.scoped(flock.id).user(user).await? {
-            Some(u) if u.status != "deleted" => Ok(()),
-            _ => Err(FileError::UserNotFound),
+        if self.db.scoped(flock.id).user_is_live(user).await? {
+            Ok(())
+        } else {
+            Err(FileError::UserNotFound)
         }
     }
 

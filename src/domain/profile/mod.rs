@@ -230,9 +230,10 @@ impl ProfileService {
 
     /// An account of this flock that is not anonymised.
     async fn holder(&self, flock: FlockId, user: crate::ids::UserId) -> Result<(), ProfileError> {
-        match self.db.scoped(flock).user(user).await? {
-            Some(u) if u.status != "deleted" => Ok(()),
-            _ => Err(ProfileError::UserNotFound),
+        if self.db.scoped(flock).user_is_live(user).await? {
+            Ok(())
+        } else {
+            Err(ProfileError::UserNotFound)
         }
     }
 }
