@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fold test runner: installs what is missing, starts a throwaway PostgreSQL,
+# Fold test runner: installs what is missing (PostgreSQL, Redis, moto, Node.js and the
+# oidc-provider package the federation tests start), starts a throwaway PostgreSQL,
 # Redis and S3-compatible server (moto) on free loopback ports, builds, runs the
 # test suite against the embedded backends (files in a local directory) and
 # against PostgreSQL + Redis + S3, then validates the committed OpenAPI spec and
@@ -53,6 +54,21 @@ fi
 if ! python3 -c 'import moto.server, flask' >/dev/null 2>&1; then
     echo "installing: moto[server] (pip)"
     python3 -m pip install --quiet --disable-pip-version-check 'moto[server]'
+fi
+# A real OpenID Connect provider for the federation tests (oidc-provider from npm,
+# tests/oidc/provider.mjs; the tests start it themselves).
+if [[ -z "${FOLD_TEST_DRY:-}" ]]; then
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        echo "installing: nodejs npm (apt-get)"
+        apt_log="$(mktemp)"
+        { apt-get update -qq && apt-get install -y -qq nodejs npm; } >"$apt_log" 2>&1 \
+            || { tail -n 50 "$apt_log" >&2; die "apt-get install nodejs npm failed"; }
+        rm -f "$apt_log"
+    fi
+    if [[ ! -d tests/oidc/node_modules/oidc-provider ]]; then
+        echo "installing: oidc-provider (npm ci in tests/oidc)"
+        (cd tests/oidc && npm ci --silent --no-audit --no-fund) || die "npm ci in tests/oidc failed"
+    fi
 fi
 echo "ok"
 

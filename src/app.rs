@@ -5,6 +5,7 @@ use crate::db::Db;
 use crate::domain::addresses::AddressService;
 use crate::domain::api_keys::ApiKeyService;
 use crate::domain::directory::DirectoryService;
+use crate::domain::federation::{FederationService, FederationTimes, ProviderKeys};
 use crate::domain::files::{FileService, FileUrls};
 use crate::domain::flocks::FlockService;
 use crate::domain::groups::GroupService;
@@ -59,6 +60,7 @@ pub struct Services {
     pub profile: ProfileService,
     pub addresses: AddressService,
     pub files: FileService,
+    pub federation: FederationService,
     /// Delivers the durable mail outbox (`start_workers` runs it in the background).
     pub mail_worker: MailWorker,
 }
@@ -179,6 +181,34 @@ impl AppState {
             sec.otp_secret.clone(),
         );
         let signin = SignInService::new(users.clone(), otp.clone(), sessions.clone());
+        let fed = &config.federation;
+        let outbound = crate::infra::outbound::Outbound::new(
+            fed.allow_private_networks,
+            Duration::from_secs(fed.http_timeout_secs.clamp(1, 60)),
+            fed.rewrite.clone(),
+        )
+        .map_err(|e| StartError::Config(format!("federation: {e}")))?;
+        let federation = FederationService::new(
+            db.clone(),
+            kv.clone(),
+            clock.clone(),
+            crate::infra::sealed::Sealer::new(kv.clone(), sec.secret_key.clone()),
+            outbound.clone(),
+            ProviderKeys::new(
+                outbound,
+                clock.clone(),
+                fed.jwks_refetch_secs,
+                fed.jwks_default_ttl_secs,
+            ),
+            users.clone(),
+            signin.clone(),
+            FederationTimes {
+                public_url: config.http.public_url.clone(),
+                state_ttl: Duration::from_secs(fed.state_ttl_secs.clamp(60, 3600)),
+                exchange_ttl: Duration::from_secs(fed.exchange_ttl_secs.clamp(10, 600)),
+                leeway_secs: fed.leeway_secs.min(600) as i64,
+            },
+        );
         let cursors = Cursors::new(signing.clone());
         let directory =
             DirectoryService::new(db.clone(), clock.clone(), users.clone(), cursors.clone());
@@ -220,6 +250,7 @@ impl AppState {
             profile,
             addresses,
             files,
+            federation,
             mail_worker,
         })))
     }
@@ -263,6 +294,7 @@ impl AppState {
             profile: self.profile.clone(),
             addresses: self.addresses.clone(),
             files: self.files.clone(),
+            federation: self.federation.clone(),
             probes: api::ops::Probes {
                 db: self.db.clone(),
                 kv: self.kv.clone(),

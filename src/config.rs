@@ -19,6 +19,7 @@ pub struct Config {
     pub security: SecurityConfig,
     pub limits: LimitsConfig,
     pub files: FilesConfig,
+    pub federation: FederationConfig,
     pub log: LogConfig,
 }
 
@@ -61,6 +62,46 @@ impl Default for FilesConfig {
             workers: 0,
             queue: 16,
             url_ttl_secs: 3600,
+        }
+    }
+}
+
+/// Sign-in through identity providers (Google, Apple, OpenID Connect, OAuth 2).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct FederationConfig {
+    /// Let provider URLs reach loopback and private networks (and plain http). Off by
+    /// default: a flock administrator must not make Fold call the cloud metadata service
+    /// or an internal admin port.
+    pub allow_private_networks: bool,
+    /// Timeout of one call to a provider, in seconds.
+    pub http_timeout_secs: u64,
+    /// URL prefixes rewritten before Fold calls them or sends a browser there (an egress
+    /// proxy; the tests' stand-ins for Google and Apple). Issuers are never rewritten.
+    pub rewrite: std::collections::BTreeMap<String, String>,
+    /// An unknown key id in a token refetches the provider's keys at most this often.
+    pub jwks_refetch_secs: u64,
+    /// Key sets without a cache lifetime are kept this long (seconds).
+    pub jwks_default_ttl_secs: u64,
+    /// Lifetime of a code flow's state (the user's time at the provider), in seconds.
+    pub state_ttl_secs: u64,
+    /// Lifetime of the one-time exchange code handed to the portal, in seconds.
+    pub exchange_ttl_secs: u64,
+    /// Clock skew allowed on `exp`, `iat` and `nbf` of ID tokens, in seconds.
+    pub leeway_secs: u64,
+}
+
+impl Default for FederationConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_networks: false,
+            http_timeout_secs: 5,
+            rewrite: Default::default(),
+            jwks_refetch_secs: 60,
+            jwks_default_ttl_secs: 3600,
+            state_ttl_secs: 600,
+            exchange_ttl_secs: 120,
+            leeway_secs: 60,
         }
     }
 }
@@ -239,6 +280,10 @@ pub struct SecurityConfig {
     /// created once in the KV store (shared by every replica through Redis) and read
     /// from there; set it explicitly to keep codes valid across a KV wipe.
     pub otp_secret: Option<SecretString>,
+    /// Key that provider secrets are sealed with (32 bytes, base64url). Unset: a random
+    /// key created once in the KV store; set it in production so a KV wipe cannot make
+    /// stored provider secrets unreadable.
+    pub secret_key: Option<SecretString>,
     /// Password sign-in throttle: failed attempts per client IP per hour.
     pub login_ip_per_hour: u32,
     /// Password sign-in throttle: failed attempts per flock per hour.
@@ -258,6 +303,7 @@ impl Default for SecurityConfig {
             hash_queue: 256,
             token_cache_secs: 30,
             otp_secret: None,
+            secret_key: None,
             login_ip_per_hour: 1000,
             login_flock_per_hour: 100_000,
             uniform_response_ms: 250,

@@ -2,8 +2,10 @@
 pub mod address;
 pub mod address_request;
 pub mod api_key;
+pub mod federation_provider;
 pub mod flock;
 pub mod group_member;
+pub mod identity;
 pub mod mail_outbox;
 pub mod platform_key;
 pub mod profile_schema;

@@ -11,6 +11,7 @@ mod m0003_directory;
 mod m0004_profile;
 mod m0005_addresses;
 mod m0006_files;
+mod m0007_federation;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0004_profile::Migration),
             Box::new(m0005_addresses::Migration),
             Box::new(m0006_files::Migration),
+            Box::new(m0007_federation::Migration),
         ]
     }
 }

@@ -455,3 +455,35 @@ impl From<crate::domain::files::FileError> for ApiError {
         }
     }
 }
+
+impl From<crate::domain::federation::FederationError> for ApiError {
+    fn from(e: crate::domain::federation::FederationError) -> Self {
+        use crate::domain::federation::FederationError as F;
+        match e {
+            F::Invalid(i) => i.into(),
+            F::UnknownProvider => {
+                ApiError::not_found("provider_not_found", "no such provider in this flock")
+            }
+            F::Rejected(code, m) => ApiError::Unauthorized(Json(ErrorBody::new(code, m, None))),
+            F::Expired(code, m) => ApiError::bad_request(code, m, None),
+            F::Conflict(code, m) => ApiError::Conflict(Json(ErrorBody::new(code, m, None))),
+            F::Forbidden(code, m) => ApiError::forbidden(code, m),
+            F::IdentityNotFound => ApiError::not_found("identity_not_found", "no such identity"),
+            F::ProviderDown(m) => {
+                tracing::warn!(cause = %m, "identity provider unavailable");
+                ApiError::BadGateway(Json(ErrorBody::new(
+                    "provider_unavailable",
+                    "the identity provider could not be reached or answered garbage; retry later",
+                    None,
+                )))
+            }
+            F::SecretUnreadable => ApiError::unavailable(
+                "provider_secret_unreadable",
+                "the provider's stored secret cannot be opened (the sealing key changed); enter it again",
+            ),
+            F::User(u) => u.into(),
+            F::SignIn(s) => s.into(),
+            F::Infra(i) => i.into(),
+        }
+    }
+}

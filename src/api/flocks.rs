@@ -84,6 +84,52 @@ struct FlockSettingsView {
     address_types: Vec<AddressTypeView>,
     /// User files: limits and image rendition sizes.
     files: super::files::FileSettingsView,
+    /// Sign-in through providers: redirect allow-list and the managers' provider.
+    federation: FederationSettingsView,
+}
+
+/// A flock's federation settings.
+#[derive(Debug, Object)]
+#[oai(skip_serializing_if_is_none)]
+struct FederationSettingsView {
+    /// Origins a code flow may return to (`https://app.example.com`,
+    /// `http://localhost:3000`) or app schemes (`com.example.app:`).
+    redirect_origins: Vec<String>,
+    /// Whether any https URL on the registrable domain of `public_url` is allowed too.
+    public_url_domain: bool,
+    /// Secured admin login: managers sign in only through this provider.
+    manager_provider: Option<String>,
+}
+
+/// Federation settings to change; absent fields keep their value.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+struct FederationSettingsPatch {
+    /// Replaces the allowed origins (up to 50).
+    #[oai(validator(max_items = 50))]
+    redirect_origins: Option<Vec<String>>,
+    public_url_domain: Option<bool>,
+    /// A provider name; empty clears it.
+    #[oai(validator(max_length = 32))]
+    manager_provider: Option<String>,
+}
+
+impl FederationSettingsPatch {
+    fn apply(
+        self,
+        mut s: crate::domain::flocks::FederationSettings,
+    ) -> crate::domain::flocks::FederationSettings {
+        if let Some(o) = self.redirect_origins {
+            s.redirect_origins = o;
+        }
+        if let Some(b) = self.public_url_domain {
+            s.public_url_domain = b;
+        }
+        if let Some(p) = self.manager_provider {
+            s.manager_provider = (!p.is_empty()).then_some(p);
+        }
+        s
+    }
 }
 
 /// An address type.
@@ -124,6 +170,11 @@ impl From<&FlockSettings> for FlockSettingsView {
                 })
                 .collect(),
             files: (&s.files).into(),
+            federation: FederationSettingsView {
+                redirect_origins: s.federation.redirect_origins.clone(),
+                public_url_domain: s.federation.public_url_domain,
+                manager_provider: s.federation.manager_provider.clone(),
+            },
         }
     }
 }
@@ -155,6 +206,8 @@ struct FlockSettingsPatch {
     address_types: Option<Vec<AddressTypeView>>,
     /// File limits and rendition sizes to change.
     files: Option<super::files::FileSettingsPatch>,
+    /// Federation settings to change.
+    federation: Option<FederationSettingsPatch>,
 }
 
 impl FlockSettingsPatch {
@@ -182,6 +235,9 @@ impl FlockSettingsPatch {
         }
         if let Some(f) = self.files {
             s.files = f.apply(s.files);
+        }
+        if let Some(f) = self.federation {
+            s.federation = f.apply(s.federation);
         }
         if let Some(o) = self.otp {
             s.otp = o.apply(s.otp);

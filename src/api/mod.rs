@@ -4,7 +4,8 @@
 //! Areas (one file or folder each, named as in `domain/`): `ops`, `flocks` (platform
 //! operations on flocks), `api_keys`, `signing` (the JWKS), `user`, `otp`, `sessions`,
 //! `directory` (the back office's users), `meta` (user meta), `groups`, `profile` (field
-//! schema and cards), `addresses`.
+//! schema and cards), `addresses`, `files`, `federation` (provider sign-in, identities,
+//! the flock's providers).
 //! Shared parts: `frame` (the request frame and the flock of the path, [`Tenant`](frame::Tenant)),
 //! `security` (the three security schemes and cookie mode), `client_ip` (who is calling),
 //! `error` (the one error shape), `views` (wire types several areas return), `tags`.
@@ -16,6 +17,7 @@ mod api_keys;
 pub mod client_ip;
 mod directory;
 pub mod error;
+mod federation;
 mod files;
 mod flocks;
 pub mod frame;
@@ -37,6 +39,7 @@ pub use tags::ApiTags;
 use crate::domain::addresses::AddressService;
 use crate::domain::api_keys::ApiKeyService;
 use crate::domain::directory::DirectoryService;
+use crate::domain::federation::FederationService;
 use crate::domain::files::FileService;
 use crate::domain::flocks::FlockService;
 use crate::domain::groups::GroupService;
@@ -69,6 +72,7 @@ pub struct ApiServices {
     pub profile: ProfileService,
     pub addresses: AddressService,
     pub files: FileService,
+    pub federation: FederationService,
     pub probes: ops::Probes,
 }
 
@@ -94,6 +98,12 @@ pub type Apis = (
         addresses::MyAddressesApi,
         addresses::AddressesApi,
         files::FilesApi,
+    ),
+    (
+        federation::FederationApi,
+        federation::IdentitiesApi,
+        federation::IdentitiesBackOfficeApi,
+        federation::ProvidersApi,
     ),
 );
 
@@ -180,6 +190,20 @@ pub fn service(s: &ApiServices) -> OpenApiService<Apis, ()> {
                 },
                 files::FilesApi {
                     files: s.files.clone(),
+                },
+            ),
+            (
+                federation::FederationApi {
+                    federation: s.federation.clone(),
+                },
+                federation::IdentitiesApi {
+                    federation: s.federation.clone(),
+                },
+                federation::IdentitiesBackOfficeApi {
+                    federation: s.federation.clone(),
+                },
+                federation::ProvidersApi {
+                    federation: s.federation.clone(),
                 },
             ),
         ),

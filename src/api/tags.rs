@@ -29,4 +29,9 @@ pub enum ApiTags {
     Addresses,
     /// User files: uploads, image renditions, signed download URLs.
     Files,
+    /// Sign-in through providers (Google, Apple, OpenID Connect, OAuth 2): ID tokens,
+    /// the code flow, the user's identities and linking.
+    Federation,
+    /// A flock's identity providers (flock API key).
+    Providers,
 }

@@ -9,10 +9,11 @@
 //! `flocks` (flocks), `api_keys` (flock and platform API keys), `signing` (signing keys),
 //! `user` (users; `user::tokens` their one-time secrets), `directory` (the back office's
 //! lookups, updates, search and seeding of users), `meta` (user meta), `groups` (groups and
-//! members), `mail` (the outbox).
+//! members), `mail` (the outbox), `federation` (providers and identities).
 pub mod addresses;
 pub mod api_keys;
 pub mod directory;
+pub mod federation;
 pub mod files;
 pub mod flocks;
 pub mod groups;

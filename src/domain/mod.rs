@@ -2,6 +2,7 @@
 pub mod addresses;
 pub mod api_keys;
 pub mod directory;
+pub mod federation;
 pub mod files;
 pub mod flocks;
 pub mod groups;

@@ -1,10 +1,13 @@
-//! Infrastructure we own or wrap: clock, secrets, the KV store, mail, metrics.
+//! Infrastructure we own or wrap: clock, secrets (and sealing them), the KV store, mail,
+//! metrics, outbound HTTP to identity providers.
 pub mod clock;
 pub mod files;
 pub mod ip_limit;
 pub mod kv;
 pub mod mail;
 pub mod metrics;
+pub mod outbound;
+pub mod sealed;
 pub mod secret;
 pub mod sms;
 

@@ -14,6 +14,7 @@ mod helpers;
 mod api_keys;
 mod battery;
 mod directory;
+mod federation;
 mod flocks;
 mod groups;
 mod limits;

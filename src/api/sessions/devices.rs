@@ -220,6 +220,7 @@ impl DevicesApi {
             meta: client.meta(b.source),
             device_token: Some(b.device_token),
             visitor_token: b.visitor_token,
+            provider: None,
         };
         let s = self
             .signin

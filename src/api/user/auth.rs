@@ -215,6 +215,7 @@ impl UserApi {
             meta: client.meta(b.source),
             device_token: b.device_token,
             visitor_token: b.visitor_token,
+            provider: None,
         };
         let s = self
             .signin

@@ -196,6 +196,7 @@ impl FlockDb<'_> {
         token: Option<NewToken>,
         mail: Option<NewMail>,
         values: Vec<super::profile::NewValue>,
+        identity: Option<super::federation::NewIdentity>,
     ) -> DbResult<()> {
         let txn = self.db.write().await?;
         let (id, now) = (row.id, row.created_at);
@@ -203,6 +204,11 @@ impl FlockDb<'_> {
             .exec(&txn)
             .await?;
         self.profile_values_insert_on(&txn, id, values, now).await?;
+        if let Some(i) = identity {
+            entity::identity::Entity::insert(self.own(i.into_active(id)))
+                .exec(&txn)
+                .await?;
+        }
         if let Some(t) = token {
             user_token::Entity::insert(self.own(t.into_active()))
                 .exec(&txn)
@@ -404,6 +410,11 @@ impl FlockDb<'_> {
             .await?;
         self.delete::<entity::user_file::Entity>()
             .filter(entity::user_file::Column::UserId.eq(id.0))
+            .exec(&txn)
+            .await?;
+        // The provider identities go: the same Google account may sign up again.
+        self.delete::<entity::identity::Entity>()
+            .filter(entity::identity::Column::UserId.eq(id.0))
             .exec(&txn)
             .await?;
         self.delete::<user_token::Entity>()

@@ -43,7 +43,7 @@ impl NewToken {
 }
 
 /// Marks every unused token of `purpose` (every purpose when None) of the user as used.
-pub(super) async fn void<C: ConnectionTrait>(
+pub(in crate::db) async fn void<C: ConnectionTrait>(
     f: &FlockDb<'_>,
     c: &C,
     user: UserId,

@@ -167,6 +167,7 @@ impl DirectoryService {
             source,
             mail,
             profile: c.fields,
+            identity: None,
         };
         self.users.create_account(flock, account).await
     }

@@ -2,7 +2,9 @@
 //! The settings document is in `settings`.
 mod settings;
 
-pub use settings::{AddressType, EnumerationPolicy, FileSettings, FlockSettings, FILE_TYPES};
+pub use settings::{
+    AddressType, EnumerationPolicy, FederationSettings, FileSettings, FlockSettings, FILE_TYPES,
+};
 
 use super::signing::SigningKeys;
 use super::{api_keys, InfraError, Invalid};

@@ -47,6 +47,65 @@ pub struct FlockSettings {
     pub address_types: Vec<AddressType>,
     /// User files: size, count and type limits, image rendition sizes.
     pub files: FileSettings,
+    /// Sign-in through providers: where code flows may return, and the managers' rule.
+    pub federation: FederationSettings,
+}
+
+/// Federation settings of a flock.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FederationSettings {
+    /// Origins a code flow may return to (`https://app.example.com`,
+    /// `http://localhost:3000`), or an app's reverse-DNS scheme (`com.example.app:`).
+    pub redirect_origins: Vec<String>,
+    /// Also allow any https URL on the registrable domain of `public_url` (seed 000).
+    pub public_url_domain: bool,
+    /// Secured admin login: managers must sign in through this provider; their password,
+    /// one-time-code and other providers' sign-ins are refused.
+    pub manager_provider: Option<String>,
+}
+
+impl Default for FederationSettings {
+    fn default() -> Self {
+        Self {
+            redirect_origins: Vec::new(),
+            public_url_domain: true,
+            manager_provider: None,
+        }
+    }
+}
+
+impl FederationSettings {
+    fn validate(&self) -> Result<(), Invalid> {
+        if self.redirect_origins.len() > 50
+            || !self
+                .redirect_origins
+                .iter()
+                .all(|o| crate::domain::federation::check_origin_entry(o))
+        {
+            return Err(Invalid::new(
+                "invalid_setting",
+                "settings.federation.redirect_origins",
+                "up to 50 origins such as https://app.example.com (no path) or app schemes such as com.example.app:",
+            ));
+        }
+        if let Some(p) = &self.manager_provider {
+            let mut b = p.bytes();
+            let ok = matches!(b.next(), Some(c) if c.is_ascii_lowercase())
+                && p.len() <= 32
+                && b.all(|c| {
+                    c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_'
+                });
+            if !ok {
+                return Err(Invalid::new(
+                    "invalid_setting",
+                    "settings.federation.manager_provider",
+                    "a provider name (1 to 32 of a-z, 0-9, - and _)",
+                ));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// What a flock's users may upload.
@@ -166,6 +225,7 @@ impl Default for FlockSettings {
             mail_templates: std::collections::BTreeMap::new(),
             address_types: default_address_types(),
             files: FileSettings::default(),
+            federation: FederationSettings::default(),
         }
     }
 }
@@ -173,6 +233,7 @@ impl Default for FlockSettings {
 impl FlockSettings {
     pub fn validate(&self) -> Result<(), Invalid> {
         self.files.validate()?;
+        self.federation.validate()?;
         let names_ok = (1..=20).contains(&self.address_types.len())
             && self.address_types.iter().enumerate().all(|(i, t)| {
                 let mut b = t.name.bytes();

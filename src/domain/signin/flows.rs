@@ -140,6 +140,27 @@ impl SignInService {
         Ok(Activated::SignedIn(Box::new(s)))
     }
 
+    /// A user whose identity a provider proved (`domain/federation` decided who, by its
+    /// linking rules, and created the account if it had to).
+    pub async fn federated(
+        &self,
+        flock: &Flock,
+        user: crate::domain::user::User,
+        provider: &str,
+        created: bool,
+        mut opts: SignInOptions,
+    ) -> Result<SignedIn, SignInError> {
+        let device = opts.device_token.as_deref();
+        self.check_device(flock, device, SessionError::UnknownDevice)
+            .await?;
+        opts.provider = Some(provider.to_owned());
+        let mut s = self
+            .grant(flock, user, Admission::SignIn, opts, not_active)
+            .await?;
+        s.created = created;
+        Ok(s)
+    }
+
     /// A `preregistered` account from an email alone, and its limited session (its own
     /// profile only).
     pub async fn preregister(

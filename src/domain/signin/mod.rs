@@ -6,8 +6,8 @@
 //! pairing, visitor attachment — and opens the session.
 //!
 //! By file (each an `impl SignInService`): here the service, its error and `grant`;
-//! `flows` — password, one-time code, activation, preregistration; `renew` — refresh,
-//! autologin (issue and redeem).
+//! `flows` — password, one-time code, activation, preregistration, a provider's verified
+//! identity (`federated`); `renew` — refresh, autologin (issue and redeem).
 mod flows;
 mod renew;
 
@@ -16,7 +16,7 @@ pub use flows::CodeProfile;
 use super::flocks::Flock;
 use super::otp::{OtpError, OtpService};
 use super::sessions::{SessionError, SessionGrant, SessionMeta, SessionService};
-use super::user::{Admission, NotAdmitted, User, UserError, UserService};
+use super::user::{Admission, NotAdmitted, Role, User, UserError, UserService};
 use super::InfraError;
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +45,9 @@ pub struct SignInOptions {
     pub device_token: Option<String>,
     /// An anonymous visitor's token: the visitor is attached to the user.
     pub visitor_token: Option<String>,
+    /// The provider that proved who the user is (federated sign-in), if any: the flock's
+    /// secured admin login lets managers in only through `federation.manager_provider`.
+    pub provider: Option<String>,
 }
 
 /// A signed-in user and the session opened (or renewed) for them.
@@ -107,6 +110,17 @@ impl SignInService {
         refused: impl FnOnce(NotAdmitted) -> SignInError,
     ) -> Result<SignedIn, SignInError> {
         let role = user.session_role(why).map_err(refused)?;
+        if let (Some(required), Role::Manager, Admission::SignIn) =
+            (&flock.settings.federation.manager_provider, role, why)
+        {
+            if opts.provider.as_deref() != Some(required.as_str()) {
+                return Err(UserError::Forbidden(
+                    "federated_login_required",
+                    format!("managers of this flock sign in through {required}"),
+                )
+                .into());
+            }
+        }
         let grant = self.sessions.open(flock, user.id, role, opts.meta).await?;
         if let Some(device) = &opts.device_token {
             // Checked live before anything was opened; should it have expired since, the

@@ -26,6 +26,9 @@ pub enum Origin {
     Preregistration,
     /// Sign-up with a one-time code: the identifier it was sent to is proven (verified).
     Code,
+    /// First sign-in through a provider that asserts the email (verified); the identity
+    /// is attached in the same transaction. Required profile fields are filled later.
+    Federated,
     /// Created by the back office in this status (`unclaimed` for a contact without
     /// credentials, claimed later by its owner).
     BackOffice(UserStatus),
@@ -61,6 +64,8 @@ pub struct NewAccount {
     pub mail: FirstMail,
     /// Profile field values (name → value), checked against the flock's schema.
     pub profile: std::collections::BTreeMap<String, serde_json::Value>,
+    /// A provider identity to attach (federated sign-up), in the same transaction.
+    pub identity: Option<crate::db::federation::NewIdentity>,
 }
 
 impl NewAccount {
@@ -83,6 +88,7 @@ impl NewAccount {
             source: None,
             mail: FirstMail::None,
             profile: Default::default(),
+            identity: None,
         }
     }
 }
@@ -110,7 +116,7 @@ impl UserService {
         }
         let (viewer, require) = match a.origin {
             Origin::BackOffice(_) => (Viewer::BackOffice, false),
-            Origin::Preregistration => (Viewer::User, false),
+            Origin::Preregistration | Origin::Federated => (Viewer::User, false),
             Origin::Registration | Origin::Code => (Viewer::User, true),
         };
         let values = self
@@ -144,7 +150,7 @@ impl UserService {
         };
         let now = self.clock.now();
         let id = UserId::new();
-        let proven = a.origin == Origin::Code;
+        let proven = matches!(a.origin, Origin::Code | Origin::Federated);
         let d = a.directory;
         let row = NewUser {
             id,
@@ -180,7 +186,10 @@ impl UserService {
         };
         let (token, mail) = self.first_mail(flock, &a.mail, status, &row, generated)?;
         let db = self.scoped(flock.id);
-        match db.user_insert(row.clone(), token, mail, values).await {
+        match db
+            .user_insert(row.clone(), token, mail, values, a.identity)
+            .await
+        {
             Ok(()) => {}
             Err(DbError::Conflict(_)) => return Err(self.which_taken(flock, &row).await?),
             Err(e) => return Err(e.into()),

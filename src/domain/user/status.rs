@@ -68,10 +68,10 @@ impl UserStatus {
             Origin::BackOffice(status) => status,
             Origin::Registration if s.require_activation => UserStatus::ActivationRequired,
             // A one-time code already proved the identifier: no activation mail.
-            Origin::Registration | Origin::Code if s.require_approval => {
+            Origin::Registration | Origin::Code | Origin::Federated if s.require_approval => {
                 UserStatus::PendingApproval
             }
-            Origin::Registration | Origin::Code => UserStatus::Active,
+            Origin::Registration | Origin::Code | Origin::Federated => UserStatus::Active,
         }
     }
 

@@ -2,9 +2,10 @@
 //! called on flock B with flock A's user token and API key (and A's ids in the path), and
 //! every operation with an id in its path is called with B's own credentials and A's id.
 //! Nothing of A may work in B, and an id of A must read as "not found" in B.
+use crate::helpers::federation::{add_google, google_claims, spawn_with_idp};
 use crate::helpers::files::{png, Credential};
 use crate::helpers::spec::{example_body, with_body};
-use crate::helpers::{tokens_of, TestApp};
+use crate::helpers::tokens_of;
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
@@ -32,9 +33,11 @@ fn tenant_operations(spec: &Value) -> Vec<(Method, String, Vec<String>, bool)> {
 
 #[tokio::test]
 async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
-    let app = TestApp::spawn().await;
+    let (app, idp) = spawn_with_idp().await;
     let a = app.create_flock("flock-a").await;
     let b = app.create_flock("flock-b").await;
+    add_google(&app, &a, json!({})).await;
+    add_google(&app, &b, json!({})).await;
     let (token_a, refresh_a) = tokens_of(&app.grant(&a.slug, "ann@example.com").await);
     let (token_b, _) = tokens_of(&app.grant(&b.slug, "bob@example.com").await);
     // Ids of A: a session of Ann and an API key of A.
@@ -120,6 +123,29 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{file}");
     let file_a = file["id"].as_str().unwrap().to_owned();
+    // An identity of Ann at Google (linked explicitly).
+    let t = idp.sign(&google_claims(
+        &app,
+        "g-ann",
+        "ann@example.com",
+        true,
+        Some("m"),
+    ));
+    let r = app
+        .req(
+            Method::POST,
+            &format!("/api/v1/{}/user/identities/google/id-token", a.slug),
+        )
+        .bearer_auth(&token_a)
+        .json(&json!({"id_token": t, "nonce": "m"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let identity_a = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // A's signed URL, asked of B.
     let signed_a = file["paths"]["s"].as_str().unwrap().replace(
         &format!("/api/v1/{}/", a.slug),
@@ -137,6 +163,8 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
             .replace("{address_id}", &address_a)
             .replace("{request_id}", &request_a)
             .replace("{file_id}", &file_a)
+            .replace("{identity_id}", &identity_a)
+            .replace("{provider}", "google")
             .replace("{part}", "original")
             .replace("{key}", "x")
             .replace("{name}", "x")
@@ -223,8 +251,8 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
     );
     assert!(attempted >= 20, "the matrix covers the spec: {attempted}");
     // Every operation with an id in its path is in part 2 (sessions, API keys, the
-    // directory's users, meta, groups, profile cards and addresses).
-    assert!(id_cases >= 31, "{id_cases}");
+    // directory's users, meta, groups, profile cards, addresses, files, identities).
+    assert!(id_cases >= 34, "{id_cases}");
     for path in ops.iter().map(|o| &o.1) {
         assert!(
             !fill(path).contains('{'),

@@ -11,7 +11,10 @@ async fn canary_secrets_never_reach_the_logs() {
     let mut server = Server::start(
         dir.path(),
         &db_url,
-        &[("FOLD_LOG__FILTER", "trace".to_owned())],
+        &[
+            ("FOLD_LOG__FILTER", "trace".to_owned()),
+            ("FOLD_FEDERATION__ALLOW_PRIVATE_NETWORKS", "true".to_owned()),
+        ],
     )
     .await;
     let base = server.base.clone();
@@ -141,6 +144,9 @@ async fn canary_secrets_never_reach_the_logs() {
         .send()
         .await
         .unwrap();
+    // Provider secrets: a client secret used in a real code flow (a real OpenID Connect
+    // provider), a wrong one, an Apple team key, and an ID token.
+    seeded.extend(federation_canaries(&base, &admin_key).await);
     // SIGTERM: a graceful stop flushes everything it logged.
     server.term();
     let logs = std::fs::read_to_string(&server.log).unwrap();
@@ -168,4 +174,101 @@ fn newest_json(dir: &std::path::Path) -> Option<serde_json::Value> {
         .collect();
     names.sort();
     serde_json::from_slice(&std::fs::read(names.last()?).ok()?).ok()
+}
+
+/// Configures providers with canary secrets and signs in through them; the secrets.
+async fn federation_canaries(base: &str, key: &str) -> Vec<String> {
+    use crate::helpers::oidc::{browser, OidcProvider};
+    let op = OidcProvider::start().await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let put = |name: &str, body: serde_json::Value| {
+        client
+            .put(format!("{base}/api/v1/acme/providers/{name}"))
+            .header("X-Api-Key", key)
+            .json(&body)
+            .send()
+    };
+    let r = client
+        .patch(format!("{base}/platform/v1/flocks/acme"))
+        .header("X-Platform-Key", process::PK)
+        .json(
+            &json!({"settings": {"federation": {"redirect_origins": ["https://portal.example"]}}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let first = json!({"kind": "oidc", "issuer": op.issuer, "client_id": "tbd"});
+    let v: serde_json::Value = put("corp", first).await.unwrap().json().await.unwrap();
+    let callback = v["callback_url"].as_str().unwrap().to_owned();
+    let (id, secret) = op.register(&callback).await;
+    let r = put(
+        "corp",
+        json!({"kind": "oidc", "issuer": op.issuer, "client_id": id, "client_secret": secret}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let apple_key = crate::helpers::federation::apple_team_key();
+    let r = put("apple", json!({"kind": "apple", "client_id": "com.acme.app", "team_id": "T", "key_id": "K", "private_key": apple_key}))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let wrong = "canary-wrong-client-secret-44aa";
+    let (id2, _) = op.register(&callback.replace("/corp/", "/corp2/")).await;
+    let r = put(
+        "corp2",
+        json!({"kind": "oidc", "issuer": op.issuer, "client_id": id2, "client_secret": wrong}),
+    )
+    .await
+    .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let origin = callback.split("/api/").next().unwrap().to_owned();
+    let mut exchanged = false;
+    for provider in ["corp", "corp2"] {
+        let r = client
+            .get(format!(
+                "{base}/api/v1/acme/user/federated/{provider}/start"
+            ))
+            .query(&[
+                ("redirect_uri", "https://portal.example/cb"),
+                ("login_hint", "ada@example.com"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FOUND);
+        let loc = r.headers()["location"].to_str().unwrap().to_owned();
+        let at_fold = op.browse(&browser(), &loc, &origin).await;
+        let r = client
+            .get(format!("{base}{}", at_fold.strip_prefix(&origin).unwrap()))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FOUND);
+        let back = r.headers()["location"].to_str().unwrap().to_owned();
+        if let Some(code) = crate::helpers::federation::param(&back, "code") {
+            let r = client
+                .post(format!("{base}/api/v1/acme/user/federated/exchange"))
+                .json(&json!({"code": code}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK);
+            exchanged = true;
+        }
+    }
+    assert!(exchanged, "the flow with the right secret signed in");
+    let id_token = "eyJhbGciOiJSUzI1NiJ9.eyJjYW5hcnkiOiJpZC10b2tlbiJ9.Y2FuYXJ5LXNpZ25hdHVyZQ";
+    client
+        .post(format!("{base}/api/v1/acme/user/federated/corp/id-token"))
+        .json(&json!({"id_token": id_token, "nonce": "canary-nonce-1b"}))
+        .send()
+        .await
+        .unwrap();
+    let key_line = apple_key.lines().nth(2).unwrap().to_owned();
+    vec![secret, wrong.to_owned(), key_line, id_token.to_owned()]
 }

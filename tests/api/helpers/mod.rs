@@ -7,7 +7,9 @@
 //! submodule of their area.
 #![allow(dead_code)]
 pub mod directory;
+pub mod federation;
 pub mod files;
+pub mod oidc;
 mod otp;
 pub mod process;
 pub mod profile;

@@ -1,0 +1,229 @@
+//! `ProviderKeys`: providers' discovery documents and key sets (JWKS), shared by every
+//! flock (keyed by URL). A set is kept for its HTTP cache lifetime (`Cache-Control:
+//! max-age`, held between a minute and a day; `federation.jwks_default_ttl_secs` when the
+//! provider gives none) on the injected clock, so a request never fetches keys itself
+//! unless the cache is cold or stale. A token signed with a key id the set lacks refetches
+//! the set, at most once per `federation.jwks_refetch_secs` per URL (the first rotation is
+//! seen at once; a flood of made-up key ids costs one fetch a minute). One fetch at a time.
+//! When a refetch fails, the keys already held keep working until the provider is back.
+use super::FederationError;
+use crate::infra::clock::Clock;
+use crate::infra::outbound::Outbound;
+use chrono::{DateTime, Duration, Utc};
+use jsonwebtoken::jwk::Jwk;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// The parts of an OpenID Connect discovery document Fold uses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Discovery {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    pub userinfo_endpoint: Option<String>,
+    pub jwks_uri: String,
+}
+
+struct KeySet {
+    keys: Vec<Jwk>,
+    /// When an unknown key id last made Fold fetch the set (None: never).
+    forced_at: Option<DateTime<Utc>>,
+    expires_at: DateTime<Utc>,
+}
+
+struct Inner {
+    outbound: Outbound,
+    clock: Clock,
+    refetch: Duration,
+    default_ttl: Duration,
+    sets: Mutex<HashMap<String, KeySet>>,
+    docs: Mutex<HashMap<String, (Discovery, DateTime<Utc>)>>,
+    fetching: tokio::sync::Mutex<()>,
+    fetches: AtomicU64,
+}
+
+#[derive(Clone)]
+pub struct ProviderKeys {
+    inner: Arc<Inner>,
+}
+
+fn lifetime(max_age: Option<std::time::Duration>, default: Duration) -> Duration {
+    let d = max_age
+        .and_then(|a| Duration::from_std(a).ok())
+        .unwrap_or(default);
+    d.clamp(Duration::seconds(60), Duration::days(1))
+}
+
+fn find<'a>(keys: &'a [Jwk], kid: Option<&str>) -> Option<&'a Jwk> {
+    match kid {
+        Some(k) => keys.iter().find(|j| j.common.key_id.as_deref() == Some(k)),
+        // No key id: only a set of exactly one key says which key it is.
+        None if keys.len() == 1 => keys.first(),
+        None => None,
+    }
+}
+
+impl ProviderKeys {
+    pub fn new(outbound: Outbound, clock: Clock, refetch_secs: u64, default_ttl_secs: u64) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                outbound,
+                clock,
+                refetch: Duration::seconds(refetch_secs as i64),
+                default_ttl: Duration::seconds(default_ttl_secs as i64),
+                sets: Mutex::new(HashMap::new()),
+                docs: Mutex::new(HashMap::new()),
+                fetching: tokio::sync::Mutex::new(()),
+                fetches: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// How many times keys or discovery documents were fetched (for tests and metrics).
+    pub fn fetches(&self) -> u64 {
+        self.inner.fetches.load(Ordering::Relaxed)
+    }
+
+    /// What the cache says: the key, "fetch", or "unknown key (refetched too recently)".
+    fn cached(&self, url: &str, kid: Option<&str>) -> Lookup {
+        let now = self.inner.clock.now();
+        let sets = self.inner.sets.lock().unwrap_or_else(|p| p.into_inner());
+        match sets.get(url) {
+            None => Lookup::Fetch,
+            Some(s) if now >= s.expires_at => Lookup::Fetch,
+            Some(s) => match find(&s.keys, kid) {
+                Some(k) => Lookup::Hit(Box::new(k.clone())),
+                None if s.forced_at.is_none_or(|f| now - f >= self.inner.refetch) => Lookup::Fetch,
+                None => Lookup::Unknown,
+            },
+        }
+    }
+
+    /// The key `kid` of the set at `url`.
+    pub async fn key(&self, url: &str, kid: Option<&str>) -> Result<Jwk, FederationError> {
+        match self.cached(url, kid) {
+            Lookup::Hit(k) => return Ok(*k),
+            Lookup::Unknown => return Err(unknown_key()),
+            Lookup::Fetch => {}
+        }
+        let _turn = self.inner.fetching.lock().await;
+        // Another request may have fetched while this one waited.
+        match self.cached(url, kid) {
+            Lookup::Hit(k) => return Ok(*k),
+            Lookup::Unknown => return Err(unknown_key()),
+            Lookup::Fetch => {}
+        }
+        let fetched = self.fetch_set(url).await;
+        let now = self.inner.clock.now();
+        let mut sets = self.inner.sets.lock().unwrap_or_else(|p| p.into_inner());
+        // Fetched for a key id the fresh set lacked: that counts against the rate limit.
+        let forced = sets.get(url).filter(|s| now < s.expires_at).map(|_| now);
+        match fetched {
+            Ok((keys, ttl)) => {
+                let found = find(&keys, kid).cloned();
+                let forced_at = forced.or_else(|| sets.get(url).and_then(|s| s.forced_at));
+                sets.insert(
+                    url.to_owned(),
+                    KeySet {
+                        keys,
+                        forced_at,
+                        expires_at: now + ttl,
+                    },
+                );
+                found.ok_or_else(unknown_key)
+            }
+            Err(e) => match sets.get(url).and_then(|s| find(&s.keys, kid)) {
+                Some(k) => Ok(k.clone()),
+                None => Err(e),
+            },
+        }
+    }
+
+    async fn fetch_set(&self, url: &str) -> Result<(Vec<Jwk>, Duration), FederationError> {
+        self.inner.fetches.fetch_add(1, Ordering::Relaxed);
+        let a = self.inner.outbound.get(url, None).await?;
+        if a.status != 200 {
+            return Err(FederationError::ProviderDown(format!(
+                "key set answered {}",
+                a.status
+            )));
+        }
+        let doc: serde_json::Value = a.json()?;
+        let Some(list) = doc.get("keys").and_then(|k| k.as_array()) else {
+            return Err(FederationError::ProviderDown("key set without keys".into()));
+        };
+        // Keys Fold cannot use (unknown types, symmetric keys) are skipped, not fatal.
+        let keys: Vec<Jwk> = list
+            .iter()
+            .filter_map(|k| serde_json::from_value::<Jwk>(k.clone()).ok())
+            .filter(|k| {
+                !matches!(
+                    k.algorithm,
+                    jsonwebtoken::jwk::AlgorithmParameters::OctetKey(_)
+                        | jsonwebtoken::jwk::AlgorithmParameters::Other(_)
+                )
+            })
+            .collect();
+        Ok((keys, lifetime(a.max_age, self.inner.default_ttl)))
+    }
+
+    /// The discovery document of `issuer`, which must name exactly that issuer.
+    pub async fn discover(&self, issuer: &str) -> Result<Discovery, FederationError> {
+        let now = self.inner.clock.now();
+        {
+            let docs = self.inner.docs.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some((d, until)) = docs.get(issuer) {
+                if now < *until {
+                    return Ok(d.clone());
+                }
+            }
+        }
+        self.inner.fetches.fetch_add(1, Ordering::Relaxed);
+        let url = format!(
+            "{}/.well-known/openid-configuration",
+            issuer.trim_end_matches('/')
+        );
+        let a = self.inner.outbound.get(&url, None).await?;
+        if a.status != 200 {
+            return Err(FederationError::ProviderDown(format!(
+                "discovery answered {}",
+                a.status
+            )));
+        }
+        let d: Discovery = a.json()?;
+        if d.issuer != issuer {
+            return Err(FederationError::Rejected(
+                "issuer_mismatch",
+                format!(
+                    "the discovery document names issuer {:?}, not {issuer:?}",
+                    d.issuer
+                ),
+            ));
+        }
+        for u in [&d.authorization_endpoint, &d.token_endpoint, &d.jwks_uri] {
+            self.inner.outbound.check(u)?;
+        }
+        if let Some(u) = &d.userinfo_endpoint {
+            self.inner.outbound.check(u)?;
+        }
+        let ttl = lifetime(a.max_age, self.inner.default_ttl);
+        let mut docs = self.inner.docs.lock().unwrap_or_else(|p| p.into_inner());
+        docs.insert(issuer.to_owned(), (d.clone(), now + ttl));
+        Ok(d)
+    }
+}
+
+enum Lookup {
+    Hit(Box<Jwk>),
+    Fetch,
+    Unknown,
+}
+
+fn unknown_key() -> FederationError {
+    FederationError::Rejected(
+        "unknown_signing_key",
+        "the token is signed with a key the provider does not publish".into(),
+    )
+}
