@@ -95,7 +95,8 @@ struct FederationSettingsView {
     /// Origins a code flow may return to (`https://app.example.com`,
     /// `http://localhost:3000`) or app schemes (`com.example.app:`).
     redirect_origins: Vec<String>,
-    /// Whether any https URL on the registrable domain of `public_url` is allowed too.
+    /// Whether any https URL on the registrable domain of `public_url` is allowed too
+    /// (seed 000's rule; default false).
     public_url_domain: bool,
     /// Secured admin login: managers sign in only through this provider.
     manager_provider: Option<String>,

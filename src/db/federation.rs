@@ -5,10 +5,7 @@ use crate::ids::UserId;
 use chrono::{DateTime, Utc};
 use entity::{federation_provider, identity, user};
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 pub use entity::federation_provider::Model as ProviderRow;
@@ -25,6 +22,13 @@ pub struct NewProvider {
     pub allow_signup: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// How an unlink went.
+pub enum Unlink {
+    Done,
+    NotFound,
+    LastWayIn,
 }
 
 /// An identity to attach to a user.
@@ -54,17 +58,6 @@ impl NewIdentity {
 }
 
 impl FlockDb<'_> {
-    /// Locks the user's row until `txn` ends; whether the account is live.
-    async fn lock_live_user(&self, txn: &DatabaseTransaction, user: UserId) -> DbResult<bool> {
-        let row = self
-            .find::<user::Entity>()
-            .filter(user::Column::Id.eq(user.0))
-            .lock_exclusive()
-            .one(txn)
-            .await?;
-        Ok(row.as_ref().is_some_and(super::user::is_live))
-    }
-
     pub async fn providers(&self) -> DbResult<Vec<ProviderRow>> {
         Ok(self
             .find::<federation_provider::Entity>()
@@ -138,13 +131,68 @@ impl FlockDb<'_> {
         Ok(())
     }
 
+    /// Removes the provider and the identities held at it, in one transaction (a provider
+    /// configured later under the same name may be another one: it must not inherit
+    /// them).
     pub async fn provider_delete(&self, name: &str) -> DbResult<bool> {
+        let txn = self.db.write().await?;
         let r = self
             .delete::<federation_provider::Entity>()
             .filter(federation_provider::Column::Name.eq(name))
-            .exec(&self.db.conn)
+            .exec(&txn)
             .await?;
+        self.delete::<identity::Entity>()
+            .filter(identity::Column::Provider.eq(name))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
         Ok(r.rows_affected > 0)
+    }
+
+    /// Whether any user holds an identity at the provider `name`.
+    pub async fn provider_has_identities(&self, name: &str) -> DbResult<bool> {
+        Ok(self
+            .find::<identity::Entity>()
+            .filter(identity::Column::Provider.eq(name))
+            .one(&self.db.conn)
+            .await?
+            .is_some())
+    }
+
+    /// Removes one of the user's identities unless it is their last way in: in one
+    /// transaction holding the user's row, so two unlinks cannot both pass the check.
+    /// `other_way`: whether the account has a way in besides identities.
+    pub async fn identity_unlink(
+        &self,
+        user: UserId,
+        id: Uuid,
+        other_way: bool,
+    ) -> DbResult<Unlink> {
+        let txn = self.db.write().await?;
+        if !self.lock_live_user(&txn, user).await? {
+            txn.rollback().await?;
+            return Ok(Unlink::NotFound);
+        }
+        let held = self
+            .find::<identity::Entity>()
+            .filter(identity::Column::UserId.eq(user.0))
+            .all(&txn)
+            .await?;
+        if !held.iter().any(|i| i.id == id) {
+            txn.rollback().await?;
+            return Ok(Unlink::NotFound);
+        }
+        if held.len() < 2 && !other_way {
+            txn.rollback().await?;
+            return Ok(Unlink::LastWayIn);
+        }
+        self.delete::<identity::Entity>()
+            .filter(identity::Column::UserId.eq(user.0))
+            .filter(identity::Column::Id.eq(id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        Ok(Unlink::Done)
     }
 
     pub async fn identity_by_subject(
@@ -259,6 +307,11 @@ impl FlockDb<'_> {
         }
         self.user_update_on(&txn, user_id, cols, now).await?;
         tokens::void(self, &txn, user_id, None, now).await?;
+        // Identities the unproven holder linked go too (they would sign them back in).
+        self.delete::<identity::Entity>()
+            .filter(identity::Column::UserId.eq(user_id.0))
+            .exec(&txn)
+            .await?;
         identity::Entity::insert(self.own(i.into_active(user_id)))
             .exec(&txn)
             .await?;

@@ -4,10 +4,7 @@ use crate::ids::UserId;
 use chrono::{DateTime, Utc};
 use entity::user_file;
 use sea_orm::sea_query::Expr;
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, DatabaseTransaction, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -36,19 +33,6 @@ pub enum Added {
 }
 
 impl FlockDb<'_> {
-    /// Locks the user's row until `txn` ends (PostgreSQL `FOR UPDATE`; on SQLite the
-    /// write transaction holds the database already), so a user's file writes and their
-    /// erasure take turns; whether the account is live.
-    async fn lock_holder(&self, txn: &DatabaseTransaction, user: UserId) -> DbResult<bool> {
-        let row = self
-            .find::<entity::user::Entity>()
-            .filter(entity::user::Column::Id.eq(user.0))
-            .lock_exclusive()
-            .one(txn)
-            .await?;
-        Ok(row.as_ref().is_some_and(super::user::is_live))
-    }
-
     /// Adds a file at the end of the user's list, unless they hold `max` already (counted
     /// in the same write transaction, so parallel uploads cannot pass the cap).
     pub async fn file_add(
@@ -60,7 +44,7 @@ impl FlockDb<'_> {
         now: DateTime<Utc>,
     ) -> DbResult<Added> {
         let txn = self.db.write().await?;
-        if !self.lock_holder(&txn, user).await? {
+        if !self.lock_live_user(&txn, user).await? {
             txn.rollback().await?;
             return Ok(Added::Gone);
         }
@@ -149,7 +133,7 @@ impl FlockDb<'_> {
         now: DateTime<Utc>,
     ) -> DbResult<Option<(FileRow, FileRow)>> {
         let txn = self.db.write().await?;
-        if !self.lock_holder(&txn, user).await? {
+        if !self.lock_live_user(&txn, user).await? {
             txn.rollback().await?;
             return Ok(None);
         }
@@ -200,7 +184,7 @@ impl FlockDb<'_> {
     /// Deletes a file's row; the row it was, if any.
     pub async fn file_delete(&self, user: UserId, id: Uuid) -> DbResult<Option<FileRow>> {
         let txn = self.db.write().await?;
-        self.lock_holder(&txn, user).await?;
+        self.lock_live_user(&txn, user).await?;
         let Some(old) = self
             .find::<user_file::Entity>()
             .filter(user_file::Column::UserId.eq(user.0))
@@ -229,7 +213,7 @@ impl FlockDb<'_> {
         now: DateTime<Utc>,
     ) -> DbResult<bool> {
         let txn = self.db.write().await?;
-        self.lock_holder(&txn, user).await?;
+        self.lock_live_user(&txn, user).await?;
         let held = self
             .find::<user_file::Entity>()
             .filter(user_file::Column::UserId.eq(user.0))

@@ -67,7 +67,7 @@ impl Resolve for GuardedResolver {
                 .filter(|a| allow || is_public(a.ip()))
                 .collect();
             if ok.is_empty() {
-                return Err(format!("{host} resolves to no public address").into());
+                return Err("the provider's address is not one Fold may call".into());
             }
             let it: Addrs = Box::new(ok.into_iter());
             Ok(it)
@@ -98,13 +98,11 @@ pub fn is_public(ip: IpAddr) -> bool {
                 return is_public(IpAddr::V4(v4));
             }
             let s = v6.segments();
-            !(v6.is_loopback()
-                || v6.is_unspecified()
-                || v6.is_multicast()
-                || (s[0] & 0xfe00) == 0xfc00
-                || (s[0] & 0xffc0) == 0xfe80
-                || (s[0] == 0x64 && s[1] == 0xff9b)
-                || s[0] == 0x2001 && s[1] == 0xdb8)
+            // Only global unicast (2000::/3) counts, less the ranges that embed or reach
+            // other networks: 6to4, Teredo, documentation, NAT64 (under 64:ff9b::/16).
+            (s[0] & 0xe000) == 0x2000
+                && s[0] != 0x2002
+                && !(s[0] == 0x2001 && (s[1] == 0 || s[1] == 0xdb8))
         }
     }
 }
@@ -120,6 +118,8 @@ impl Outbound {
             .timeout(timeout)
             .connect_timeout(timeout)
             .dns_resolver(Arc::new(GuardedResolver { allow_private }))
+            // A proxy from the environment would resolve the target itself, past the guard.
+            .no_proxy()
             .user_agent("fold")
             .build()
             .map_err(|e| OutboundError::Failed(e.to_string()))?;
@@ -133,8 +133,12 @@ impl Outbound {
     /// `url` after the deployment's rewrites (what Fold and browsers are sent to).
     pub fn effective(&self, url: &str) -> String {
         for (from, to) in self.rewrite.iter() {
-            if let Some(rest) = url.strip_prefix(from.as_str()) {
-                return format!("{to}{rest}");
+            let from = from.trim_end_matches('/');
+            if let Some(rest) = url.strip_prefix(from) {
+                // Whole origins or path segments only: `https://a.com` is not `https://a.com.evil`.
+                if rest.is_empty() || rest.starts_with(['/', '?']) {
+                    return format!("{}{rest}", to.trim_end_matches('/'));
+                }
             }
         }
         url.to_owned()
@@ -281,10 +285,21 @@ mod tests {
             "fe80::1",
             "fd00::1",
             "::ffff:127.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::7f00:1",
+            "64:ff9b:1::a00:1",
+            "2002:7f00:1::1",
+            "2001::1",
+            "fec0::1",
+            "100::1",
         ] {
             let ip: IpAddr = ip.parse().unwrap_or(IpAddr::from([127, 0, 0, 1]));
             assert!(!is_public(ip), "{ip}");
         }
         assert!(is_public(IpAddr::from([142, 250, 1, 1])));
+        let google_v6: IpAddr = "2a00:1450:4007:80e::200e"
+            .parse()
+            .unwrap_or(IpAddr::from([0; 4]));
+        assert!(is_public(google_v6));
     }
 }

@@ -204,11 +204,11 @@ impl IdentitiesApi {
             code_challenge: b.code_challenge,
             login_hint: b.login_hint,
         };
-        let url = self
+        let started = self
             .federation
             .start(&flock, &provider.0, input, Some(auth.0.user))
             .await?;
-        Ok(Json(LinkStart { url }))
+        Ok(Json(LinkStart { url: started.url }))
     }
 
     /// Confirm a link with the code the browser brought back: only the user who started

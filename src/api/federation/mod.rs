@@ -13,7 +13,7 @@ use crate::api::frame::tenant;
 use crate::api::views::SessionView;
 use crate::api::ApiTags;
 use crate::domain::federation::{
-    CallbackInput, CallbackOutcome, FederationService, IdTokenInput, StartInput,
+    binding_cookie, CallbackInput, CallbackOutcome, FederationService, IdTokenInput, StartInput,
 };
 use crate::domain::signin::SignInOptions;
 use poem_openapi::param::{Path, Query};
@@ -92,10 +92,20 @@ struct CallbackForm {
 
 #[derive(ApiResponse)]
 enum Redirect {
-    /// To the provider (start) or back to the portal (callback): `?code=` (the one-time
-    /// exchange code) or `?error=<code>`, with the portal's `state`.
+    /// To the provider (start: with the cookie binding the flow to this browser) or back
+    /// to the portal (callback: `?code=` — the one-time exchange code — or
+    /// `?error=<code>`, with the portal's `state`; the binding cookie cleared).
     #[oai(status = 302)]
-    Found(#[oai(header = "Location")] String),
+    Found(
+        #[oai(header = "Location")] String,
+        #[oai(header = "Set-Cookie")] Option<String>,
+    ),
+}
+
+/// The binding cookie of the flow `state`, from the request.
+fn binding_of(req: &poem::Request, state: Option<&str>) -> Option<String> {
+    let name = binding_cookie(state?);
+    crate::api::security::cookies(req).remove(&name)
 }
 
 fn opts(
@@ -180,11 +190,12 @@ impl FederationApi {
             code_challenge: code_challenge.0,
             login_hint: login_hint.0,
         };
-        let url = self
+        let started = self
             .federation
             .start(&flock, &provider.0, input, None)
             .await?;
-        Ok(Redirect::Found(url))
+        let cookie = started.binding.map(|b| b.set_cookie);
+        Ok(Redirect::Found(started.url, cookie))
     }
 
     /// The provider's redirect back to Fold (query). Not called by portals.
@@ -196,6 +207,7 @@ impl FederationApi {
     #[allow(clippy::too_many_arguments)]
     async fn callback(
         &self,
+        req: &poem::Request,
         flock: tenant::Path,
         provider: Path<String>,
         #[oai(validator(max_length = 2048))] code: Query<Option<String>>,
@@ -206,15 +218,17 @@ impl FederationApi {
         iss: Query<Option<String>>,
     ) -> ApiResult<Redirect> {
         let _ = iss;
+        let binding = binding_of(req, state.0.as_deref());
         let input = CallbackInput {
             code: code.0,
             state: state.0,
             error: error.0,
             user: None,
+            binding,
         };
-        let CallbackOutcome::Redirect(to) =
+        let CallbackOutcome::Redirect(to, clear) =
             self.federation.callback(&flock, &provider.0, input).await?;
-        Ok(Redirect::Found(to))
+        Ok(Redirect::Found(to, clear))
     }
 
     /// The provider's redirect back to Fold as a form post (Apple's `form_post`).
@@ -225,20 +239,23 @@ impl FederationApi {
     )]
     async fn callback_form(
         &self,
+        req: &poem::Request,
         flock: tenant::Path,
         provider: Path<String>,
         form: Form<CallbackForm>,
     ) -> ApiResult<Redirect> {
         let f = form.0;
+        let binding = binding_of(req, f.state.as_deref());
         let input = CallbackInput {
             code: f.code,
             state: f.state,
             error: f.error,
             user: f.user,
+            binding,
         };
-        let CallbackOutcome::Redirect(to) =
+        let CallbackOutcome::Redirect(to, clear) =
             self.federation.callback(&flock, &provider.0, input).await?;
-        Ok(Redirect::Found(to))
+        Ok(Redirect::Found(to, clear))
     }
 
     /// Trade the one-time exchange code for the session (once, within two minutes).

@@ -5,7 +5,9 @@ use crate::ids::UserId;
 use chrono::{DateTime, Utc};
 use entity::{mail_outbox, user, user_token};
 use sea_orm::sea_query::{Expr, SimpleExpr};
-use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect,
+};
 use tokens::NewToken;
 
 pub mod tokens;
@@ -141,6 +143,23 @@ impl FlockDb<'_> {
             .filter(user::Column::Id.eq(id.0))
             .one(&self.db.conn)
             .await?)
+    }
+
+    /// Locks the user's row until `txn` ends (PostgreSQL `FOR UPDATE`; on SQLite the
+    /// write transaction holds the database already), so writes to what a user holds
+    /// (files, identities) and their erasure take turns; whether the account is live.
+    pub(in crate::db) async fn lock_live_user(
+        &self,
+        txn: &sea_orm::DatabaseTransaction,
+        user: UserId,
+    ) -> DbResult<bool> {
+        let row = self
+            .find::<user::Entity>()
+            .filter(user::Column::Id.eq(user.0))
+            .lock_exclusive()
+            .one(txn)
+            .await?;
+        Ok(row.as_ref().is_some_and(is_live))
     }
 
     /// Whether `id` is an account of this flock that is not erased: one that may hold

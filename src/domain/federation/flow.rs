@@ -37,23 +37,44 @@ pub struct StartInput {
     pub login_hint: Option<String>,
 }
 
-/// What the provider sent back to the callback (query or Apple's `form_post`).
-#[derive(Debug, Clone, Default)]
+/// What the provider sent back to the callback (query or Apple's `form_post`), and the
+/// browser's binding cookie. (No `Debug`: it holds the authorization code.)
+#[derive(Clone, Default)]
 pub struct CallbackInput {
     pub code: Option<String>,
     pub state: Option<String>,
     pub error: Option<String>,
     /// Apple, first authorization only: `{"name":{"firstName":…,"lastName":…}}`.
     pub user: Option<String>,
+    /// The value of the cookie [`binding_cookie`] names for this state, if the browser
+    /// sent it.
+    pub binding: Option<String>,
 }
 
-/// Where the callback sends the browser.
+/// The cookie binding a code flow to the browser that started it.
+pub struct BrowserBinding {
+    /// `Set-Cookie` for the start's answer.
+    pub set_cookie: String,
+}
+
+/// Where `start` sends the browser, and the cookie it sets there (web sign-in only).
+pub struct Started {
+    pub url: String,
+    pub binding: Option<BrowserBinding>,
+}
+
+/// The name of the binding cookie of a flow's `state` (several flows may run at once).
+pub fn binding_cookie(state: &str) -> String {
+    format!("fold_fed_{}", &digest_hex(state)[..16])
+}
+
+/// Where the callback sends the browser, and the `Set-Cookie` clearing the binding.
 pub enum CallbackOutcome {
-    Redirect(String),
+    Redirect(String, Option<String>),
 }
 
-/// An ID token from a native SDK.
-#[derive(Debug, Clone, Default)]
+/// An ID token from a native SDK. (No `Debug`: it holds the token.)
+#[derive(Clone, Default)]
 pub struct IdTokenInput {
     pub id_token: String,
     pub nonce: Option<String>,
@@ -72,6 +93,10 @@ struct FlowState {
     nonce: String,
     /// A link asked by this signed-in user.
     link_user: Option<uuid::Uuid>,
+    /// SHA-256 of the binding cookie's value (web sign-in): the callback must come from
+    /// the browser that started.
+    #[serde(default)]
+    binding: Option<String>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -129,7 +154,7 @@ impl FederationService {
         provider: &str,
         input: StartInput,
         link_user: Option<UserId>,
-    ) -> Result<String, FederationError> {
+    ) -> Result<Started, FederationError> {
         let p = self.enabled(flock.id, provider).await?;
         let redirect = super::check_redirect(&flock.settings, &input.redirect_uri)?;
         if let Some(s) = &input.state {
@@ -164,7 +189,11 @@ impl FederationService {
         }
         let ep = self.endpoints(&p).await?;
         let state = random_token(32);
+        // A web sign-in is bound to the browser that starts it (a link is bound to the
+        // user instead, who confirms it with their token).
+        let binding = link_user.is_none().then(|| random_token(24));
         let st = FlowState {
+            binding: binding.as_deref().map(digest_hex),
             provider: p.name.clone(),
             redirect_uri: redirect.to_string(),
             portal_state: input.state,
@@ -199,7 +228,34 @@ impl FederationService {
         self.kv
             .set(&state_key(flock, &state), &body, self.times.state_ttl)
             .await?;
-        Ok(url.to_string())
+        let binding = binding.map(|value| BrowserBinding {
+            set_cookie: self.binding_set_cookie(
+                flock,
+                &state,
+                &value,
+                self.times.state_ttl.as_secs(),
+            ),
+        });
+        Ok(Started {
+            url: url.to_string(),
+            binding,
+        })
+    }
+
+    /// `Set-Cookie` of a flow's binding cookie: host-only, HttpOnly, under the flock's
+    /// federated paths. Over https it is `SameSite=None; Secure` (Apple's callback is a
+    /// cross-site POST); a plain-http deployment (development) gets `SameSite=Lax`.
+    fn binding_set_cookie(&self, flock: &Flock, state: &str, value: &str, max_age: u64) -> String {
+        let site = if self.times.public_url.starts_with("https://") {
+            "SameSite=None; Secure"
+        } else {
+            "SameSite=Lax"
+        };
+        format!(
+            "{}={value}; Path=/api/v1/{}/user/federated/; Max-Age={max_age}; HttpOnly; {site}",
+            binding_cookie(state),
+            flock.slug
+        )
     }
 
     /// The provider's answer: where to send the browser. An unknown, used, expired or
@@ -242,7 +298,11 @@ impl FederationService {
                 q.append_pair("state", s);
             }
         }
-        Ok(CallbackOutcome::Redirect(back.to_string()))
+        let clear = st
+            .binding
+            .is_some()
+            .then(|| self.binding_set_cookie(flock, state, "", 0));
+        Ok(CallbackOutcome::Redirect(back.to_string(), clear))
     }
 
     /// Exchanges the code, verifies who it is, and makes the exchange code.
@@ -252,6 +312,15 @@ impl FederationService {
         st: &FlowState,
         input: &CallbackInput,
     ) -> Result<String, FederationError> {
+        if let Some(expected) = &st.binding {
+            let sent = input.binding.as_deref().map(digest_hex).unwrap_or_default();
+            if !crate::infra::secret::ct_eq(expected.as_bytes(), sent.as_bytes()) {
+                return Err(FederationError::Forbidden(
+                    "browser_mismatch",
+                    "this sign-in was started in another browser".into(),
+                ));
+            }
+        }
         if let Some(e) = &input.error {
             return Err(FederationError::Rejected(
                 "provider_error",
@@ -274,9 +343,7 @@ impl FederationService {
             ProviderKind::Apple => Some(self.apple_client_secret(&p).await?),
             _ => self.secret(&p).await?,
         };
-        let secret_text = secret
-            .as_ref()
-            .map(|s| secrecy::ExposeSecret::expose_secret(s).to_owned());
+        let secret_text = secret.as_ref().map(secrecy::ExposeSecret::expose_secret);
         let mut form = vec![
             ("grant_type", "authorization_code"),
             ("code", code),
@@ -288,12 +355,12 @@ impl FederationService {
         let basic = p.kind == ProviderKind::Oidc && secret_text.is_some();
         if !basic {
             form.push(("client_id", p.client_id.as_str()));
-            if let Some(s) = &secret_text {
-                form.push(("client_secret", s.as_str()));
+            if let Some(s) = secret_text {
+                form.push(("client_secret", s));
             }
         }
-        let auth = match (&secret_text, basic) {
-            (Some(s), true) => Some((p.client_id.as_str(), s.as_str())),
+        let auth = match (secret_text, basic) {
+            (Some(s), true) => Some((p.client_id.as_str(), s)),
             _ => None,
         };
         let a = self.outbound.post_form(&ep.token, &form, auth).await?;
@@ -525,7 +592,10 @@ impl FederationService {
             .await?;
         let spent = carried.unwrap_or_else(|| input.id_token.clone());
         let now = self.clock.unix();
-        let ttl = (exp + self.times.leeway_secs - now).clamp(60, 86_400) as u64;
+        let ttl = exp
+            .saturating_add(self.times.leeway_secs)
+            .saturating_sub(now)
+            .clamp(60, 86_400) as u64;
         let key = format!("fed:n:{}:{}:{}", flock.id, p.name, sha256_hex(&spent));
         if !self.kv.set_nx(&key, b"1", Duration::from_secs(ttl)).await? {
             return Err(FederationError::Rejected(

@@ -4,8 +4,9 @@
 //! provider gives none) on the injected clock, so a request never fetches keys itself
 //! unless the cache is cold or stale. A token signed with a key id the set lacks refetches
 //! the set, at most once per `federation.jwks_refetch_secs` per URL (the first rotation is
-//! seen at once; a flood of made-up key ids costs one fetch a minute). One fetch at a time.
-//! When a refetch fails, the keys already held keep working until the provider is back.
+//! seen at once; a flood of made-up key ids costs one fetch a minute). One fetch at a time
+//! per URL. When a fetch fails the provider is not asked again for that long, and the keys
+//! (and discovery documents) already held keep serving up to a day past their lifetime.
 use super::FederationError;
 use crate::infra::clock::Clock;
 use crate::infra::outbound::Outbound;
@@ -30,7 +31,15 @@ struct KeySet {
     keys: Vec<Jwk>,
     /// When an unknown key id last made Fold fetch the set (None: never).
     forced_at: Option<DateTime<Utc>>,
+    /// When a fetch last failed (the provider is not asked again before `refetch`).
+    failed_at: Option<DateTime<Utc>>,
     expires_at: DateTime<Utc>,
+}
+
+/// How long past their lifetime keys (and discovery documents) serve while the provider
+/// cannot be reached.
+fn stale_limit() -> Duration {
+    Duration::days(1)
 }
 
 struct Inner {
@@ -40,7 +49,8 @@ struct Inner {
     default_ttl: Duration,
     sets: Mutex<HashMap<String, KeySet>>,
     docs: Mutex<HashMap<String, (Discovery, DateTime<Utc>)>>,
-    fetching: tokio::sync::Mutex<()>,
+    /// One fetch at a time per URL (a slow provider holds up only its own sign-ins).
+    fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     fetches: AtomicU64,
 }
 
@@ -75,7 +85,7 @@ impl ProviderKeys {
                 default_ttl: Duration::seconds(default_ttl_secs as i64),
                 sets: Mutex::new(HashMap::new()),
                 docs: Mutex::new(HashMap::new()),
-                fetching: tokio::sync::Mutex::new(()),
+                fetching: Mutex::new(HashMap::new()),
                 fetches: AtomicU64::new(0),
             }),
         }
@@ -86,34 +96,59 @@ impl ProviderKeys {
         self.inner.fetches.load(Ordering::Relaxed)
     }
 
-    /// What the cache says: the key, "fetch", or "unknown key (refetched too recently)".
+    /// What the cache says: the key, "fetch", "unknown key (refetched too recently)", or
+    /// "down" (the last fetch failed moments ago and no usable key is held).
     fn cached(&self, url: &str, kid: Option<&str>) -> Lookup {
         let now = self.inner.clock.now();
         let sets = self.inner.sets.lock().unwrap_or_else(|p| p.into_inner());
-        match sets.get(url) {
-            None => Lookup::Fetch,
-            Some(s) if now >= s.expires_at => Lookup::Fetch,
-            Some(s) => match find(&s.keys, kid) {
-                Some(k) => Lookup::Hit(Box::new(k.clone())),
-                None if s.forced_at.is_none_or(|f| now - f >= self.inner.refetch) => Lookup::Fetch,
-                None => Lookup::Unknown,
-            },
+        let Some(s) = sets.get(url) else {
+            return Lookup::Fetch;
+        };
+        let backing_off = s.failed_at.is_some_and(|f| now - f < self.inner.refetch);
+        if backing_off {
+            return match find(&s.keys, kid) {
+                Some(k) if now < s.expires_at + stale_limit() => Lookup::Hit(Box::new(k.clone())),
+                _ => Lookup::Down,
+            };
+        }
+        if now >= s.expires_at {
+            return Lookup::Fetch;
+        }
+        match find(&s.keys, kid) {
+            Some(k) => Lookup::Hit(Box::new(k.clone())),
+            None if s.forced_at.is_none_or(|f| now - f >= self.inner.refetch) => Lookup::Fetch,
+            None => Lookup::Unknown,
+        }
+    }
+
+    fn lookup(&self, url: &str, kid: Option<&str>) -> Option<Result<Jwk, FederationError>> {
+        match self.cached(url, kid) {
+            Lookup::Hit(k) => Some(Ok(*k)),
+            Lookup::Unknown => Some(Err(unknown_key())),
+            Lookup::Down => Some(Err(FederationError::ProviderDown(
+                "the provider's keys cannot be fetched".into(),
+            ))),
+            Lookup::Fetch => None,
         }
     }
 
     /// The key `kid` of the set at `url`.
     pub async fn key(&self, url: &str, kid: Option<&str>) -> Result<Jwk, FederationError> {
-        match self.cached(url, kid) {
-            Lookup::Hit(k) => return Ok(*k),
-            Lookup::Unknown => return Err(unknown_key()),
-            Lookup::Fetch => {}
+        if let Some(r) = self.lookup(url, kid) {
+            return r;
         }
-        let _turn = self.inner.fetching.lock().await;
+        let lock = {
+            let mut m = self
+                .inner
+                .fetching
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            m.entry(url.to_owned()).or_default().clone()
+        };
+        let _turn = lock.lock().await;
         // Another request may have fetched while this one waited.
-        match self.cached(url, kid) {
-            Lookup::Hit(k) => return Ok(*k),
-            Lookup::Unknown => return Err(unknown_key()),
-            Lookup::Fetch => {}
+        if let Some(r) = self.lookup(url, kid) {
+            return r;
         }
         let fetched = self.fetch_set(url).await;
         let now = self.inner.clock.now();
@@ -129,15 +164,25 @@ impl ProviderKeys {
                     KeySet {
                         keys,
                         forced_at,
+                        failed_at: None,
                         expires_at: now + ttl,
                     },
                 );
                 found.ok_or_else(unknown_key)
             }
-            Err(e) => match sets.get(url).and_then(|s| find(&s.keys, kid)) {
-                Some(k) => Ok(k.clone()),
-                None => Err(e),
-            },
+            Err(e) => {
+                let set = sets.entry(url.to_owned()).or_insert(KeySet {
+                    keys: Vec::new(),
+                    forced_at: None,
+                    failed_at: None,
+                    expires_at: now,
+                });
+                set.failed_at = Some(now);
+                match find(&set.keys, kid) {
+                    Some(k) if now < set.expires_at + stale_limit() => Ok(k.clone()),
+                    _ => Err(e),
+                }
+            }
         }
     }
 
@@ -180,6 +225,26 @@ impl ProviderKeys {
                 }
             }
         }
+        match self.fetch_discovery(issuer).await {
+            Ok(d) => Ok(d),
+            // The provider is down: a document held less than a day past its lifetime
+            // keeps serving (not asked again before `refetch`).
+            Err(FederationError::ProviderDown(m)) => {
+                let mut docs = self.inner.docs.lock().unwrap_or_else(|p| p.into_inner());
+                match docs.get_mut(issuer) {
+                    Some((d, until)) if now < *until + stale_limit() => {
+                        *until = now + self.inner.refetch;
+                        Ok(d.clone())
+                    }
+                    _ => Err(FederationError::ProviderDown(m)),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn fetch_discovery(&self, issuer: &str) -> Result<Discovery, FederationError> {
+        let now = self.inner.clock.now();
         self.inner.fetches.fetch_add(1, Ordering::Relaxed);
         let url = format!(
             "{}/.well-known/openid-configuration",
@@ -219,6 +284,7 @@ enum Lookup {
     Hit(Box<Jwk>),
     Fetch,
     Unknown,
+    Down,
 }
 
 fn unknown_key() -> FederationError {

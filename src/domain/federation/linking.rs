@@ -9,13 +9,14 @@
 //! 4. An account has it and its email is verified: the identity is attached to it.
 //! 5. An account has it, unverified, and nothing of it was ever proven (no verified phone
 //!    either): whoever made it never proved the address, so what they set — password,
-//!    unverified phone, outstanding links, sessions — is stripped, then the identity is
-//!    attached (the pre-takeover rule). With a verified phone: `account_exists_link_required`
+//!    unverified phone, outstanding links, sessions, identities they linked — is stripped,
+//!    then the identity is attached (the pre-takeover rule). Such an account cannot link
+//!    identities explicitly either (`account_unverified`). With a verified phone: `account_exists_link_required`
 //!    (its owner signs in and links explicitly).
 use super::providers::Provider;
 use super::verify::Claims;
 use super::{FederationError, FederationService};
-use crate::db::federation::{IdentityRow, NewIdentity};
+use crate::db::federation::{IdentityRow, NewIdentity, Unlink};
 use crate::db::DbError;
 use crate::domain::flocks::Flock;
 use crate::domain::user::{
@@ -26,7 +27,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 /// An identity a user holds at a provider.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Identity {
     pub id: Uuid,
     pub provider: String,
@@ -138,9 +139,10 @@ impl FederationService {
                 let user = self.users.create_account(flock, a).await?;
                 Ok((user, true))
             }
-            Some(u) if u.status == UserStatus::Deleted => Err(forbidden(
-                "identity_email_unverified",
-                "this email cannot be used",
+            // An erased account keeps no usable email; should one match, nothing links.
+            Some(u) if u.status == UserStatus::Deleted => Err(FederationError::Conflict(
+                "account_exists_link_required",
+                "an account with this email exists; sign in to it and link this provider".into(),
             )),
             Some(u) if u.email_verified => {
                 if !db.identity_insert(u.id, identity).await? {
@@ -154,6 +156,8 @@ impl FederationService {
                 "an account with this email exists; sign in to it and link this provider".into(),
             )),
             Some(u) => {
+                // Sessions end before and after the strip: none opened in between survives.
+                self.users.end_sessions(flock, u.id).await?;
                 let after = u.status.after_proof(flock).map(UserStatus::as_str);
                 if !db.identity_link_stripping(u.id, identity, after).await? {
                     return Err(FederationError::Conflict(
@@ -178,6 +182,17 @@ impl FederationService {
         p: &Provider,
         c: &Claims,
     ) -> Result<Identity, FederationError> {
+        // An account nobody proved (no verified email or phone) links nothing: its holder
+        // may not own the address, and the owner's first federated sign-in strips it.
+        let u = self.users.get_fresh(flock, user).await?;
+        let proven =
+            (u.email_verified && u.email.is_some()) || (u.phone_verified && u.phone.is_some());
+        if !proven {
+            return Err(FederationError::Forbidden(
+                "account_unverified",
+                "verify this account's email or phone before linking a provider".into(),
+            ));
+        }
         let db = self.db.scoped(flock);
         if let Some(row) = db.identity_by_subject(&p.name, &c.subject).await? {
             if row.user_id != user.0 {
@@ -215,8 +230,8 @@ impl FederationService {
     }
 
     /// Removes one of the user's identities, unless it is their last way to sign in (no
-    /// password, no other identity, no verified email or phone to receive a code or a
-    /// reset link): `last_sign_in_method`.
+    /// password, no other identity, no verified email or phone to receive a one-time code
+    /// or a reset link): `last_sign_in_method`.
     pub async fn unlink(
         &self,
         flock: FlockId,
@@ -224,24 +239,17 @@ impl FederationService {
         id: Uuid,
     ) -> Result<(), FederationError> {
         let u = self.users.get_fresh(flock, user).await?;
-        let all = self.db.scoped(flock).identities_of(user).await?;
-        if !all.iter().any(|i| i.id == id) {
-            return Err(FederationError::IdentityNotFound);
-        }
         let other_way = u.has_password
-            || all.len() > 1
             || (u.email_verified && u.email.is_some())
             || (u.phone_verified && u.phone.is_some());
-        if !other_way {
-            return Err(FederationError::Conflict(
+        match self.db.scoped(flock).identity_unlink(user, id, other_way).await? {
+            Unlink::Done => Ok(()),
+            Unlink::NotFound => Err(FederationError::IdentityNotFound),
+            Unlink::LastWayIn => Err(FederationError::Conflict(
                 "last_sign_in_method",
                 "this identity is the account's only way to sign in; add a password or another identity first".into(),
-            ));
+            )),
         }
-        if !self.db.scoped(flock).identity_delete(user, id).await? {
-            return Err(FederationError::IdentityNotFound);
-        }
-        Ok(())
     }
 }
 

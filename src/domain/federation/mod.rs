@@ -25,7 +25,7 @@ mod providers;
 mod redirects;
 mod verify;
 
-pub use flow::{CallbackInput, CallbackOutcome, IdTokenInput, StartInput};
+pub use flow::{binding_cookie, CallbackInput, CallbackOutcome, IdTokenInput, StartInput, Started};
 pub use keys::ProviderKeys;
 pub use linking::Identity;
 pub use providers::{ClaimMap, Provider, ProviderConfig, ProviderInput, ProviderKind};

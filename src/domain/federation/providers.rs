@@ -343,16 +343,6 @@ impl FederationService {
             }
             ProviderKind::Google | ProviderKind::Apple => {}
         }
-        let owner = Provider::owner(flock.id, name);
-        let sealed = match secret {
-            Some(s) => Some(self.sealer.seal(&owner, &s).await?),
-            None => existing.as_ref().and_then(|e| {
-                // A kind change drops the old secret: Apple's key is no client secret.
-                (e.kind == kind.as_str())
-                    .then(|| e.secret_sealed.clone())
-                    .flatten()
-            }),
-        };
         let now = self.clock.now();
         let mut config = input.config;
         if kind != ProviderKind::Oauth2 {
@@ -370,6 +360,47 @@ impl FederationService {
             config.team_id = None;
             config.key_id = None;
         }
+        // Where the provider is. A change of it keeps neither the identities held at the
+        // old one (refused while there are any) nor the secret (it would be sent there).
+        let old = existing.as_ref().map(|e| {
+            let c: ProviderConfig = serde_json::from_value(e.config.clone()).unwrap_or_default();
+            (e.kind.clone(), e.client_id.clone(), c)
+        });
+        let source = |k: &str, c: &ProviderConfig| {
+            (
+                k.to_owned(),
+                c.issuer.clone(),
+                c.token_url.clone(),
+                c.userinfo_url.clone(),
+            )
+        };
+        let source_moved = old
+            .as_ref()
+            .is_some_and(|(k, _, c)| source(k, c) != source(kind.as_str(), &config));
+        let moved = source_moved
+            || old.as_ref().is_some_and(|(_, id, c)| {
+                *id != input.client_id
+                    || c.authorize_url != config.authorize_url
+                    || c.team_id != config.team_id
+            });
+        if source_moved
+            && self
+                .db
+                .scoped(flock.id)
+                .provider_has_identities(name)
+                .await?
+        {
+            return Err(FederationError::Conflict(
+                "provider_has_identities",
+                "users hold identities at this provider: its kind, issuer and endpoints cannot change (configure another provider name)".into(),
+            ));
+        }
+        let owner = Provider::owner(flock.id, name);
+        let sealed = match secret {
+            Some(s) => Some(self.sealer.seal(&owner, &s).await?),
+            None if moved => None,
+            None => existing.as_ref().and_then(|e| e.secret_sealed.clone()),
+        };
         let created = existing.is_none();
         let row = NewProvider {
             name: name.to_owned(),

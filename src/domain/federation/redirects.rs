@@ -3,9 +3,11 @@
 //! A redirect URI is accepted when it parses as an absolute URL with no credentials
 //! (`user@host`), no fragment, no whitespace, control characters or backslashes, and
 //! either its origin (scheme, host, port) is exactly one of `federation.redirect_origins`
-//! (which may also name an app's reverse-DNS scheme, `com.example.app:`), or it is https
-//! and its host has the same registrable domain (per the public suffix list) as the
-//! flock's `public_url` — seed 000's rule — unless `federation.public_url_domain` is off.
+//! (which may also name an app's reverse-DNS scheme, `com.example.app:`), or — seed 000's
+//! rule, when the flock turns on `federation.public_url_domain` — it is https and its host
+//! has the same registrable domain (per the public suffix list) as the flock's
+//! `public_url`. The domain rule is off by default: every host of the domain (a forgotten
+//! subdomain, a user-content host) could then receive sign-in codes.
 use crate::domain::flocks::FlockSettings;
 use crate::domain::Invalid;
 
@@ -49,6 +51,15 @@ pub fn check_redirect(settings: &FlockSettings, raw: &str) -> Result<url::Url, I
     }
     if u.fragment().is_some() {
         return Err(refused("redirect_uri may not have a fragment"));
+    }
+    // Fold adds `code`, `state` and `error`: a URI that already carries one would give the
+    // portal two values to choose from.
+    if u.query_pairs()
+        .any(|(k, _)| matches!(k.as_ref(), "code" | "state" | "error"))
+    {
+        return Err(refused(
+            "redirect_uri may not carry code, state or error parameters",
+        ));
     }
     let fed = &settings.federation;
     let origin = origin_of(&u);

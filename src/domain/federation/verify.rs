@@ -11,7 +11,7 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// Who the provider says the user is.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Claims {
     pub subject: String,
     pub email: Option<String>,
@@ -96,6 +96,13 @@ impl FederationService {
             ));
         };
         let jwk = self.keys.key(jwks, header.kid.as_deref()).await?;
+        // A key published for encryption signs nothing.
+        if jwk.common.public_key_use == Some(jsonwebtoken::jwk::PublicKeyUse::Encryption) {
+            return Err(rejected(
+                "invalid_id_token",
+                "the key named is not a signing key",
+            ));
+        }
         let family_ok = match (&jwk.algorithm, header.alg) {
             (AlgorithmParameters::RSA(_), a) => format!("{a:?}").starts_with(['R', 'P']),
             (AlgorithmParameters::EllipticCurve(_), a) => {
@@ -138,10 +145,13 @@ impl FederationService {
             Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).collect(),
             _ => vec![],
         };
+        // OIDC Core 3.1.3.7: every audience must be one of ours (an extra one the flock
+        // does not trust is refused), with several an `azp`, and an `azp` must be ours.
         let ours = |a: &str| p.audiences().any(|x| x == a);
         let azp = c.get("azp").and_then(Value::as_str);
-        let aud_ok = audiences.iter().any(|a| ours(a))
-            && (audiences.len() == 1 || azp.is_some_and(ours))
+        let aud_ok = !audiences.is_empty()
+            && audiences.iter().all(|a| ours(a))
+            && (audiences.len() == 1 || azp.is_some())
             && azp.is_none_or(ours);
         if !aud_ok {
             return Err(rejected(
@@ -153,25 +163,39 @@ impl FederationService {
         let leeway = self.times.leeway_secs;
         let exp = c.get("exp").and_then(Value::as_i64);
         let iat = c.get("iat").and_then(Value::as_i64);
-        let Some(exp) = exp.filter(|e| now < e + leeway) else {
+        let Some(exp) = exp.filter(|e| now < e.saturating_add(leeway)) else {
             return Err(rejected("id_token_expired", "the ID token has expired"));
         };
-        if iat.is_none_or(|i| i > now + leeway) {
+        let Some(iat) = iat.filter(|i| *i <= now.saturating_add(leeway)) else {
             return Err(rejected(
                 "invalid_id_token",
                 "the ID token's iat is missing or in the future",
             ));
+        };
+        // A token meant to live more than a day is not an ID token Fold takes (its spent
+        // nonce is remembered for a day).
+        if exp.saturating_sub(iat) > 86_400 {
+            return Err(rejected(
+                "invalid_id_token",
+                "the ID token lives longer than a day",
+            ));
         }
         if c.get("nbf")
             .and_then(Value::as_i64)
-            .is_some_and(|n| n > now + leeway)
+            .is_some_and(|n| n > now.saturating_add(leeway))
         {
             return Err(rejected(
                 "invalid_id_token",
                 "the ID token is not valid yet",
             ));
         }
-        let Some(subject) = text(c.get("sub"), 255) else {
+        // The subject is opaque: compared as given, never trimmed.
+        let subject = c
+            .get("sub")
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty() && s.len() <= 255 && !s.chars().any(char::is_control))
+            .map(str::to_owned);
+        let Some(subject) = subject else {
             return Err(rejected("invalid_id_token", "the ID token has no subject"));
         };
         let carried = c.get("nonce").and_then(Value::as_str).map(str::to_owned);

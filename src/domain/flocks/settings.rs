@@ -52,27 +52,18 @@ pub struct FlockSettings {
 }
 
 /// Federation settings of a flock.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FederationSettings {
     /// Origins a code flow may return to (`https://app.example.com`,
     /// `http://localhost:3000`), or an app's reverse-DNS scheme (`com.example.app:`).
     pub redirect_origins: Vec<String>,
-    /// Also allow any https URL on the registrable domain of `public_url` (seed 000).
+    /// Also allow any https URL on the registrable domain of `public_url` (seed 000's
+    /// rule; off by default: every host of the domain could then receive sign-in codes).
     pub public_url_domain: bool,
     /// Secured admin login: managers must sign in through this provider; their password,
     /// one-time-code and other providers' sign-ins are refused.
     pub manager_provider: Option<String>,
-}
-
-impl Default for FederationSettings {
-    fn default() -> Self {
-        Self {
-            redirect_origins: Vec::new(),
-            public_url_domain: true,
-            manager_provider: None,
-        }
-    }
 }
 
 impl FederationSettings {

@@ -2,7 +2,7 @@
 //! called on flock B with flock A's user token and API key (and A's ids in the path), and
 //! every operation with an id in its path is called with B's own credentials and A's id.
 //! Nothing of A may work in B, and an id of A must read as "not found" in B.
-use crate::helpers::federation::{add_google, google_claims, spawn_with_idp};
+use crate::helpers::federation::{add_google, google_claims, link_id_token, spawn_with_idp};
 use crate::helpers::files::{png, Credential};
 use crate::helpers::spec::{example_body, with_body};
 use crate::helpers::tokens_of;
@@ -123,7 +123,11 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
         .await;
     assert_eq!(s, StatusCode::CREATED, "{file}");
     let file_a = file["id"].as_str().unwrap().to_owned();
-    // An identity of Ann at Google (linked explicitly).
+    // An identity of Ann at Google (linked explicitly, once her email is verified).
+    app.sql()
+        .await
+        .exec("UPDATE users SET email_verified = true WHERE email = 'ann@example.com'")
+        .await;
     let t = idp.sign(&google_claims(
         &app,
         "g-ann",
@@ -131,16 +135,14 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
         true,
         Some("m"),
     ));
-    let r = app
-        .req(
-            Method::POST,
-            &format!("/api/v1/{}/user/identities/google/id-token", a.slug),
-        )
-        .bearer_auth(&token_a)
-        .json(&json!({"id_token": t, "nonce": "m"}))
-        .send()
-        .await
-        .unwrap();
+    let r = link_id_token(
+        &app,
+        &a.slug,
+        &token_a,
+        "google",
+        json!({"id_token": t, "nonce": "m"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     let identity_a = r.json::<Value>().await.unwrap()["id"]
         .as_str()

@@ -242,9 +242,14 @@ async fn federation_canaries(base: &str, key: &str) -> Vec<String> {
             .unwrap();
         assert_eq!(r.status(), StatusCode::FOUND);
         let loc = r.headers()["location"].to_str().unwrap().to_owned();
+        let set_cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
         let at_fold = op.browse(&browser(), &loc, &origin).await;
         let r = client
             .get(format!("{base}{}", at_fold.strip_prefix(&origin).unwrap()))
+            .header(
+                "Cookie",
+                crate::helpers::federation::cookie_pair(&set_cookie),
+            )
             .send()
             .await
             .unwrap();

@@ -10,8 +10,11 @@ use serde_json::{json, Value};
 pub const PORTAL: &str = "https://app.acme-corp.com/signed-in";
 
 pub async fn acme_flock(app: &TestApp, slug: &str) -> TestFlock {
-    app.create_flock_with(slug, json!({"public_url": "https://portal.acme-corp.com"}))
-        .await
+    app.create_flock_with(
+        slug,
+        json!({"public_url": "https://portal.acme-corp.com", "federation": {"public_url_domain": true}}),
+    )
+    .await
 }
 
 fn s256(verifier: &str) -> String {
@@ -194,6 +197,7 @@ async fn the_apple_code_flow_posts_the_form_and_fold_signs_its_client_secret_wit
             Method::POST,
             &format!("/api/v1/{}/user/federated/apple/callback", f.slug),
         )
+        .header("Cookie", binding_for(&state).unwrap())
         .form(&[
             ("code", code.as_str()),
             ("state", state.as_str()),
@@ -251,7 +255,13 @@ async fn browse_sign_in(
     assert!(loc.starts_with(&op.issuer), "{loc}");
     let at_fold = op.browse(&browser(), &loc, "https://fold.test/").await;
     let path = at_fold.strip_prefix("https://fold.test").unwrap();
-    let r = app.req(Method::GET, path).send().await.unwrap();
+    let cookie = binding_for(&param(&loc, "state").unwrap()).unwrap();
+    let r = app
+        .req(Method::GET, path)
+        .header("Cookie", cookie)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::FOUND);
     r.headers()["location"].to_str().unwrap().to_owned()
 }

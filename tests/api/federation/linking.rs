@@ -33,17 +33,6 @@ async fn verify_email(app: &TestApp, email: &str) {
         .await;
 }
 
-async fn identities(app: &TestApp, f: &TestFlock, token: &str) -> Value {
-    app.req(Method::GET, &format!("/api/v1/{}/user/identities", f.slug))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
 #[tokio::test]
 async fn a_verified_provider_email_links_to_the_account_whose_email_is_verified() {
     let (app, idp) = spawn_with_idp().await;
@@ -124,16 +113,14 @@ async fn an_unverified_local_account_with_a_verified_phone_must_be_linked_explic
         true,
         Some(nonce),
     ));
-    let r = app
-        .req(
-            Method::POST,
-            &format!("/api/v1/{}/user/identities/google/id-token", f.slug),
-        )
-        .bearer_auth(at)
-        .json(&json!({"id_token": t, "nonce": nonce}))
-        .send()
-        .await
-        .unwrap();
+    let r = link_id_token(
+        &app,
+        &f.slug,
+        at,
+        "google",
+        json!({"id_token": t, "nonce": nonce}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     let (s, b) = google_sign_in(&app, &idp, &f, "g-pia", "pia@example.com", true).await;
     assert_eq!(s, StatusCode::OK, "{b}");
@@ -158,18 +145,16 @@ async fn a_signed_in_user_links_identities_with_other_emails_and_unlinks_all_but
         true,
         Some("an"),
     );
-    let r = app
-        .req(
-            Method::POST,
-            &format!("/api/v1/{}/user/identities/apple/id-token", f.slug),
-        )
-        .bearer_auth(&at)
-        .json(&json!({"id_token": idp.sign(&c), "nonce": "an"}))
-        .send()
-        .await
-        .unwrap();
+    let r = link_id_token(
+        &app,
+        &f.slug,
+        &at,
+        "apple",
+        json!({"id_token": idp.sign(&c), "nonce": "an"}),
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
-    let list = identities(&app, &f, &at).await;
+    let list = my_identities(&app, &f.slug, &at).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
     // Apple now signs in the same user.
     let c = apple_claims(
@@ -217,7 +202,7 @@ async fn a_signed_in_user_links_identities_with_other_emails_and_unlinks_all_but
     assert_error(&r.json().await.unwrap(), "last_sign_in_method");
     // Another user's identity id is not found.
     let (_, other) = google_sign_in(&app, &idp, &f, "g-other", "other@example.com", true).await;
-    let theirs = identities(&app, &f, other["access_token"].as_str().unwrap()).await;
+    let theirs = my_identities(&app, &f.slug, other["access_token"].as_str().unwrap()).await;
     let r = del(theirs["items"][0]["id"].as_str().unwrap().to_owned())
         .await
         .unwrap();

@@ -247,3 +247,76 @@ async fn an_oidc_issuer_must_be_exactly_the_one_its_discovery_document_names() {
     .await;
     assert_eq!(s, StatusCode::CREATED, "{b}");
 }
+
+#[tokio::test]
+async fn moving_a_provider_drops_its_secret_and_is_refused_while_users_hold_identities_there() {
+    let (app, idp) = spawn_with_idp().await;
+    let op = OidcProvider::start().await;
+    let f = app.create_flock("prov-4").await;
+    let k = f.admin_key.clone();
+    add_google(&app, &f, json!({})).await;
+    // Another client id without a new secret: the old secret is not kept for it.
+    let (s, v) = put(
+        &app,
+        &f.slug,
+        &k,
+        "google",
+        json!({"kind": "google", "client_id": "other.apps.googleusercontent.com"}),
+    )
+    .await;
+    assert_eq!(
+        (s, v["has_secret"].clone()),
+        (StatusCode::OK, json!(false)),
+        "{v}"
+    );
+    add_google(&app, &f, json!({})).await;
+    let t = idp.sign(&google_claims(
+        &app,
+        "g-p4",
+        "p4@example.com",
+        true,
+        Some("n"),
+    ));
+    let (s, _) = id_token_sign_in(
+        &app,
+        &f.slug,
+        "google",
+        json!({"id_token": t, "nonce": "n"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK);
+    // Users hold identities there: the provider cannot become another one.
+    let (s, b) = put(
+        &app,
+        &f.slug,
+        &k,
+        "google",
+        json!({"kind": "oidc", "issuer": op.issuer, "client_id": "x", "client_secret": "y"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT, "{b}");
+    assert_error(&b, "provider_has_identities");
+    // The same place with a new secret or flags is fine.
+    let (s, v) = put(&app, &f.slug, &k, "google", json!({"kind": "google", "client_id": GOOGLE_CLIENT, "client_secret": "rotated-secret", "allow_signup": false})).await;
+    assert_eq!(
+        (s, v["has_secret"].clone()),
+        (StatusCode::OK, json!(true)),
+        "{v}"
+    );
+    // Deleting the provider deletes the identities held there.
+    let (s, _) = app
+        .bo(
+            Method::DELETE,
+            &format!("/api/v1/{}/providers/google", f.slug),
+            &k,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let n: i64 = app
+        .sql()
+        .await
+        .scalar("SELECT COUNT(*) FROM identities")
+        .await;
+    assert_eq!(n, 0);
+}

@@ -1,6 +1,7 @@
 //! Battery item 24: the redirect allow-list. A code flow returns only to an origin the
-//! flock lists, an app scheme it lists, or https on the registrable domain of its
-//! public_url; every hostile URL is refused before anything is stored.
+//! flock lists, an app scheme it lists, or (when the flock turns the rule on) https on the
+//! registrable domain of its public_url; every hostile URL is refused before anything is
+//! stored.
 use super::code_flow::PORTAL;
 use crate::helpers::assert_error;
 use crate::helpers::federation::*;
@@ -37,6 +38,8 @@ const HOSTILE: &[&str] = &[
     "com.evil.app:/cb",
     "com.acme.app://evil.example/cb",
     "https://portal.acme-corp.com%2eevil.example/",
+    "https://app.acme-corp.com/cb?code=attacker-code",
+    "https://app.acme-corp.com/cb?state=forged",
 ];
 
 const ALLOWED: &[&str] = &[
@@ -55,7 +58,10 @@ async fn hostile_redirect_uris_are_refused_and_allowed_ones_pass() {
             "fed-r1",
             json!({
                 "public_url": "https://portal.acme-corp.com",
-                "federation": {"redirect_origins": ["http://localhost:3000", "com.acme.app:"]},
+                "federation": {
+                    "redirect_origins": ["http://localhost:3000", "com.acme.app:"],
+                    "public_url_domain": true,
+                },
             }),
         )
         .await;
@@ -88,7 +94,7 @@ async fn hostile_redirect_uris_are_refused_and_allowed_ones_pass() {
 }
 
 #[tokio::test]
-async fn without_a_public_url_only_listed_origins_pass_and_the_domain_rule_can_be_turned_off() {
+async fn the_public_url_domain_rule_is_off_until_the_flock_turns_it_on() {
     let (app, _idp) = spawn_with_idp().await;
     let f = app.create_flock("fed-r2").await;
     add_google(&app, &f, json!({})).await;
@@ -98,15 +104,21 @@ async fn without_a_public_url_only_listed_origins_pass_and_the_domain_rule_can_b
     let g = app
         .create_flock_with(
             "fed-r3",
-            json!({
-                "public_url": "https://portal.acme-corp.com",
-                "federation": {"public_url_domain": false},
-            }),
+            json!({"public_url": "https://portal.acme-corp.com"}),
         )
         .await;
     add_google(&app, &g, json!({})).await;
     let (s, _, _) = start(&app, &g.slug, "google", &[("redirect_uri", PORTAL)]).await;
-    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(s, StatusCode::BAD_REQUEST, "off by default");
+    let r = app
+        .platform(reqwest::Method::PATCH, "/platform/v1/flocks/fed-r3")
+        .json(&json!({"settings": {"federation": {"public_url_domain": true}}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (s, _, b) = start(&app, &g.slug, "google", &[("redirect_uri", PORTAL)]).await;
+    assert_eq!(s, StatusCode::FOUND, "{b}");
     // Bad entries in the allow-list itself are refused by name.
     let r = app
         .platform(reqwest::Method::PATCH, "/platform/v1/flocks/fed-r3")

@@ -104,6 +104,23 @@ async fn forged_and_replayed_id_tokens_are_refused() {
         "t3",
         "audience_mismatch",
     ));
+    let mut c = base("t3b");
+    c["aud"] = json!([GOOGLE_CLIENT, "untrusted-other-client"]);
+    c["azp"] = json!(GOOGLE_CLIENT);
+    cases.push((
+        "several audiences, one of them untrusted",
+        c,
+        "t3b",
+        "audience_mismatch",
+    ));
+    let mut c = base("t3c");
+    c["exp"] = json!(app.clock.unix() + 30 * 86_400);
+    cases.push((
+        "an ID token meant to live a month",
+        c,
+        "t3c",
+        "invalid_id_token",
+    ));
     let mut c = base("t4");
     c["iss"] = json!("https://evil.example");
     cases.push(("an attacker-controlled issuer", c, "t4", "issuer_mismatch"));
@@ -335,6 +352,10 @@ async fn identities_cannot_be_moved_between_accounts_nor_the_last_way_in_removed
     )
     .await;
     let attacker_at = app.user_token(&f.slug, "att@example.com").await;
+    app.sql()
+        .await
+        .exec("UPDATE users SET email_verified = true WHERE email = 'att@example.com'")
+        .await;
     // Linking the victim's Google identity (a fresh token for it) to the attacker.
     let t = idp.sign(&google_claims(
         &app,
@@ -343,16 +364,14 @@ async fn identities_cannot_be_moved_between_accounts_nor_the_last_way_in_removed
         true,
         Some("b"),
     ));
-    let r = app
-        .req(
-            Method::POST,
-            &format!("/api/v1/{}/user/identities/google/id-token", f.slug),
-        )
-        .bearer_auth(&attacker_at)
-        .json(&json!({"id_token": t, "nonce": "b"}))
-        .send()
-        .await
-        .unwrap();
+    let r = link_id_token(
+        &app,
+        &f.slug,
+        &attacker_at,
+        "google",
+        json!({"id_token": t, "nonce": "b"}),
+    )
+    .await;
     let (s, b): (StatusCode, Value) = (r.status(), r.json().await.unwrap());
     report("linking an identity that belongs to another user", s, &b);
     assert_eq!(s, StatusCode::CONFLICT);
@@ -410,15 +429,7 @@ async fn identities_cannot_be_moved_between_accounts_nor_the_last_way_in_removed
         .exec("UPDATE users SET email_verified = false WHERE email = 'vic@example.com'")
         .await;
     let vat = victim["access_token"].as_str().unwrap();
-    let list: Value = app
-        .req(Method::GET, &format!("/api/v1/{}/user/identities", f.slug))
-        .bearer_auth(vat)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Value = my_identities(&app, &f.slug, vat).await;
     let id = list["items"][0]["id"].as_str().unwrap();
     let r = app
         .req(
@@ -433,4 +444,146 @@ async fn identities_cannot_be_moved_between_accounts_nor_the_last_way_in_removed
     report("unlinking the last way to sign in", s, &b);
     assert_eq!(s, StatusCode::CONFLICT);
     assert_error(&b, "last_sign_in_method");
+}
+
+#[tokio::test]
+async fn pre_hijacking_with_an_identity_linked_in_advance_is_refused() {
+    let (app, idp) = spawn_with_idp().await;
+    let f = app.create_flock("tk-1b").await;
+    add_google(&app, &f, json!({})).await;
+    // The attacker registers the victim's address and links their own Google account to
+    // it, to come back through it once the owner has verified the address.
+    let attacker_at = app.user_token(&f.slug, "victim2@example.com").await;
+    let t = idp.sign(&google_claims(
+        &app,
+        "g-attacker2",
+        "attacker@evil.example",
+        true,
+        Some("p1"),
+    ));
+    let r = link_id_token(
+        &app,
+        &f.slug,
+        &attacker_at,
+        "google",
+        json!({"id_token": t, "nonce": "p1"}),
+    )
+    .await;
+    let (s, b): (StatusCode, Value) = (r.status(), r.json().await.unwrap());
+    report(
+        "pre-hijack: linking an identity to an unproven account",
+        s,
+        &b,
+    );
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_error(&b, "account_unverified");
+    // Had one been linked (an account verified, then its email changed back), the
+    // owner's first Google sign-in removes it: the attacker's identity signs nobody in.
+    app.sql()
+        .await
+        .exec("UPDATE users SET email_verified = true WHERE email = 'victim2@example.com'")
+        .await;
+    let t = idp.sign(&google_claims(
+        &app,
+        "g-attacker2",
+        "attacker@evil.example",
+        true,
+        Some("p2"),
+    ));
+    let r = link_id_token(
+        &app,
+        &f.slug,
+        &attacker_at,
+        "google",
+        json!({"id_token": t, "nonce": "p2"}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    app.sql()
+        .await
+        .exec("UPDATE users SET email_verified = false WHERE email = 'victim2@example.com'")
+        .await;
+    let (s, b) = sign(
+        &app,
+        &idp,
+        &f,
+        google_claims(&app, "g-victim2", "victim2@example.com", true, Some("p3")),
+        "p3",
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, b) = sign(
+        &app,
+        &idp,
+        &f,
+        google_claims(
+            &app,
+            "g-attacker2",
+            "attacker@evil.example",
+            true,
+            Some("p4"),
+        ),
+        "p4",
+    )
+    .await;
+    report(
+        "pre-hijack: the attacker's linked identity after the owner's sign-in",
+        s,
+        &b,
+    );
+    assert_ne!(b["user"]["email"], "victim2@example.com", "{b}");
+    let n: i64 = app
+        .sql()
+        .await
+        .scalar("SELECT COUNT(*) FROM identities i JOIN users u ON u.id = i.user_id WHERE i.subject = 'g-attacker2' AND u.email = 'victim2@example.com'")
+        .await;
+    assert_eq!(
+        n, 0,
+        "the attacker's identity was removed with the unproven credentials"
+    );
+}
+
+#[tokio::test]
+async fn a_callback_opened_in_another_browser_signs_nobody_in() {
+    let (app, idp) = spawn_with_idp().await;
+    let f = acme_flock(&app, "tk-1c").await;
+    add_google(&app, &f, json!({})).await;
+    // The attacker starts a flow, signs in at the provider as themselves and sends the
+    // callback URL to the victim (login CSRF): the victim's browser lacks the binding.
+    let (_, loc, _) = start(&app, &f.slug, "google", &[("redirect_uri", PORTAL)]).await;
+    let (code, state) = idp.authorize(
+        &loc,
+        google_claims(&app, "g-csrf", "csrf@evil.example", true, None),
+    );
+    let r = app
+        .req(
+            Method::GET,
+            &format!("/api/v1/{}/user/federated/google/callback", f.slug),
+        )
+        .query(&[("code", code.as_str()), ("state", state.as_str())])
+        .header(
+            "Cookie",
+            format!(
+                "{}=someone-elses-value",
+                fold::domain::federation::binding_cookie(&state)
+            ),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FOUND);
+    let back = r.headers()["location"].to_str().unwrap().to_owned();
+    report(
+        "a callback URL opened in another browser",
+        r.status(),
+        &json!({"code": param(&back, "error")}),
+    );
+    assert_eq!(param(&back, "error").as_deref(), Some("browser_mismatch"));
+    assert!(param(&back, "code").is_none());
+    let n: i64 = app
+        .sql()
+        .await
+        .scalar("SELECT COUNT(*) FROM identities")
+        .await;
+    assert_eq!(n, 0);
 }

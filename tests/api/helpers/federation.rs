@@ -428,7 +428,31 @@ pub async fn id_token_sign_in(
     (s, r.json().await.unwrap_or(Value::Null))
 }
 
-/// Starts a code flow: the provider URL Fold redirects to.
+/// The binding cookies `start` set, by the flow's state: the test's "browser".
+static BINDINGS: Mutex<Vec<(String, String)>> = Mutex::new(Vec::new());
+
+/// The `Cookie` header the browser that started the flow `state` sends back.
+pub fn binding_for(state: &str) -> Option<String> {
+    BINDINGS
+        .lock()
+        .unwrap()
+        .iter()
+        .find(|(s, _)| s == state)
+        .map(|(_, c)| c.clone())
+}
+
+/// `name=value` of a `Set-Cookie` header.
+pub fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_owned()
+}
+
+/// Starts a code flow: the provider URL Fold redirects to. The browser keeps the binding
+/// cookie (see [`binding_for`]).
 pub async fn start(
     app: &TestApp,
     flock: &str,
@@ -450,25 +474,36 @@ pub async fn start(
         .get("location")
         .map(|l| l.to_str().unwrap().to_owned())
         .unwrap_or_default();
+    if let (Some(c), Some(state)) = (r.headers().get("set-cookie"), param(&loc, "state")) {
+        let c = c.to_str().unwrap();
+        assert!(
+            c.contains("HttpOnly") && c.contains("SameSite=None; Secure"),
+            "{c}"
+        );
+        BINDINGS.lock().unwrap().push((state, cookie_pair(c)));
+    }
     (s, loc, r.json().await.unwrap_or(Value::Null))
 }
 
-/// Calls Fold's callback as the provider's redirect would; where Fold sends the browser.
+/// Calls Fold's callback as the provider's redirect would, from the browser that started
+/// (its binding cookie); where Fold sends the browser.
 pub async fn callback(
     app: &TestApp,
     flock: &str,
     provider: &str,
     query: &[(&str, &str)],
 ) -> (reqwest::StatusCode, String, Value) {
-    let r = app
+    let state = query.iter().find(|(k, _)| *k == "state").map(|(_, v)| *v);
+    let mut rb = app
         .req(
             Method::GET,
             &format!("/api/v1/{flock}/user/federated/{provider}/callback"),
         )
-        .query(query)
-        .send()
-        .await
-        .unwrap();
+        .query(query);
+    if let Some(c) = state.and_then(binding_for) {
+        rb = rb.header("Cookie", c);
+    }
+    let r = rb.send().await.unwrap();
     let s = r.status();
     let loc = r
         .headers()
@@ -500,4 +535,35 @@ pub async fn exchange(app: &TestApp, flock: &str, body: Value) -> (reqwest::Stat
         .unwrap();
     let s = r.status();
     (s, r.json().await.unwrap_or(Value::Null))
+}
+
+/// `POST …/user/identities/{provider}/id-token` with the user's token.
+pub async fn link_id_token(
+    app: &TestApp,
+    flock: &str,
+    bearer: &str,
+    provider: &str,
+    body: Value,
+) -> reqwest::Response {
+    app.req(
+        Method::POST,
+        &format!("/api/v1/{flock}/user/identities/{provider}/id-token"),
+    )
+    .bearer_auth(bearer)
+    .json(&body)
+    .send()
+    .await
+    .unwrap()
+}
+
+/// `GET …/user/identities` with the user's token.
+pub async fn my_identities(app: &TestApp, flock: &str, bearer: &str) -> Value {
+    app.req(Method::GET, &format!("/api/v1/{flock}/user/identities"))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
