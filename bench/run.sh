@@ -38,6 +38,8 @@ export FOLD_HTTP__PUBLIC_URL="http://127.0.0.1:$PORT"
 export FOLD_LOG__FILTER="${FOLD_LOG__FILTER:-warn}"
 # One load generator is one client IP: the per-IP limiter would measure itself, not Fold.
 export FOLD_LIMITS__IP_PER_SECOND="${FOLD_LIMITS__IP_PER_SECOND:-0}"
+# The `federated` scenario plays an OpenID Connect provider on loopback.
+export FOLD_FEDERATION__ALLOW_PRIVATE_NETWORKS=true
 if [[ -n "${BENCH_PG:-}" ]]; then
     export FOLD_DATABASE__URL="${BENCH_DATABASE_URL:?BENCH_DATABASE_URL}"
     export FOLD_KV__URL="${BENCH_REDIS_URL:?BENCH_REDIS_URL}"

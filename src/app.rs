@@ -3,6 +3,7 @@ use crate::api::{self, frame::FrameConfig, ApiServices};
 use crate::config::Config;
 use crate::db::Db;
 use crate::domain::addresses::AddressService;
+use crate::domain::admin::AdminService;
 use crate::domain::api_keys::ApiKeyService;
 use crate::domain::directory::DirectoryService;
 use crate::domain::federation::{FederationService, FederationTimes, ProviderKeys};
@@ -61,6 +62,7 @@ pub struct Services {
     pub addresses: AddressService,
     pub files: FileService,
     pub federation: FederationService,
+    pub admin: AdminService,
     /// Delivers the durable mail outbox (`start_workers` runs it in the background).
     pub mail_worker: MailWorker,
 }
@@ -209,6 +211,12 @@ impl AppState {
                 leeway_secs: fed.leeway_secs.min(600) as i64,
             },
         );
+        let admin = AdminService::new(
+            db.clone(),
+            clock.clone(),
+            users.clone(),
+            api::manager_operations(),
+        );
         let cursors = Cursors::new(signing.clone());
         let directory =
             DirectoryService::new(db.clone(), clock.clone(), users.clone(), cursors.clone());
@@ -251,6 +259,7 @@ impl AppState {
             addresses,
             files,
             federation,
+            admin,
             mail_worker,
         })))
     }
@@ -295,6 +304,7 @@ impl AppState {
             addresses: self.addresses.clone(),
             files: self.files.clone(),
             federation: self.federation.clone(),
+            admin: self.admin.clone(),
             probes: api::ops::Probes {
                 db: self.db.clone(),
                 kv: self.kv.clone(),

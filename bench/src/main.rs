@@ -9,6 +9,7 @@
 //! whose self-registration is open) and users register themselves. Prints requests/s,
 //! p50/p99/max latency, errors, and the server's peak RSS (`--server-pid`).
 mod directory;
+mod federation;
 mod profile;
 
 use anyhow::{bail, Context, Result};
@@ -22,8 +23,8 @@ struct Args {
     /// Base URL of the server.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
-    /// `me`, `refresh`, `login`, `all`, `card`, `upload`, `upload-me`, `directory`, or
-    /// `argon2` (the raw hash rate, no server).
+    /// `me`, `refresh`, `login`, `all`, `card`, `upload`, `upload-me`, `federated`,
+    /// `directory`, or `argon2` (the raw hash rate, no server).
     #[arg(long, default_value = "all")]
     scenario: String,
     /// Concurrent connections (one task and one keep-alive connection each).
@@ -374,6 +375,7 @@ async fn main() -> Result<()> {
         "card" => return profile::card(&a).await,
         "upload" => return profile::upload(&a).await,
         "upload-me" => return profile::upload_me(&a).await,
+        "federated" => return federation::federated(&a).await,
         _ => {}
     }
     let flock = setup_flock(&a, &setup).await?;

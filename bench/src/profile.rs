@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 /// A flock made for the scenario: its slug and admin API key.
-async fn flock(a: &Args, c: &reqwest::Client) -> Result<(String, String)> {
+pub(crate) async fn flock(a: &Args, c: &reqwest::Client) -> Result<(String, String)> {
     let key = a
         .platform_key
         .as_deref()

@@ -1,6 +1,9 @@
 //! SeaORM entities: one module per table. Every flock-owned table carries `flock_id`.
 pub mod address;
 pub mod address_request;
+pub mod admin_grant;
+pub mod admin_group;
+pub mod admin_member;
 pub mod api_key;
 pub mod federation_provider;
 pub mod flock;

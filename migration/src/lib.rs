@@ -12,6 +12,7 @@ mod m0004_profile;
 mod m0005_addresses;
 mod m0006_files;
 mod m0007_federation;
+mod m0008_admin;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0005_addresses::Migration),
             Box::new(m0006_files::Migration),
             Box::new(m0007_federation::Migration),
+            Box::new(m0008_admin::Migration),
         ]
     }
 }

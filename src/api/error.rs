@@ -252,6 +252,10 @@ impl From<KeyError> for ApiError {
             KeyError::Forbidden(op) => {
                 ApiError::forbidden("scope_missing", format!("this API key may not call {op}"))
             }
+            KeyError::OperationForbidden(op) => ApiError::forbidden(
+                "forbidden_operation",
+                format!("your admin groups do not grant {op}"),
+            ),
             KeyError::Escalation => ApiError::forbidden(
                 "scope_escalation",
                 "a key cannot grant scopes it does not hold",

@@ -2,7 +2,7 @@
 use super::directory::views::UserPage;
 use super::error::ApiResult;
 use super::frame::tenant;
-use super::security::ServerAuth;
+use super::security::BackOfficeAuth;
 use super::ApiTags;
 use crate::domain::groups::{Group, GroupService};
 use crate::ids::UserId;
@@ -83,12 +83,12 @@ impl GroupsApi {
     )]
     async fn create(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         body: Json<GroupRequest>,
     ) -> ApiResult<CreatedGroup> {
-        auth.0.allow("groups_create")?;
+        auth.allow("groups_create")?;
         let g = self.groups.create(&flock, &body.0.name).await?;
         Ok(CreatedGroup::Created(Json(g.into())))
     }
@@ -101,7 +101,7 @@ impl GroupsApi {
     )]
     async fn list(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// Page size, 1 to 1,000 (default 50).
@@ -110,7 +110,7 @@ impl GroupsApi {
         #[oai(validator(max_length = 4096))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<GroupPage>> {
-        auth.0.allow("groups_list")?;
+        auth.allow("groups_list")?;
         let page = self.groups.list(&flock, limit.0, cursor.0).await?;
         Ok(Json(GroupPage {
             groups: page.items.into_iter().map(GroupView::from).collect(),
@@ -127,14 +127,14 @@ impl GroupsApi {
     )]
     async fn rename(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The group's id.
         group_id: Path<Uuid>,
         body: Json<GroupRequest>,
     ) -> ApiResult<Json<GroupView>> {
-        auth.0.allow("groups_rename")?;
+        auth.allow("groups_rename")?;
         let g = self.groups.rename(&flock, group_id.0, &body.0.name).await?;
         Ok(Json(g.into()))
     }
@@ -147,13 +147,13 @@ impl GroupsApi {
     )]
     async fn delete(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The group's id.
         group_id: Path<Uuid>,
     ) -> ApiResult<Done> {
-        auth.0.allow("groups_delete")?;
+        auth.allow("groups_delete")?;
         self.groups.delete(&flock, group_id.0).await?;
         Ok(Done::Done)
     }
@@ -166,7 +166,7 @@ impl GroupsApi {
     )]
     async fn add(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The group's id.
@@ -174,7 +174,7 @@ impl GroupsApi {
         /// The user's id.
         user_id: Path<Uuid>,
     ) -> ApiResult<Done> {
-        auth.0.allow("groups_add_member")?;
+        auth.allow("groups_add_member")?;
         let user = UserId(user_id.0);
         self.groups.add_member(&flock, group_id.0, user).await?;
         Ok(Done::Done)
@@ -188,7 +188,7 @@ impl GroupsApi {
     )]
     async fn remove(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The group's id.
@@ -196,7 +196,7 @@ impl GroupsApi {
         /// The user's id.
         user_id: Path<Uuid>,
     ) -> ApiResult<Done> {
-        auth.0.allow("groups_remove_member")?;
+        auth.allow("groups_remove_member")?;
         let user = UserId(user_id.0);
         self.groups.remove_member(&flock, group_id.0, user).await?;
         Ok(Done::Done)
@@ -210,7 +210,7 @@ impl GroupsApi {
     )]
     async fn members(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The group's id.
@@ -221,7 +221,7 @@ impl GroupsApi {
         #[oai(validator(max_length = 4096))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<UserPage>> {
-        auth.0.allow("groups_list_members")?;
+        auth.allow("groups_list_members")?;
         let page = self
             .groups
             .members(&flock, group_id.0, limit.0, cursor.0)
@@ -237,13 +237,13 @@ impl GroupsApi {
     )]
     async fn of_user(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
     ) -> ApiResult<Json<GroupList>> {
-        auth.0.allow("groups_of_user")?;
+        auth.allow("groups_of_user")?;
         let groups = self.groups.of_user(&flock, UserId(user_id.0)).await?;
         Ok(Json(GroupList {
             groups: groups.into_iter().map(GroupView::from).collect(),

@@ -2,7 +2,7 @@
 //! a user's pairs, delete a key, find users by key (and value).
 use super::error::ApiResult;
 use super::frame::tenant;
-use super::security::ServerAuth;
+use super::security::BackOfficeAuth;
 use super::ApiTags;
 use crate::domain::meta::{Meta, MetaService};
 use crate::ids::UserId;
@@ -98,14 +98,14 @@ impl MetaApi {
     )]
     async fn upsert(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
         body: Json<UpsertMetaRequest>,
     ) -> ApiResult<Json<MetaList>> {
-        auth.0.allow("user_meta_upsert")?;
+        auth.allow("user_meta_upsert")?;
         let pairs = body
             .0
             .meta
@@ -124,13 +124,13 @@ impl MetaApi {
     )]
     async fn list(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
     ) -> ApiResult<Json<MetaList>> {
-        auth.0.allow("user_meta_list")?;
+        auth.allow("user_meta_list")?;
         Ok(list(self.meta.list(&flock, UserId(user_id.0)).await?))
     }
 
@@ -143,7 +143,7 @@ impl MetaApi {
     )]
     async fn delete(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
@@ -154,7 +154,7 @@ impl MetaApi {
         #[oai(validator(max_length = 1024))]
         value: Query<Option<String>>,
     ) -> ApiResult<Deleted> {
-        auth.0.allow("user_meta_delete")?;
+        auth.allow("user_meta_delete")?;
         let user = UserId(user_id.0);
         self.meta
             .delete(&flock, user, &key.0, value.0.as_deref())
@@ -171,7 +171,7 @@ impl MetaApi {
     )]
     async fn find_users(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The meta key (named so: a `key` query parameter would read as a credential).
@@ -186,7 +186,7 @@ impl MetaApi {
         #[oai(validator(max_length = 4096))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<MetaPage>> {
-        auth.0.allow("user_meta_find_users")?;
+        auth.allow("user_meta_find_users")?;
         let page = self
             .meta
             .holders(&flock, &meta_key.0, meta_value.0, limit.0, cursor.0)

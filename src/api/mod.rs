@@ -13,6 +13,7 @@
 //! Each API struct holds the services it calls, cloned from [`ApiServices`], which the
 //! composition root (`app`) fills: nothing here knows the application state.
 mod addresses;
+mod admin;
 mod api_keys;
 pub mod client_ip;
 mod directory;
@@ -37,6 +38,7 @@ pub mod views;
 pub use tags::ApiTags;
 
 use crate::domain::addresses::AddressService;
+use crate::domain::admin::{AdminService, Level};
 use crate::domain::api_keys::ApiKeyService;
 use crate::domain::directory::DirectoryService;
 use crate::domain::federation::FederationService;
@@ -73,6 +75,7 @@ pub struct ApiServices {
     pub addresses: AddressService,
     pub files: FileService,
     pub federation: FederationService,
+    pub admin: AdminService,
     pub probes: ops::Probes,
 }
 
@@ -104,6 +107,7 @@ pub type Apis = (
         federation::IdentitiesApi,
         federation::IdentitiesBackOfficeApi,
         federation::ProvidersApi,
+        admin::AdminApi,
     ),
 );
 
@@ -118,6 +122,24 @@ pub fn operation_ids() -> &'static [&'static str] {
             .collect()
     });
     &IDS
+}
+
+/// The operations a manager may be granted — the back-office ones, which take a flock API
+/// key or a manager's token — and the level each needs, from its HTTP method.
+pub fn manager_operations() -> Vec<(&'static str, Level)> {
+    <Apis as poem_openapi::OpenApi>::meta()
+        .iter()
+        .flat_map(|api| api.paths.iter())
+        .flat_map(|p| p.operations.iter())
+        .filter(|op| {
+            let has = |name: &str| op.security.iter().any(|s| s.contains_key(name));
+            has("ServerAuth") && has("ManagerAuth")
+        })
+        .filter_map(|op| {
+            op.operation_id
+                .map(|id| (id, Level::of_method(op.method.as_str())))
+        })
+        .collect()
 }
 
 pub fn service(s: &ApiServices) -> OpenApiService<Apis, ()> {
@@ -205,6 +227,9 @@ pub fn service(s: &ApiServices) -> OpenApiService<Apis, ()> {
                 federation::ProvidersApi {
                     federation: s.federation.clone(),
                 },
+                admin::AdminApi {
+                    admin: s.admin.clone(),
+                },
             ),
         ),
         "Fold",
@@ -238,7 +263,7 @@ pub fn routes(s: &ApiServices, frame: frame::FrameConfig) -> impl Endpoint + 'st
         s.flocks.clone(),
         Arc::new(move || spec_json(&for_errors)),
     );
-    let auth = security::Auth::new(s.sessions.clone(), s.api_keys.clone());
+    let auth = security::Auth::new(s.sessions.clone(), s.api_keys.clone(), s.admin.clone());
     Route::new()
         .at("/openapi.json", spec)
         .nest("/docs", docs)

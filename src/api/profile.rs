@@ -3,7 +3,7 @@
 //! (scopes `users_card_*`). Wire types mirror `domain::profile`.
 use super::error::ApiResult;
 use super::frame::tenant;
-use super::security::{PlatformAuth, ServerAuth, UserAuth};
+use super::security::{BackOfficeAuth, PlatformAuth, UserAuth};
 use super::ApiTags;
 use crate::domain::flocks::FlockService;
 use crate::domain::profile::card::{Card, Edit, EditResult};
@@ -546,11 +546,11 @@ impl ProfileApi {
     )]
     async fn schema_get(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
     ) -> ApiResult<Json<SchemaView>> {
-        auth.0.allow("profile_schema_get")?;
+        auth.allow("profile_schema_get")?;
         let s = self.profile.schema(flock.id).await?;
         Ok(Json(s.as_ref().into()))
     }
@@ -566,12 +566,12 @@ impl ProfileApi {
     )]
     async fn schema_put(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         body: Json<PutSchemaRequest>,
     ) -> ApiResult<Json<SchemaChangedView>> {
-        auth.0.allow("profile_schema_put")?;
+        auth.allow("profile_schema_put")?;
         let changed = self.profile.put_schema(flock.id, change_of(body.0)).await?;
         Ok(Json(changed.into()))
     }
@@ -585,14 +585,14 @@ impl ProfileApi {
     )]
     async fn purge(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The field's name.
         #[oai(validator(max_length = 64))]
         name: Path<String>,
     ) -> ApiResult<Json<Purged>> {
-        auth.0.allow("profile_values_purge")?;
+        auth.allow("profile_values_purge")?;
         let deleted = self.profile.purge(flock.id, &name.0).await?;
         Ok(Json(Purged { deleted }))
     }
@@ -659,7 +659,7 @@ impl ProfileApi {
     )]
     async fn bo_card(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
@@ -668,7 +668,7 @@ impl ProfileApi {
         #[oai(validator(max_length = 35))]
         locale: Query<Option<String>>,
     ) -> ApiResult<Json<CardView>> {
-        auth.0.allow("users_card_get")?;
+        auth.allow("users_card_get")?;
         let card = self
             .profile
             .card(
@@ -690,7 +690,7 @@ impl ProfileApi {
     )]
     async fn bo_card_edit(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
@@ -700,7 +700,7 @@ impl ProfileApi {
         locale: Query<Option<String>>,
         body: Json<EditCardRequest>,
     ) -> ApiResult<Json<EditCardAnswer>> {
-        auth.0.allow("users_card_edit")?;
+        auth.allow("users_card_edit")?;
         let (results, card) = self
             .profile
             .edit_card(

@@ -1,9 +1,12 @@
-//! The three kinds of caller, one security scheme each: users (bearer access token),
-//! servers (flock API key in `X-Api-Key`), platform operators (`X-Platform-Key`). The
-//! caller context is built here, from a verified credential only.
+//! The kinds of caller, one security scheme each: users (bearer access token), servers
+//! (flock API key in `X-Api-Key`), managers (a manager's bearer token, on back-office
+//! operations, limited by their admin groups' grants), platform operators
+//! (`X-Platform-Key`). Back-office operations take [`BackOfficeAuth`]: an API key or a
+//! manager's token. The caller context is built here, from a verified credential only.
 use super::error::ApiError;
 use super::frame::Tenant;
-use crate::domain::api_keys::{ApiKeyService, PlatformCaller, ServerKey};
+use crate::domain::admin::{AdminService, ManagerGrants, ManagerRefusal};
+use crate::domain::api_keys::{ApiKeyService, KeyError, PlatformCaller, ServerCaller, ServerKey};
 use crate::domain::sessions::access::AccessClaims;
 use crate::domain::sessions::SessionService;
 use crate::domain::user::Role;
@@ -20,11 +23,16 @@ pub struct Auth(Arc<AuthParts>);
 pub struct AuthParts {
     pub sessions: SessionService,
     pub api_keys: ApiKeyService,
+    pub admin: AdminService,
 }
 
 impl Auth {
-    pub fn new(sessions: SessionService, api_keys: ApiKeyService) -> Self {
-        Self(Arc::new(AuthParts { sessions, api_keys }))
+    pub fn new(sessions: SessionService, api_keys: ApiKeyService, admin: AdminService) -> Self {
+        Self(Arc::new(AuthParts {
+            sessions,
+            api_keys,
+            admin,
+        }))
     }
 }
 
@@ -54,6 +62,74 @@ pub struct UserAuth(pub UserCaller);
     checker = "check_server"
 )]
 pub struct ServerAuth(pub ServerKey);
+
+/// A manager's access token (`Authorization: Bearer`, role `manager` with `bo_access`) on
+/// a back-office operation: allowed what the manager's admin groups grant.
+#[derive(SecurityScheme)]
+#[oai(ty = "bearer", bearer_format = "JWT", checker = "check_manager")]
+pub struct ManagerAuth(pub ManagerGrants);
+
+/// The back office's caller: a flock API key (its scopes) or a manager's token (the
+/// grants of their admin groups). A request with an `Authorization` header is a manager's;
+/// otherwise the API key is read.
+pub enum BackOfficeAuth {
+    Key(ServerKey),
+    Manager(ManagerGrants),
+}
+
+impl BackOfficeAuth {
+    /// The caller, allowed to call `operation`, or why not (403 naming the operation).
+    pub fn allow(&self, operation: &'static str) -> Result<ServerCaller, KeyError> {
+        match self {
+            BackOfficeAuth::Key(k) => k.allow(operation),
+            BackOfficeAuth::Manager(m) => m.allow(operation),
+        }
+    }
+}
+
+impl<'a> poem_openapi::ApiExtractor<'a> for BackOfficeAuth {
+    const TYPES: &'static [poem_openapi::ApiExtractorType] =
+        &[poem_openapi::ApiExtractorType::SecurityScheme];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        <ServerAuth as poem_openapi::ApiExtractor>::register(registry);
+        <ManagerAuth as poem_openapi::ApiExtractor>::register(registry);
+    }
+
+    fn security_schemes() -> Vec<&'static str> {
+        let mut v = <ServerAuth as poem_openapi::ApiExtractor>::security_schemes();
+        v.extend(<ManagerAuth as poem_openapi::ApiExtractor>::security_schemes());
+        v
+    }
+
+    async fn from_request(
+        req: &'a Request,
+        body: &mut poem::RequestBody,
+        _opts: poem_openapi::ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        if req
+            .headers()
+            .contains_key(poem::http::header::AUTHORIZATION)
+        {
+            let m = <ManagerAuth as poem_openapi::ApiExtractor>::from_request(
+                req,
+                body,
+                poem_openapi::ExtractParamOptions::default(),
+            )
+            .await?;
+            return Ok(BackOfficeAuth::Manager(m.0));
+        }
+        let k = <ServerAuth as poem_openapi::ApiExtractor>::from_request(
+            req,
+            body,
+            poem_openapi::ExtractParamOptions::default(),
+        )
+        .await?;
+        Ok(BackOfficeAuth::Key(k.0))
+    }
+}
 
 /// A platform operator key (`fold_pk_…`) in the `X-Platform-Key` header.
 #[derive(SecurityScheme)]
@@ -135,6 +211,31 @@ fn limited_may(req: &Request) -> bool {
         [] | ["card"] => m == poem::http::Method::GET || m == poem::http::Method::PATCH,
         ["auth"] => m == poem::http::Method::DELETE,
         _ => false,
+    }
+}
+
+async fn check_manager(req: &Request, bearer: Bearer) -> poem::Result<ManagerGrants> {
+    refuse_credentials_in_query(req)?;
+    let (auth, tenant) = parts(req)?;
+    let flock = &tenant.ok_or_else(ApiError::internal)?.0;
+    let claims = auth
+        .sessions
+        .authenticate(flock, &bearer.token)
+        .await
+        .map_err(ApiError::from)?;
+    let refused = || {
+        ApiError::forbidden(
+            "manager_required",
+            "back-office operations take a flock API key or the token of a manager with back-office access",
+        )
+    };
+    if claims.role != Role::Manager {
+        return Err(refused().into());
+    }
+    match auth.admin.grants_of(flock.id, claims.user).await {
+        Ok(g) => Ok(g),
+        Err(ManagerRefusal::NotAManager) => Err(refused().into()),
+        Err(ManagerRefusal::Infra(i)) => Err(ApiError::from(i).into()),
     }
 }
 

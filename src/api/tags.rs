@@ -34,4 +34,7 @@ pub enum ApiTags {
     Federation,
     /// A flock's identity providers (flock API key).
     Providers,
+    /// Administration: admin groups, their grants and members (flock API key); a
+    /// manager's own grants.
+    Admin,
 }

@@ -9,8 +9,9 @@
 //! `flocks` (flocks), `api_keys` (flock and platform API keys), `signing` (signing keys),
 //! `user` (users; `user::tokens` their one-time secrets), `directory` (the back office's
 //! lookups, updates, search and seeding of users), `meta` (user meta), `groups` (groups and
-//! members), `mail` (the outbox), `federation` (providers and identities).
+//! members), `mail` (the outbox), `federation` (providers and identities), `admin` (admin groups, members, grants).
 pub mod addresses;
+pub mod admin;
 pub mod api_keys;
 pub mod directory;
 pub mod federation;

@@ -10,8 +10,9 @@
 //! flock column), so the domain never handles a raw flock id.
 use super::Db;
 use entity::{
-    address, address_request, api_key, federation_provider, group_member, identity, mail_outbox,
-    profile_schema, profile_value, signing_key, user, user_file, user_group, user_meta, user_token,
+    address, address_request, admin_grant, admin_group, admin_member, api_key, federation_provider,
+    group_member, identity, mail_outbox, profile_schema, profile_value, signing_key, user,
+    user_file, user_group, user_meta, user_token,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateMany,
@@ -76,7 +77,10 @@ flock_owned!(
     address_request,
     user_file,
     federation_provider,
-    identity
+    identity,
+    admin_group,
+    admin_member,
+    admin_grant
 );
 
 /// The database seen by one flock. Made only by [`Db::scoped`](super::Db::scoped).

@@ -18,6 +18,9 @@ pub enum KeyError {
     /// The key is valid but its scopes do not list this operation.
     #[error("this API key may not call {0}")]
     Forbidden(&'static str),
+    /// A manager whose admin groups do not grant this operation (at its level).
+    #[error("your admin groups do not grant {0}")]
+    OperationForbidden(&'static str),
     /// A key may only grant scopes it holds itself.
     #[error("a key cannot grant scopes it does not hold")]
     Escalation,
@@ -43,23 +46,41 @@ pub struct ServerKey {
     scopes: Vec<String>,
 }
 
-/// A server allowed to call one operation. Only [`ServerKey::allow`] makes one, so a
-/// back-office handler cannot reach its service without checking the scope.
+/// Who calls the back office.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Actor {
+    ApiKey(Uuid),
+    Manager(crate::ids::UserId),
+}
+
+/// A caller allowed to call one operation. Only [`ServerKey::allow`] and
+/// `ManagerGrants::allow` make one, so a back-office handler cannot reach its service
+/// without checking the scope or the grant.
 #[derive(Debug, Clone)]
 pub struct ServerCaller {
     pub flock: FlockId,
-    pub key_id: Uuid,
+    pub actor: Actor,
     pub operation: &'static str,
+}
+
+impl ServerCaller {
+    pub(crate) fn new(flock: FlockId, actor: Actor, operation: &'static str) -> Self {
+        Self {
+            flock,
+            actor,
+            operation,
+        }
+    }
 }
 
 impl ServerKey {
     pub fn allow(&self, operation: &'static str) -> Result<ServerCaller, KeyError> {
         if self.scopes.iter().any(|s| scope_matches(s, operation)) {
-            Ok(ServerCaller {
-                flock: self.flock,
-                key_id: self.key_id,
+            Ok(ServerCaller::new(
+                self.flock,
+                Actor::ApiKey(self.key_id),
                 operation,
-            })
+            ))
         } else {
             Err(KeyError::Forbidden(operation))
         }

@@ -1,5 +1,6 @@
 //! Business rules: one service and one error enum per area. Nothing here knows HTTP.
 pub mod addresses;
+pub mod admin;
 pub mod api_keys;
 pub mod directory;
 pub mod federation;

@@ -255,6 +255,13 @@ async fn no_key_protected_or_platform_operation_accepts_a_wrong_credential() {
     let revoked = revoked["key"].as_str().unwrap().to_owned();
     let (_, unscoped) = create_key(&app, &a.slug, &a.admin_key, json!(["get_jwks"])).await;
     let unscoped = unscoped["key"].as_str().unwrap().to_owned();
+    // Managers: one in no admin group, one without back-office access (in superadmin),
+    // and another flock's superadmin.
+    let (lone_manager, _) = app.manager(&a, "lone@example.com", true).await;
+    let (no_bo, no_bo_id) = app.manager(&a, "nobo@example.com", false).await;
+    app.join(&a, "superadmin", &no_bo_id).await;
+    let (b_boss, b_boss_id) = app.manager(&b, "boss@example.com", true).await;
+    app.join(&b, "superadmin", &b_boss_id).await;
 
     let spec: Value = serde_json::from_str(&app.state.spec_json()).unwrap();
     let mut attempted = 0;
@@ -323,6 +330,21 @@ async fn no_key_protected_or_platform_operation_accepts_a_wrong_credential() {
                         "",
                     ),
                     ("key in the query string", vec![], "api_key"),
+                    (
+                        "manager in no admin group",
+                        vec![("Authorization", format!("Bearer {lone_manager}"))],
+                        "",
+                    ),
+                    (
+                        "manager without back-office access",
+                        vec![("Authorization", format!("Bearer {no_bo}"))],
+                        "",
+                    ),
+                    (
+                        "other flock's superadmin",
+                        vec![("Authorization", format!("Bearer {b_boss}"))],
+                        "",
+                    ),
                 ]);
             }
             if platform {

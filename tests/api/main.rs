@@ -11,6 +11,7 @@
 
 mod helpers;
 
+mod admin;
 mod api_keys;
 mod battery;
 mod directory;

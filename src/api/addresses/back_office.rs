@@ -2,7 +2,7 @@
 //! office (flock API key; scopes `users_addresses_*`, `users_address_requests_*`,
 //! `address_requests_*`).
 use super::*;
-use crate::api::security::ServerAuth;
+use crate::api::security::BackOfficeAuth;
 
 pub struct AddressesApi {
     pub addresses: AddressService,
@@ -18,7 +18,7 @@ impl AddressesApi {
     )]
     async fn list(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
@@ -27,7 +27,7 @@ impl AddressesApi {
         #[oai(name = "type", validator(max_length = 32))]
         kind: Query<Option<String>>,
     ) -> ApiResult<Json<AddressList>> {
-        auth.0.allow("users_addresses_list")?;
+        auth.allow("users_addresses_list")?;
         let list = self
             .addresses
             .list(&flock, UserId(user_id.0), kind.0.as_deref())
@@ -45,14 +45,14 @@ impl AddressesApi {
     )]
     async fn add(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
         body: Json<NewAddress>,
     ) -> ApiResult<CreatedAddress> {
-        auth.0.allow("users_addresses_create")?;
+        auth.allow("users_addresses_create")?;
         let (kind, fields) = new_address(body.0);
         let a = self
             .addresses
@@ -70,7 +70,7 @@ impl AddressesApi {
     )]
     async fn change(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
@@ -79,7 +79,7 @@ impl AddressesApi {
         address_id: Path<Uuid>,
         body: Json<AddressPatchBody>,
     ) -> ApiResult<UpdatedAddress> {
-        auth.0.allow("users_addresses_update")?;
+        auth.allow("users_addresses_update")?;
         let u = self
             .addresses
             .update(
@@ -101,7 +101,7 @@ impl AddressesApi {
     )]
     async fn delete(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
@@ -109,7 +109,7 @@ impl AddressesApi {
         /// The address's id.
         address_id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
-        auth.0.allow("users_addresses_delete")?;
+        auth.allow("users_addresses_delete")?;
         self.addresses
             .delete(&flock, UserId(user_id.0), address_id.0)
             .await?;
@@ -126,14 +126,14 @@ impl AddressesApi {
     )]
     async fn request(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
         body: Json<NewRequestBody>,
     ) -> ApiResult<CreatedRequest> {
-        auth.0.allow("users_address_requests_create")?;
+        auth.allow("users_address_requests_create")?;
         let b = body.0;
         let target = RequestTarget {
             address: b.address_id,
@@ -154,13 +154,13 @@ impl AddressesApi {
     )]
     async fn requests_of(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
     ) -> ApiResult<Json<RequestList>> {
-        auth.0.allow("users_address_requests_list")?;
+        auth.allow("users_address_requests_list")?;
         let list = self
             .addresses
             .requests_of(&flock, UserId(user_id.0))
@@ -179,7 +179,7 @@ impl AddressesApi {
     )]
     async fn queue(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         status: Query<Option<RequestStatusWire>>,
@@ -189,7 +189,7 @@ impl AddressesApi {
         #[oai(validator(max_length = 4096))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<RequestPage>> {
-        auth.0.allow("address_requests_list")?;
+        auth.allow("address_requests_list")?;
         let status = match status.0 {
             None | Some(RequestStatusWire::Pending) => RequestStatus::Pending,
             Some(RequestStatusWire::Accepted) => RequestStatus::Accepted,
@@ -211,13 +211,13 @@ impl AddressesApi {
     )]
     async fn accept(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The request's id.
         request_id: Path<Uuid>,
     ) -> ApiResult<Json<RequestView>> {
-        auth.0.allow("address_requests_accept")?;
+        auth.allow("address_requests_accept")?;
         let r = self.addresses.decide(&flock, request_id.0, true).await?;
         Ok(Json(r.into()))
     }
@@ -231,13 +231,13 @@ impl AddressesApi {
     )]
     async fn reject(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The request's id.
         request_id: Path<Uuid>,
     ) -> ApiResult<Json<RequestView>> {
-        auth.0.allow("address_requests_reject")?;
+        auth.allow("address_requests_reject")?;
         let r = self.addresses.decide(&flock, request_id.0, false).await?;
         Ok(Json(r.into()))
     }

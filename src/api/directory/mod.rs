@@ -9,7 +9,7 @@ pub use search::DirectorySearchApi;
 
 use super::error::ApiResult;
 use super::frame::tenant;
-use super::security::ServerAuth;
+use super::security::BackOfficeAuth;
 use super::ApiTags;
 use crate::domain::directory::{AccessChange, CreateUser, DirectoryService, UserPatch};
 use crate::ids::UserId;
@@ -189,12 +189,12 @@ impl DirectoryApi {
     )]
     async fn create(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         body: Json<CreateUserRequest>,
     ) -> ApiResult<Created> {
-        auth.0.allow("users_create")?;
+        auth.allow("users_create")?;
         let b = body.0;
         let c = CreateUser {
             email: b.email,
@@ -235,13 +235,13 @@ impl DirectoryApi {
     )]
     async fn get(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
     ) -> ApiResult<Json<DirectoryUser>> {
-        auth.0.allow("users_get")?;
+        auth.allow("users_get")?;
         let user = self.directory.get(&flock, UserId(user_id.0)).await?;
         Ok(Json(user.into()))
     }
@@ -255,14 +255,14 @@ impl DirectoryApi {
     )]
     async fn update(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
         body: Json<UpdateUserRequest>,
     ) -> ApiResult<Json<DirectoryUser>> {
-        auth.0.allow("users_update")?;
+        auth.allow("users_update")?;
         let b = body.0;
         let p = UserPatch {
             email: clearable(b.email),
@@ -298,14 +298,14 @@ impl DirectoryApi {
     )]
     async fn set_status(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
         body: Json<StatusRequest>,
     ) -> ApiResult<Json<DirectoryUser>> {
-        auth.0.allow("users_set_status")?;
+        auth.allow("users_set_status")?;
         let id = UserId(user_id.0);
         let user = self
             .directory
@@ -322,13 +322,13 @@ impl DirectoryApi {
     )]
     async fn confirm(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
     ) -> ApiResult<Json<DirectoryUser>> {
-        auth.0.allow("users_confirm")?;
+        auth.allow("users_confirm")?;
         let user = self.directory.confirm(&flock, UserId(user_id.0)).await?;
         Ok(Json(user.into()))
     }
@@ -342,13 +342,13 @@ impl DirectoryApi {
     )]
     async fn email_validated(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
     ) -> ApiResult<Json<DirectoryUser>> {
-        auth.0.allow("users_set_email_validated")?;
+        auth.allow("users_set_email_validated")?;
         let id = UserId(user_id.0);
         let user = self.directory.set_email_valid(&flock, id, true).await?;
         Ok(Json(user.into()))
@@ -363,13 +363,13 @@ impl DirectoryApi {
     )]
     async fn email_invalidated(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
     ) -> ApiResult<Json<DirectoryUser>> {
-        auth.0.allow("users_set_email_invalidated")?;
+        auth.allow("users_set_email_invalidated")?;
         let id = UserId(user_id.0);
         let user = self.directory.set_email_valid(&flock, id, false).await?;
         Ok(Json(user.into()))
@@ -383,14 +383,14 @@ impl DirectoryApi {
     )]
     async fn set_access(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
         body: Json<AccessRequest>,
     ) -> ApiResult<Json<DirectoryUser>> {
-        auth.0.allow("users_set_access")?;
+        auth.allow("users_set_access")?;
         let b = body.0;
         let a = AccessChange {
             role: b.role.map(Into::into),
@@ -413,13 +413,13 @@ impl DirectoryApi {
     )]
     async fn claim_link(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
     ) -> ApiResult<Sent> {
-        auth.0.allow("users_send_claim_link")?;
+        auth.allow("users_send_claim_link")?;
         self.directory
             .send_claim_link(&flock, UserId(user_id.0))
             .await?;

@@ -3,7 +3,7 @@
 use super::views::{DirectoryUser, KindWire, RoleWire, StatusWire, UserPage};
 use crate::api::error::ApiResult;
 use crate::api::frame::tenant;
-use crate::api::security::ServerAuth;
+use crate::api::security::BackOfficeAuth;
 use crate::api::ApiTags;
 use crate::domain::directory::{ByIds, DirectoryService, LookupBy, Search, SortBy};
 use crate::domain::Invalid;
@@ -112,7 +112,7 @@ impl DirectorySearchApi {
     #[allow(clippy::too_many_arguments)]
     async fn search(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// Exact email.
@@ -163,7 +163,7 @@ impl DirectorySearchApi {
         #[oai(validator(max_length = 4096))]
         cursor: Query<Option<String>>,
     ) -> ApiResult<Json<UserPage>> {
-        auth.0.allow("users_search")?;
+        auth.allow("users_search")?;
         let mut s = search(
             email.0,
             email_prefix.0,
@@ -203,7 +203,7 @@ impl DirectorySearchApi {
     #[allow(clippy::too_many_arguments)]
     async fn count(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         /// Exact email.
@@ -246,7 +246,7 @@ impl DirectorySearchApi {
         #[oai(validator(max_length = 255))]
         field_value: Query<Option<String>>,
     ) -> ApiResult<Json<CountView>> {
-        auth.0.allow("users_count")?;
+        auth.allow("users_count")?;
         let s = search(
             email.0,
             email_prefix.0,
@@ -279,7 +279,7 @@ impl DirectorySearchApi {
     )]
     async fn lookup(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         #[oai(validator(max_length = 320))] email: Query<Option<String>>,
@@ -287,7 +287,7 @@ impl DirectorySearchApi {
         #[oai(validator(max_length = 100))] username: Query<Option<String>>,
         #[oai(validator(max_length = 36))] external_id: Query<Option<String>>,
     ) -> ApiResult<Json<DirectoryUser>> {
-        auth.0.allow("users_lookup")?;
+        auth.allow("users_lookup")?;
         let by = match (email.0, phone.0, username.0, external_id.0) {
             (Some(e), None, None, None) => LookupBy::Email(e),
             (None, Some(p), None, None) => LookupBy::Phone(p),
@@ -314,12 +314,12 @@ impl DirectorySearchApi {
     )]
     async fn by_ids(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         /// The flock's slug.
         flock: tenant::Path,
         body: Json<ByIdsRequest>,
     ) -> ApiResult<Json<UserPage>> {
-        auth.0.allow("users_list_by_ids")?;
+        auth.allow("users_list_by_ids")?;
         let b = body.0;
         let q = ByIds {
             ids: b.ids.into_iter().map(UserId).collect(),

@@ -2,7 +2,7 @@
 //! back office's view of a user's.
 use crate::api::error::ApiResult;
 use crate::api::frame::tenant;
-use crate::api::security::{ServerAuth, UserAuth};
+use crate::api::security::{BackOfficeAuth, UserAuth};
 use crate::api::ApiTags;
 use crate::domain::federation::{FederationService, IdTokenInput, Identity, StartInput};
 use crate::ids::UserId;
@@ -34,6 +34,7 @@ struct IdentityView {
     /// Whether the provider asserted that email.
     email_verified: bool,
     created_at: DateTime<Utc>,
+    /// When it last signed in (recorded at most hourly, or when the email changes).
     last_used_at: DateTime<Utc>,
 }
 
@@ -243,11 +244,11 @@ impl IdentitiesBackOfficeApi {
     )]
     async fn list(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         flock: tenant::Path,
         user_id: Path<Uuid>,
     ) -> ApiResult<Json<IdentityList>> {
-        auth.0.allow("users_identities_list")?;
+        auth.allow("users_identities_list")?;
         let u = UserId(user_id.0);
         Ok(list(self.federation.identities_of_user(flock.id, u).await?))
     }
@@ -261,12 +262,12 @@ impl IdentitiesBackOfficeApi {
     )]
     async fn delete(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         flock: tenant::Path,
         user_id: Path<Uuid>,
         identity_id: Path<Uuid>,
     ) -> ApiResult<Unlinked> {
-        auth.0.allow("users_identities_delete")?;
+        auth.allow("users_identities_delete")?;
         self.federation
             .unlink(flock.id, UserId(user_id.0), identity_id.0)
             .await?;

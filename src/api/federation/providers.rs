@@ -2,7 +2,7 @@
 //! secrets, Apple's private key) are write-only: sealed when stored, never returned.
 use crate::api::error::ApiResult;
 use crate::api::frame::tenant;
-use crate::api::security::ServerAuth;
+use crate::api::security::BackOfficeAuth;
 use crate::api::ApiTags;
 use crate::domain::federation::{ClaimMap, FederationService, Provider, ProviderInput};
 use chrono::{DateTime, Utc};
@@ -199,8 +199,12 @@ impl ProvidersApi {
         method = "get",
         operation_id = "providers_list"
     )]
-    async fn list(&self, auth: ServerAuth, flock: tenant::Path) -> ApiResult<Json<ProviderList>> {
-        auth.0.allow("providers_list")?;
+    async fn list(
+        &self,
+        auth: BackOfficeAuth,
+        flock: tenant::Path,
+    ) -> ApiResult<Json<ProviderList>> {
+        auth.allow("providers_list")?;
         let items = self.federation.providers(flock.id).await?;
         Ok(Json(ProviderList {
             items: items
@@ -218,12 +222,12 @@ impl ProvidersApi {
     )]
     async fn get(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         flock: tenant::Path,
         /// The provider's name.
         provider: Path<String>,
     ) -> ApiResult<Json<ProviderView>> {
-        auth.0.allow("providers_get")?;
+        auth.allow("providers_get")?;
         let p = self.federation.provider(flock.id, &provider.0).await?;
         Ok(Json(self.view(&flock.slug, p)))
     }
@@ -237,13 +241,13 @@ impl ProvidersApi {
     )]
     async fn put(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         flock: tenant::Path,
         /// The provider's name: 1 to 32 of a-z, 0-9, `-`, `_`.
         provider: Path<String>,
         body: Json<ProviderRequest>,
     ) -> ApiResult<Put> {
-        auth.0.allow("providers_put")?;
+        auth.allow("providers_put")?;
         let b = body.0;
         let kind = match b.kind {
             ProviderKindView::Google => "google",
@@ -299,11 +303,11 @@ impl ProvidersApi {
     )]
     async fn delete(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         flock: tenant::Path,
         provider: Path<String>,
     ) -> ApiResult<Deleted> {
-        auth.0.allow("providers_delete")?;
+        auth.allow("providers_delete")?;
         self.federation
             .delete_provider(flock.id, &provider.0)
             .await?;

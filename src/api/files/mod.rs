@@ -8,7 +8,7 @@ pub(in crate::api) use settings::{FileSettingsPatch, FileSettingsView};
 
 use super::error::ApiResult;
 use super::frame::tenant;
-use super::security::{ServerAuth, UserAuth};
+use super::security::{BackOfficeAuth, UserAuth};
 use super::ApiTags;
 use crate::domain::files::{part_ok, FileService, Upload as FileUpload, UserFile};
 use crate::domain::Invalid;
@@ -290,12 +290,12 @@ impl FilesApi {
     )]
     async fn list(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
     ) -> ApiResult<Json<FileList>> {
-        auth.0.allow("users_files_list")?;
+        auth.allow("users_files_list")?;
         Ok(list(self.files.list(&flock, UserId(user_id.0)).await?))
     }
 
@@ -307,13 +307,13 @@ impl FilesApi {
     )]
     async fn upload(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
         form: UploadForm,
     ) -> ApiResult<Uploaded> {
-        auth.0.allow("users_files_upload")?;
+        auth.allow("users_files_upload")?;
         let up = form.into_upload().await?;
         let f = self.files.upload(&flock, UserId(user_id.0), up).await?;
         Ok(Uploaded::Created(Json(f.into())))
@@ -327,13 +327,13 @@ impl FilesApi {
     )]
     async fn reorder(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
         body: Json<OrderBody>,
     ) -> ApiResult<Json<FileList>> {
-        auth.0.allow("users_files_reorder")?;
+        auth.allow("users_files_reorder")?;
         let files = self
             .files
             .reorder(&flock, UserId(user_id.0), &body.0.order)
@@ -349,7 +349,7 @@ impl FilesApi {
     )]
     async fn replace(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
@@ -357,7 +357,7 @@ impl FilesApi {
         file_id: Path<Uuid>,
         form: UploadForm,
     ) -> ApiResult<Json<FileView>> {
-        auth.0.allow("users_files_replace")?;
+        auth.allow("users_files_replace")?;
         let up = form.into_upload().await?;
         let f = self
             .files
@@ -374,14 +374,14 @@ impl FilesApi {
     )]
     async fn delete(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
         /// The file's id.
         file_id: Path<Uuid>,
     ) -> ApiResult<Deleted> {
-        auth.0.allow("users_files_delete")?;
+        auth.allow("users_files_delete")?;
         self.files
             .delete(&flock, UserId(user_id.0), file_id.0)
             .await?;
@@ -396,7 +396,7 @@ impl FilesApi {
     )]
     async fn download(
         &self,
-        auth: ServerAuth,
+        auth: BackOfficeAuth,
         flock: tenant::Path,
         /// The user's id.
         user_id: Path<Uuid>,
@@ -406,7 +406,7 @@ impl FilesApi {
         #[oai(validator(max_length = 16))]
         part: Query<Option<String>>,
     ) -> ApiResult<FileBytes> {
-        auth.0.allow("users_files_download")?;
+        auth.allow("users_files_download")?;
         let part = checked_part(part.0)?;
         let d = self
             .files

@@ -101,8 +101,14 @@ impl FederationService {
         if let Some(row) = db.identity_by_subject(&p.name, &c.subject).await? {
             let user = self.users.get(flock.id, UserId(row.user_id)).await?;
             let email = c.email.as_ref().map(|e| e.to_lowercase());
-            db.identity_touch(row.id, email, c.email_verified, self.clock.now())
-                .await?;
+            // Written when the provider's email changed, else at most hourly: a sign-in
+            // is not a database write.
+            let now = self.clock.now();
+            let stale = now - row.last_used_at > chrono::Duration::hours(1);
+            if stale || email != row.email || c.email_verified != row.email_verified {
+                db.identity_touch(row.id, email, c.email_verified, now)
+                    .await?;
+            }
             return Ok((user, false));
         }
         if !c.email_verified {

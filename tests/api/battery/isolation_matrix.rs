@@ -148,6 +148,12 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
         .as_str()
         .unwrap()
         .to_owned();
+    // A superadmin manager of A, and an admin group of A.
+    let (manager_a, manager_a_id) = app.manager(&a, "boss@example.com", true).await;
+    app.join(&a, "superadmin", &manager_a_id).await;
+    let admin_group_a = app
+        .admin_group(&a, "a-admins", &[("users_get", "read")])
+        .await;
     // A's signed URL, asked of B.
     let signed_a = file["paths"]["s"].as_str().unwrap().replace(
         &format!("/api/v1/{}/", a.slug),
@@ -157,6 +163,13 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
     let spec: Value = serde_json::from_str(&app.state.spec_json()).unwrap();
     let ops = tenant_operations(&spec);
     let fill = |path: &str| {
+        // Admin groups and directory groups both take `{group_id}`: each gets A's own.
+        let group = if path.contains("/admin/groups/") {
+            &admin_group_a
+        } else {
+            &group_a
+        };
+        let path = path.replace("{group_id}", group);
         path.replace("{flock}", &b.slug)
             .replace("{session_id}", &session_a)
             .replace("{key_id}", &key_a_id)
@@ -174,19 +187,33 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
 
     // 1. A's credentials on B: every protected operation refuses.
     let (mut attempted, mut violations) = (0, Vec::new());
+    // Each with A's user token, A's API key and A's superadmin manager's token, one at a
+    // time (a back-office operation reads the bearer first, the key without one).
+    let creds = [
+        (
+            "A's user token",
+            "Authorization",
+            format!("Bearer {token_a}"),
+        ),
+        ("A's API key", "X-Api-Key", a.admin_key.clone()),
+        (
+            "A's superadmin token",
+            "Authorization",
+            format!("Bearer {manager_a}"),
+        ),
+    ];
     for (method, path, schemes, has_body) in ops.iter().filter(|o| !o.2.is_empty()) {
-        let mut req = app
-            .req(method.clone(), &fill(path))
-            .bearer_auth(&token_a)
-            .header("X-Api-Key", &a.admin_key);
-        if *has_body {
-            req = with_body(req, &spec, path, method, &json!({}));
-        }
-        let r = req.send().await.unwrap();
-        attempted += 1;
-        let s = r.status();
-        if s.is_success() || !matches!(s.as_u16(), 400 | 401 | 403 | 404) {
-            violations.push(format!("{method} {path} {schemes:?} -> {s}"));
+        for (who, header, value) in &creds {
+            let mut req = app.req(method.clone(), &fill(path)).header(*header, value);
+            if *has_body {
+                req = with_body(req, &spec, path, method, &json!({}));
+            }
+            let r = req.send().await.unwrap();
+            attempted += 1;
+            let s = r.status();
+            if s.is_success() || !matches!(s.as_u16(), 400 | 401 | 403 | 404) {
+                violations.push(format!("{method} {path} {schemes:?} with {who} -> {s}"));
+            }
         }
     }
 
@@ -233,6 +260,13 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
     }
 
     // A's things still work in A (the matrix did not just break everything).
+    let r = app
+        .req(Method::GET, &format!("/api/v1/{}/directory/users", a.slug))
+        .bearer_auth(&manager_a)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "A's superadmin in A");
     let (s, _) = app
         .user_call(Method::GET, &format!("/api/v1/{}/user", a.slug), &token_a)
         .await;
@@ -246,9 +280,9 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
     assert_eq!(r.status(), StatusCode::OK);
 
     println!(
-        "cross-flock matrix: {} protected operations + {id_cases} id operations + 1 refresh, \
+        "cross-flock matrix: {} protected operations x 3 credentials + {id_cases} id operations + 1 refresh, \
          {attempted} attempted / {} violations",
-        attempted - id_cases - 1,
+        (attempted - id_cases - 2) / 3,
         violations.len()
     );
     assert!(attempted >= 20, "the matrix covers the spec: {attempted}");

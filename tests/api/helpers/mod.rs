@@ -6,6 +6,7 @@
 //! `process` (the real binary as its own process). New helpers go at the end of the
 //! submodule of their area.
 #![allow(dead_code)]
+pub mod admin;
 pub mod directory;
 pub mod federation;
 pub mod files;
