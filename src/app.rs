@@ -23,6 +23,8 @@ use crate::domain::sessions::SessionService;
 use crate::domain::signin::SignInService;
 use crate::domain::signing::SigningKeys;
 use crate::domain::user::UserService;
+use crate::domain::webhooks::worker::WebhookWorker;
+use crate::domain::webhooks::WebhookService;
 use crate::infra::clock::Clock;
 use crate::infra::ip_limit::IpLimiter;
 use crate::infra::kv::{EmbeddedKv, Kv, RedisKv};
@@ -63,6 +65,8 @@ pub struct Services {
     pub files: FileService,
     pub federation: FederationService,
     pub admin: AdminService,
+    pub webhooks: WebhookService,
+    pub webhook_worker: WebhookWorker,
     /// Delivers the durable mail outbox (`start_workers` runs it in the background).
     pub mail_worker: MailWorker,
 }
@@ -211,6 +215,27 @@ impl AppState {
                 leeway_secs: fed.leeway_secs.min(600) as i64,
             },
         );
+        let wh = &config.webhooks;
+        let hook_out = crate::infra::outbound::Outbound::new(
+            wh.allow_private_networks,
+            Duration::from_secs(wh.timeout_secs.clamp(1, 60)),
+            Default::default(),
+        )
+        .map_err(|e| StartError::Config(format!("webhooks: {e}")))?;
+        let webhooks = WebhookService::new(
+            db.clone(),
+            clock.clone(),
+            crate::infra::sealed::Sealer::new(kv.clone(), sec.secret_key.clone()),
+            hook_out.clone(),
+        );
+        let webhook_worker = WebhookWorker::new(
+            db.clone(),
+            clock.clone(),
+            webhooks.clone(),
+            hook_out,
+            wh.disable_after_days.max(1),
+            wh.timeout_secs.clamp(1, 60),
+        );
         let admin = AdminService::new(
             db.clone(),
             clock.clone(),
@@ -260,6 +285,8 @@ impl AppState {
             files,
             federation,
             admin,
+            webhooks,
+            webhook_worker,
             mail_worker,
         })))
     }
@@ -283,6 +310,9 @@ impl AppState {
                 self.config.mail.worker_interval_ms.max(100),
             )),
             stats,
+            self.webhook_worker.start(Duration::from_millis(
+                self.config.webhooks.interval_ms.max(100),
+            )),
         ]
     }
 
@@ -305,6 +335,7 @@ impl AppState {
             files: self.files.clone(),
             federation: self.federation.clone(),
             admin: self.admin.clone(),
+            webhooks: self.webhooks.clone(),
             probes: api::ops::Probes {
                 db: self.db.clone(),
                 kv: self.kv.clone(),

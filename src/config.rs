@@ -20,6 +20,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub files: FilesConfig,
     pub federation: FederationConfig,
+    pub webhooks: WebhooksConfig,
     pub log: LogConfig,
 }
 
@@ -62,6 +63,32 @@ impl Default for FilesConfig {
             workers: 0,
             queue: 16,
             url_ttl_secs: 3600,
+        }
+    }
+}
+
+/// Webhook delivery.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct WebhooksConfig {
+    /// Let endpoints be on loopback and private networks (and plain http); off, such
+    /// endpoints are refused at creation and at every delivery (SSRF).
+    pub allow_private_networks: bool,
+    /// Timeout of one delivery, in seconds.
+    pub timeout_secs: u64,
+    /// How often the worker looks for events and due deliveries, in milliseconds.
+    pub interval_ms: u64,
+    /// An endpoint failing this many days in a row is disabled.
+    pub disable_after_days: u64,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        Self {
+            allow_private_networks: false,
+            timeout_secs: 15,
+            interval_ms: 1000,
+            disable_after_days: 5,
         }
     }
 }

@@ -13,6 +13,7 @@ mod m0005_addresses;
 mod m0006_files;
 mod m0007_federation;
 mod m0008_admin;
+mod m0009_webhooks;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0006_files::Migration),
             Box::new(m0007_federation::Migration),
             Box::new(m0008_admin::Migration),
+            Box::new(m0009_webhooks::Migration),
         ]
     }
 }

@@ -34,6 +34,7 @@ mod signing;
 mod tags;
 mod user;
 pub mod views;
+mod webhooks;
 
 pub use tags::ApiTags;
 
@@ -52,6 +53,7 @@ use crate::domain::sessions::SessionService;
 use crate::domain::signin::SignInService;
 use crate::domain::signing::SigningKeys;
 use crate::domain::user::UserService;
+use crate::domain::webhooks::WebhookService;
 use crate::infra::clock::Clock;
 use poem::{Endpoint, EndpointExt, Route};
 use poem_openapi::OpenApiService;
@@ -76,6 +78,7 @@ pub struct ApiServices {
     pub files: FileService,
     pub federation: FederationService,
     pub admin: AdminService,
+    pub webhooks: WebhookService,
     pub probes: ops::Probes,
 }
 
@@ -108,6 +111,7 @@ pub type Apis = (
         federation::IdentitiesBackOfficeApi,
         federation::ProvidersApi,
         admin::AdminApi,
+        webhooks::WebhooksApi,
     ),
 );
 
@@ -229,6 +233,9 @@ pub fn service(s: &ApiServices) -> OpenApiService<Apis, ()> {
                 },
                 admin::AdminApi {
                     admin: s.admin.clone(),
+                },
+                webhooks::WebhooksApi {
+                    webhooks: s.webhooks.clone(),
                 },
             ),
         ),

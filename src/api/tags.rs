@@ -37,4 +37,6 @@ pub enum ApiTags {
     /// Administration: admin groups, their grants and members (flock API key); a
     /// manager's own grants.
     Admin,
+    /// Webhook endpoints, deliveries and replays (Standard Webhooks).
+    Webhooks,
 }

@@ -9,7 +9,7 @@
 //! `flocks` (flocks), `api_keys` (flock and platform API keys), `signing` (signing keys),
 //! `user` (users; `user::tokens` their one-time secrets), `directory` (the back office's
 //! lookups, updates, search and seeding of users), `meta` (user meta), `groups` (groups and
-//! members), `mail` (the outbox), `federation` (providers and identities), `admin` (admin groups, members, grants).
+//! members), `mail` (the outbox), `federation` (providers and identities), `admin` (admin groups, members, grants), `webhooks` (events, endpoints, deliveries).
 pub mod addresses;
 pub mod admin;
 pub mod api_keys;
@@ -24,6 +24,7 @@ pub mod profile;
 mod scope;
 pub mod signing;
 pub mod user;
+pub mod webhooks;
 
 pub use scope::{FlockDb, FlockId};
 

@@ -10,9 +10,10 @@
 //! flock column), so the domain never handles a raw flock id.
 use super::Db;
 use entity::{
-    address, address_request, admin_grant, admin_group, admin_member, api_key, federation_provider,
-    group_member, identity, mail_outbox, profile_schema, profile_value, signing_key, user,
-    user_file, user_group, user_meta, user_token,
+    address, address_request, admin_grant, admin_group, admin_member, api_key, event,
+    federation_provider, group_member, identity, mail_outbox, profile_schema, profile_value,
+    signing_key, user, user_file, user_group, user_meta, user_token, webhook_delivery,
+    webhook_endpoint,
 };
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DeleteMany, EntityTrait, QueryFilter, Select, UpdateMany,
@@ -80,7 +81,10 @@ flock_owned!(
     identity,
     admin_group,
     admin_member,
-    admin_grant
+    admin_grant,
+    event,
+    webhook_endpoint,
+    webhook_delivery
 );
 
 /// The database seen by one flock. Made only by [`Db::scoped`](super::Db::scoped).

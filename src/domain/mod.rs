@@ -18,6 +18,7 @@ pub mod sessions;
 pub mod signin;
 pub mod signing;
 pub mod user;
+pub mod webhooks;
 
 use crate::db::DbError;
 use crate::infra::kv::KvError;

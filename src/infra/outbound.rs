@@ -37,10 +37,12 @@ pub struct Outbound {
     rewrite: Arc<BTreeMap<String, String>>,
 }
 
-/// A response: status, the `Cache-Control: max-age` if any, and the body.
+/// A response: status, the `Cache-Control: max-age` and `Retry-After` (seconds) if any,
+/// and the body.
 pub struct Answer {
     pub status: u16,
     pub max_age: Option<Duration>,
+    pub retry_after: Option<Duration>,
     pub body: bytes::Bytes,
 }
 
@@ -206,10 +208,29 @@ impl Outbound {
         self.send(req).await
     }
 
+    /// A JSON POST with extra headers (webhook deliveries).
+    pub async fn post_json(
+        &self,
+        url: &str,
+        headers: &[(&str, String)],
+        body: Vec<u8>,
+    ) -> Result<Answer, OutboundError> {
+        let u = self.check(url)?;
+        let mut req = self
+            .client
+            .post(u)
+            .header("Content-Type", "application/json")
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, v);
+        }
+        self.send(req).await
+    }
+
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<Answer, OutboundError> {
         // The error's text names the URL and the cause, never the body sent (secrets).
         let mut resp = req.send().await.map_err(|e| {
-            OutboundError::Failed(format!("provider unreachable: {}", e.without_url()))
+            OutboundError::Failed(format!("unreachable: {}", chain(&e.without_url())))
         })?;
         let status = resp.status().as_u16();
         let max_age = resp
@@ -217,6 +238,12 @@ impl Outbound {
             .get(reqwest::header::CACHE_CONTROL)
             .and_then(|v| v.to_str().ok())
             .and_then(max_age);
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| {
             OutboundError::Failed(format!("provider answer cut: {}", e.without_url()))
@@ -229,9 +256,23 @@ impl Outbound {
         Ok(Answer {
             status,
             max_age,
+            retry_after,
             body: body.into(),
         })
     }
+}
+
+/// An error and its causes, `: `-joined (reqwest's own text is only "error sending
+/// request"; the cause says why: refused, a private address, a timeout).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        out.push_str(": ");
+        out.push_str(&c.to_string());
+        cur = c.source();
+    }
+    out
 }
 
 /// RFC 6749 §2.3.1: client id and secret are form-encoded before Basic authentication.
@@ -270,6 +311,26 @@ mod tests {
         );
         assert_eq!(max_age("no-store"), Some(Duration::ZERO));
         assert_eq!(max_age("public"), None);
+    }
+
+    #[tokio::test]
+    async fn a_name_resolving_to_loopback_is_refused_at_connection_time() {
+        let strict = GuardedResolver {
+            allow_private: false,
+        };
+        let name: Name = "localhost"
+            .parse()
+            .map_err(|_| "name")
+            .unwrap_or_else(|_| unreachable!());
+        assert!(strict.resolve(name).await.is_err());
+        let open = GuardedResolver {
+            allow_private: true,
+        };
+        let name: Name = "localhost"
+            .parse()
+            .map_err(|_| "name")
+            .unwrap_or_else(|_| unreachable!());
+        assert!(open.resolve(name).await.is_ok());
     }
 
     #[test]

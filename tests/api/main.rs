@@ -27,3 +27,4 @@ mod sessions;
 mod signin;
 mod signing;
 mod user;
+mod webhooks;

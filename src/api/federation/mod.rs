@@ -119,6 +119,7 @@ fn opts(
         device_token: device,
         visitor_token: visitor,
         provider: None,
+        method: None,
     }
 }
 

@@ -221,6 +221,7 @@ impl DevicesApi {
             device_token: Some(b.device_token),
             visitor_token: b.visitor_token,
             provider: None,
+            method: None,
         };
         let s = self
             .signin

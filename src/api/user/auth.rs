@@ -216,6 +216,7 @@ impl UserApi {
             device_token: b.device_token,
             visitor_token: b.visitor_token,
             provider: None,
+            method: None,
         };
         let s = self
             .signin

@@ -216,9 +216,11 @@ impl FlockDb<'_> {
         mail: Option<NewMail>,
         values: Vec<super::profile::NewValue>,
         identity: Option<super::federation::NewIdentity>,
+        events: Vec<super::webhooks::NewEvent>,
     ) -> DbResult<()> {
         let txn = self.db.write().await?;
         let (id, now) = (row.id, row.created_at);
+        self.events_insert_on(&txn, events).await?;
         user::Entity::insert(self.own(row.into_active()))
             .exec(&txn)
             .await?;
@@ -309,19 +311,34 @@ impl FlockDb<'_> {
         self.user_update(id, cols, now).await
     }
 
+    /// Sets the status and records `user.status_changed`, in one transaction.
     pub async fn user_set_status(
         &self,
         id: UserId,
+        from: &str,
         status: &str,
         now: DateTime<Utc>,
     ) -> DbResult<()> {
         let cols = vec![(user::Column::Status, Expr::value(status))];
-        self.user_update(id, cols, now).await
+        let txn = self.db.write().await?;
+        self.user_update_on(&txn, id, cols, now).await?;
+        let data = serde_json::json!({"user_id": id.0, "from": from, "to": status});
+        let e = super::webhooks::NewEvent {
+            kind: "user.status_changed",
+            data,
+            at: now,
+        };
+        self.events_insert_on(&txn, vec![e]).await?;
+        txn.commit().await?;
+        self.forget_user(id);
+        Ok(())
     }
 
     /// An unclaimed account claimed by its owner: its new status, registered now. False
     /// when it was no longer unclaimed (claimed in parallel).
+    /// Records `user.registered` with the claim, in one transaction.
     pub async fn user_claim(&self, id: UserId, status: &str, now: DateTime<Utc>) -> DbResult<bool> {
+        let txn = self.db.write().await?;
         let r = self
             .update::<user::Entity>()
             .col_expr(user::Column::Status, Expr::value(status))
@@ -329,8 +346,17 @@ impl FlockDb<'_> {
             .col_expr(user::Column::UpdatedAt, Expr::value(now))
             .filter(user::Column::Id.eq(id.0))
             .filter(user::Column::Status.eq("unclaimed"))
-            .exec(&self.db.conn)
+            .exec(&txn)
             .await?;
+        if r.rows_affected == 1 {
+            let e = super::webhooks::NewEvent {
+                kind: "user.registered",
+                data: serde_json::json!({"user_id": id.0, "status": status, "claimed": true}),
+                at: now,
+            };
+            self.events_insert_on(&txn, vec![e]).await?;
+        }
+        txn.commit().await?;
         self.forget_user(id);
         Ok(r.rows_affected == 1)
     }
@@ -407,6 +433,12 @@ impl FlockDb<'_> {
         ];
         let txn = self.db.write().await?;
         self.user_update_on(&txn, id, cols, now).await?;
+        let e = super::webhooks::NewEvent {
+            kind: "user.deleted",
+            data: serde_json::json!({"user_id": id.0}),
+            at: now,
+        };
+        self.events_insert_on(&txn, vec![e]).await?;
         self.delete::<entity::user_meta::Entity>()
             .filter(entity::user_meta::Column::UserId.eq(id.0))
             .exec(&txn)

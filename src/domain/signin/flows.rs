@@ -38,6 +38,8 @@ impl SignInService {
         password: SecretString,
         opts: SignInOptions,
     ) -> Result<SignedIn, SignInError> {
+        let mut opts = opts;
+        opts.method = Some("password");
         let device = opts.device_token.as_deref();
         self.check_device(flock, device, SessionError::UnknownDevice)
             .await?;
@@ -115,6 +117,8 @@ impl SignInService {
             }
         };
         let refused = |_| OtpError::NotActive.into();
+        let mut opts = opts;
+        opts.method = Some("otp");
         let mut signed_in = self
             .grant(flock, user, Admission::SignIn, opts, refused)
             .await?;
@@ -154,6 +158,7 @@ impl SignInService {
         self.check_device(flock, device, SessionError::UnknownDevice)
             .await?;
         opts.provider = Some(provider.to_owned());
+        opts.method = Some("federated");
         let mut s = self
             .grant(flock, user, Admission::SignIn, opts, not_active)
             .await?;

@@ -48,6 +48,9 @@ pub struct SignInOptions {
     /// The provider that proved who the user is (federated sign-in), if any: the flock's
     /// secured admin login lets managers in only through `federation.manager_provider`.
     pub provider: Option<String>,
+    /// How the user proved who they are (`password`, `otp`, `federated`, …), for the
+    /// `user.signed_in` event.
+    pub method: Option<&'static str>,
 }
 
 /// A signed-in user and the session opened (or renewed) for them.
@@ -134,6 +137,16 @@ impl SignInService {
         self.sessions
             .attach_visitor(flock.id, opts.visitor_token.as_deref(), user.id)
             .await?;
+        let method = opts.method.unwrap_or("sign_in");
+        self.users
+            .record_sign_in(
+                flock,
+                user.id,
+                grant.session.id.0,
+                method,
+                opts.provider.as_deref(),
+            )
+            .await;
         let public = self.users.public_data(flock, user.id).await?;
         Ok(SignedIn {
             user,

@@ -185,9 +185,10 @@ impl UserService {
             created_at: now,
         };
         let (token, mail) = self.first_mail(flock, &a.mail, status, &row, generated)?;
+        let events = new_user_events(&row, a.origin);
         let db = self.scoped(flock.id);
         match db
-            .user_insert(row.clone(), token, mail, values, a.identity)
+            .user_insert(row.clone(), token, mail, values, a.identity, events)
             .await
         {
             Ok(()) => {}
@@ -284,4 +285,31 @@ impl UserService {
             Err(e) => Err(e),
         }
     }
+}
+
+/// The events of a new account: `user.created` for every one (claimed or not), and
+/// `user.registered` for the self-service ones (a back-office contact registers when its
+/// owner claims it).
+fn new_user_events(row: &NewUser, origin: Origin) -> Vec<crate::db::webhooks::NewEvent> {
+    let data = serde_json::json!({
+        "user_id": row.id.0,
+        "email": row.email,
+        "phone": row.phone,
+        "status": row.status,
+        "role": row.role,
+        "source": row.source,
+    });
+    let mut events = vec![crate::db::webhooks::NewEvent {
+        kind: "user.created",
+        data: data.clone(),
+        at: row.created_at,
+    }];
+    if !matches!(origin, Origin::BackOffice(_)) {
+        events.push(crate::db::webhooks::NewEvent {
+            kind: "user.registered",
+            data,
+            at: row.created_at,
+        });
+    }
+    events
 }

@@ -440,6 +440,40 @@ impl UserService {
         self.fresh(flock, id).await
     }
 
+    /// Records `user.signed_in` — when an enabled webhook endpoint of the flock takes it
+    /// (a sign-in is not otherwise a database write). A failure is logged: the session
+    /// is open already.
+    pub async fn record_sign_in(
+        &self,
+        flock: &Flock,
+        user: UserId,
+        session: uuid::Uuid,
+        method: &str,
+        provider: Option<&str>,
+    ) {
+        let db = self.scoped(flock.id);
+        let wanted = match db.endpoint_wants("user.signed_in").await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(error = %e, "webhook endpoints unreadable: user.signed_in not recorded");
+                return;
+            }
+        };
+        if !wanted {
+            return;
+        }
+        let e = crate::db::webhooks::NewEvent {
+            kind: "user.signed_in",
+            data: serde_json::json!({
+                "user_id": user.0, "session_id": session, "method": method, "provider": provider,
+            }),
+            at: self.clock.now(),
+        };
+        if let Err(e) = db.event_insert(e).await {
+            tracing::warn!(error = %e, "user.signed_in not recorded");
+        }
+    }
+
     /// Pads an answer to the uniform duration (protected policy), measured from `start`.
     async fn pad(&self, flock: &Flock, start: tokio::time::Instant) {
         if flock.settings.enumeration == super::flocks::EnumerationPolicy::Protected {

@@ -118,7 +118,7 @@ impl UserService {
             db.user_anonymise(id, self.clock.now()).await?;
             self.sweep_files(flock.id, id).await;
         } else {
-            db.user_set_status(id, to.as_str(), self.clock.now())
+            db.user_set_status(id, user.status.as_str(), to.as_str(), self.clock.now())
                 .await?;
         }
         let user = self.fresh(flock.id, id).await?;

@@ -154,6 +154,32 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
     let admin_group_a = app
         .admin_group(&a, "a-admins", &[("users_get", "read")])
         .await;
+    // A webhook endpoint of A and a delivery to it.
+    let r = app
+        .req(Method::POST, &format!("/api/v1/{}/webhooks", a.slug))
+        .header("X-Api-Key", &a.admin_key)
+        .json(&json!({"url": "https://hooks.example.com/a"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let endpoint_a = r.json::<Value>().await.unwrap()["endpoint"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = app
+        .req(
+            Method::POST,
+            &format!("/api/v1/{}/webhooks/{endpoint_a}/test", a.slug),
+        )
+        .header("X-Api-Key", &a.admin_key)
+        .send()
+        .await
+        .unwrap();
+    let delivery_a = r.json::<Value>().await.unwrap()["delivery_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     // A's signed URL, asked of B.
     let signed_a = file["paths"]["s"].as_str().unwrap().replace(
         &format!("/api/v1/{}/", a.slug),
@@ -179,6 +205,8 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
             .replace("{request_id}", &request_a)
             .replace("{file_id}", &file_a)
             .replace("{identity_id}", &identity_a)
+            .replace("{endpoint_id}", &endpoint_a)
+            .replace("{delivery_id}", &delivery_a)
             .replace("{provider}", "google")
             .replace("{part}", "original")
             .replace("{key}", "x")
@@ -288,7 +316,7 @@ async fn credentials_and_ids_of_one_flock_do_nothing_in_another() {
     assert!(attempted >= 20, "the matrix covers the spec: {attempted}");
     // Every operation with an id in its path is in part 2 (sessions, API keys, the
     // directory's users, meta, groups, profile cards, addresses, files, identities).
-    assert!(id_cases >= 34, "{id_cases}");
+    assert!(id_cases >= 40, "{id_cases}");
     for path in ops.iter().map(|o| &o.1) {
         assert!(
             !fill(path).contains('{'),

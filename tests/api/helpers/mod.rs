@@ -18,6 +18,7 @@ mod sessions;
 pub mod spec;
 pub mod sql;
 mod user;
+pub mod webhooks;
 
 pub use otp::code_in;
 pub use sessions::tokens_of;

@@ -34,6 +34,8 @@ pub fn example(spec: &Value, schema: &Value) -> Value {
         Some("integer") | Some("number") => json!(1),
         Some("boolean") => json!(false),
         Some("string") if schema["format"] == "uuid" => json!(uuid::Uuid::nil()),
+        Some("string") if schema["format"] == "date-time" => json!("2026-01-01T00:00:00Z"),
+        Some("string") if schema["format"] == "date" => json!("2026-01-01"),
         Some("string") => json!("x"),
         _ => Value::Null,
     }
