@@ -18,6 +18,7 @@ use crate::domain::otp::OtpService;
 use crate::domain::pages::Cursors;
 use crate::domain::password::Hasher;
 use crate::domain::profile::{ProfileService, Schemas};
+use crate::domain::retention::RetentionService;
 use crate::domain::sessions::access::TokenService;
 use crate::domain::sessions::SessionService;
 use crate::domain::signin::SignInService;
@@ -67,6 +68,7 @@ pub struct Services {
     pub admin: AdminService,
     pub webhooks: WebhookService,
     pub webhook_worker: WebhookWorker,
+    pub retention: RetentionService,
     /// Delivers the durable mail outbox (`start_workers` runs it in the background).
     pub mail_worker: MailWorker,
 }
@@ -236,6 +238,17 @@ impl AppState {
             wh.disable_after_days.max(1),
             wh.timeout_secs.clamp(1, 60),
         );
+        let rc = &config.retention;
+        let retention = RetentionService::new(
+            db.clone(),
+            kv.clone(),
+            clock.clone(),
+            flocks.clone(),
+            metrics.clone(),
+            rc.batch,
+            rc.pause_ms,
+            rc.tokens_days,
+        );
         let admin = AdminService::new(
             db.clone(),
             clock.clone(),
@@ -287,6 +300,7 @@ impl AppState {
             admin,
             webhooks,
             webhook_worker,
+            retention,
             mail_worker,
         })))
     }
@@ -313,6 +327,9 @@ impl AppState {
             self.webhook_worker.start(Duration::from_millis(
                 self.config.webhooks.interval_ms.max(100),
             )),
+            self.retention.start(Duration::from_secs(
+                self.config.retention.interval_secs.max(60),
+            )),
         ]
     }
 
@@ -336,6 +353,7 @@ impl AppState {
             federation: self.federation.clone(),
             admin: self.admin.clone(),
             webhooks: self.webhooks.clone(),
+            retention: self.retention.clone(),
             probes: api::ops::Probes {
                 db: self.db.clone(),
                 kv: self.kv.clone(),

@@ -21,6 +21,7 @@ pub struct Config {
     pub files: FilesConfig,
     pub federation: FederationConfig,
     pub webhooks: WebhooksConfig,
+    pub retention: RetentionConfig,
     pub log: LogConfig,
 }
 
@@ -63,6 +64,31 @@ impl Default for FilesConfig {
             workers: 0,
             queue: 16,
             url_ttl_secs: 3600,
+        }
+    }
+}
+
+/// The retention job (per-flock periods are in the flock's `settings.retention`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default)]
+pub struct RetentionConfig {
+    /// How often it runs, in seconds.
+    pub interval_secs: u64,
+    /// Rows deleted per statement.
+    pub batch: u64,
+    /// Pause between batches, in milliseconds.
+    pub pause_ms: u64,
+    /// One-time tokens used or expired, and mails delivered, this many days ago go.
+    pub tokens_days: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self {
+            interval_secs: 3600,
+            batch: 1000,
+            pause_ms: 10,
+            tokens_days: 30,
         }
     }
 }

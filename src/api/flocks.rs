@@ -86,6 +86,31 @@ struct FlockSettingsView {
     files: super::files::FileSettingsView,
     /// Sign-in through providers: redirect allow-list and the managers' provider.
     federation: FederationSettingsView,
+    /// How long events and finished webhook deliveries are kept.
+    retention: RetentionSettingsView,
+}
+
+/// Retention periods, in days (7 to 3,650).
+#[derive(Debug, Object)]
+struct RetentionSettingsView {
+    /// Events of every type without its own period (default 365).
+    events_days: u32,
+    /// Periods by event type (default `{"user.signed_in": 90}`).
+    event_days: std::collections::BTreeMap<String, u32>,
+    /// Succeeded and failed webhook deliveries (default 30).
+    deliveries_days: u32,
+}
+
+/// Retention periods to change; absent fields keep their value.
+#[derive(Debug, Object)]
+#[oai(deny_unknown_fields)]
+struct RetentionSettingsPatch {
+    #[oai(validator(minimum(value = "7"), maximum(value = "3650")))]
+    events_days: Option<u32>,
+    /// Replaces the periods by event type.
+    event_days: Option<std::collections::BTreeMap<String, u32>>,
+    #[oai(validator(minimum(value = "7"), maximum(value = "3650")))]
+    deliveries_days: Option<u32>,
 }
 
 /// A flock's federation settings.
@@ -176,6 +201,11 @@ impl From<&FlockSettings> for FlockSettingsView {
                 public_url_domain: s.federation.public_url_domain,
                 manager_provider: s.federation.manager_provider.clone(),
             },
+            retention: RetentionSettingsView {
+                events_days: s.retention.events_days,
+                event_days: s.retention.event_days.clone(),
+                deliveries_days: s.retention.deliveries_days,
+            },
         }
     }
 }
@@ -209,6 +239,8 @@ struct FlockSettingsPatch {
     files: Option<super::files::FileSettingsPatch>,
     /// Federation settings to change.
     federation: Option<FederationSettingsPatch>,
+    /// Retention periods to change.
+    retention: Option<RetentionSettingsPatch>,
 }
 
 impl FlockSettingsPatch {
@@ -239,6 +271,17 @@ impl FlockSettingsPatch {
         }
         if let Some(f) = self.federation {
             s.federation = f.apply(s.federation);
+        }
+        if let Some(r) = self.retention {
+            if let Some(d) = r.events_days {
+                s.retention.events_days = d;
+            }
+            if let Some(m) = r.event_days {
+                s.retention.event_days = m;
+            }
+            if let Some(d) = r.deliveries_days {
+                s.retention.deliveries_days = d;
+            }
         }
         if let Some(o) = self.otp {
             s.otp = o.apply(s.otp);

@@ -23,6 +23,7 @@ mod files;
 mod flocks;
 pub mod frame;
 mod groups;
+mod maintenance;
 mod meta;
 pub mod ops;
 mod otp;
@@ -49,6 +50,7 @@ use crate::domain::groups::GroupService;
 use crate::domain::meta::MetaService;
 use crate::domain::otp::OtpService;
 use crate::domain::profile::ProfileService;
+use crate::domain::retention::RetentionService;
 use crate::domain::sessions::SessionService;
 use crate::domain::signin::SignInService;
 use crate::domain::signing::SigningKeys;
@@ -79,6 +81,7 @@ pub struct ApiServices {
     pub federation: FederationService,
     pub admin: AdminService,
     pub webhooks: WebhookService,
+    pub retention: RetentionService,
     pub probes: ops::Probes,
 }
 
@@ -112,6 +115,7 @@ pub type Apis = (
         federation::ProvidersApi,
         admin::AdminApi,
         webhooks::WebhooksApi,
+        maintenance::MaintenanceApi,
     ),
 );
 
@@ -236,6 +240,9 @@ pub fn service(s: &ApiServices) -> OpenApiService<Apis, ()> {
                 },
                 webhooks::WebhooksApi {
                     webhooks: s.webhooks.clone(),
+                },
+                maintenance::MaintenanceApi {
+                    retention: s.retention.clone(),
                 },
             ),
         ),

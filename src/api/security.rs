@@ -70,8 +70,8 @@ pub struct ServerAuth(pub ServerKey);
 pub struct ManagerAuth(pub ManagerGrants);
 
 /// The back office's caller: a flock API key (its scopes) or a manager's token (the
-/// grants of their admin groups). A request with an `Authorization` header is a manager's;
-/// otherwise the API key is read.
+/// grants of their admin groups). A request with `X-Api-Key` is a server's; one with only
+/// an `Authorization` bearer is a manager's.
 pub enum BackOfficeAuth {
     Key(ServerKey),
     Manager(ManagerGrants),
@@ -109,9 +109,11 @@ impl<'a> poem_openapi::ApiExtractor<'a> for BackOfficeAuth {
         body: &mut poem::RequestBody,
         _opts: poem_openapi::ExtractParamOptions<()>,
     ) -> poem::Result<Self> {
-        if req
-            .headers()
-            .contains_key(poem::http::header::AUTHORIZATION)
+        // An API key wins when both are sent (a server's call); a bearer alone is a
+        // manager's.
+        let headers = req.headers();
+        if !headers.contains_key("x-api-key")
+            && headers.contains_key(poem::http::header::AUTHORIZATION)
         {
             let m = <ManagerAuth as poem_openapi::ApiExtractor>::from_request(
                 req,

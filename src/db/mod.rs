@@ -21,6 +21,7 @@ pub mod groups;
 pub mod mail;
 pub mod meta;
 pub mod profile;
+pub mod retention;
 mod scope;
 pub mod signing;
 pub mod user;

@@ -14,6 +14,7 @@ pub mod otp;
 pub mod pages;
 pub mod password;
 pub mod profile;
+pub mod retention;
 pub mod sessions;
 pub mod signin;
 pub mod signing;

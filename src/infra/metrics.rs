@@ -1,6 +1,7 @@
-//! Prometheus metrics: requests by operation and status, and a latency histogram.
+//! Prometheus metrics: requests by operation and status, a latency histogram, and the
+//! retention job's last run and removals.
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
 };
 
 #[derive(Clone)]
@@ -8,6 +9,8 @@ pub struct Metrics {
     registry: Registry,
     requests: IntCounterVec,
     latency: HistogramVec,
+    retention_last_run: IntGauge,
+    retention_removed: IntCounterVec,
 }
 
 impl Metrics {
@@ -27,12 +30,27 @@ impl Metrics {
                 ]),
             &["operation"],
         )?;
+        let retention_last_run = IntGauge::new(
+            "fold_retention_last_run_timestamp_seconds",
+            "When the retention job last finished (Unix time)",
+        )?;
+        let retention_removed = IntCounterVec::new(
+            Opts::new(
+                "fold_retention_removed_total",
+                "Rows the retention job deleted, by kind",
+            ),
+            &["kind"],
+        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(retention_last_run.clone()))?;
+        registry.register(Box::new(retention_removed.clone()))?;
         Ok(Self {
             registry,
             requests,
             latency,
+            retention_last_run,
+            retention_removed,
         })
     }
 
@@ -43,6 +61,14 @@ impl Metrics {
         self.latency
             .with_label_values(&[operation])
             .observe(seconds);
+    }
+
+    /// A finished retention run: when, and what it removed by kind.
+    pub fn retention<'a>(&self, at: i64, removed: impl IntoIterator<Item = (&'a str, u64)>) {
+        self.retention_last_run.set(at);
+        for (kind, n) in removed {
+            self.retention_removed.with_label_values(&[kind]).inc_by(n);
+        }
     }
 
     /// The text exposition format.

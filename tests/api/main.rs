@@ -23,6 +23,7 @@ mod mail;
 mod meta;
 mod otp;
 mod profile;
+mod retention;
 mod sessions;
 mod signin;
 mod signing;

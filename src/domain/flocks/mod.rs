@@ -3,7 +3,8 @@
 mod settings;
 
 pub use settings::{
-    AddressType, EnumerationPolicy, FederationSettings, FileSettings, FlockSettings, FILE_TYPES,
+    AddressType, EnumerationPolicy, FederationSettings, FileSettings, FlockSettings,
+    RetentionSettings, FILE_TYPES,
 };
 
 use super::signing::SigningKeys;

@@ -49,6 +49,63 @@ pub struct FlockSettings {
     pub files: FileSettings,
     /// Sign-in through providers: where code flows may return, and the managers' rule.
     pub federation: FederationSettings,
+    /// How long events and finished webhook deliveries are kept.
+    pub retention: RetentionSettings,
+}
+
+/// How long a flock's events and finished webhook deliveries are kept (days).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RetentionSettings {
+    /// Events of every type without its own period.
+    pub events_days: u32,
+    /// Periods by event type (e.g. `user.signed_in`: 90).
+    pub event_days: std::collections::BTreeMap<String, u32>,
+    /// Succeeded and failed webhook deliveries.
+    pub deliveries_days: u32,
+}
+
+impl Default for RetentionSettings {
+    fn default() -> Self {
+        Self {
+            events_days: 365,
+            event_days: [("user.signed_in".to_owned(), 90)].into_iter().collect(),
+            deliveries_days: 30,
+        }
+    }
+}
+
+impl RetentionSettings {
+    fn validate(&self) -> Result<(), Invalid> {
+        let ok = |d: u32| (7..=3650).contains(&d);
+        if !ok(self.events_days) {
+            return Err(Invalid::new(
+                "invalid_setting",
+                "settings.retention.events_days",
+                "7 to 3,650 days",
+            ));
+        }
+        if !ok(self.deliveries_days) {
+            return Err(Invalid::new(
+                "invalid_setting",
+                "settings.retention.deliveries_days",
+                "7 to 3,650 days",
+            ));
+        }
+        let types = crate::domain::webhooks::EVENT_TYPES;
+        if !self
+            .event_days
+            .iter()
+            .all(|(k, d)| types.contains(&k.as_str()) && ok(*d))
+        {
+            return Err(Invalid::new(
+                "invalid_setting",
+                "settings.retention.event_days",
+                format!("event types ({}) to 7 to 3,650 days", types.join(", ")),
+            ));
+        }
+        Ok(())
+    }
 }
 
 /// Federation settings of a flock.
@@ -217,6 +274,7 @@ impl Default for FlockSettings {
             address_types: default_address_types(),
             files: FileSettings::default(),
             federation: FederationSettings::default(),
+            retention: RetentionSettings::default(),
         }
     }
 }
@@ -225,6 +283,7 @@ impl FlockSettings {
     pub fn validate(&self) -> Result<(), Invalid> {
         self.files.validate()?;
         self.federation.validate()?;
+        self.retention.validate()?;
         let names_ok = (1..=20).contains(&self.address_types.len())
             && self.address_types.iter().enumerate().all(|(i, t)| {
                 let mut b = t.name.bytes();

@@ -354,12 +354,20 @@ pub fn apple_claims(
 
 /// An app whose Google and Apple calls go to `idp`, with private networks allowed.
 pub async fn spawn_with_idp() -> (TestApp, FakeIdp) {
+    spawn_with_idp_and(|_| {}).await
+}
+
+/// [`spawn_with_idp`], with more configuration.
+pub async fn spawn_with_idp_and(
+    more: impl FnOnce(&mut fold::config::Config),
+) -> (TestApp, FakeIdp) {
     let idp = FakeIdp::start().await;
     let rewrite = idp.rewrite();
     let app = TestApp::builder()
         .config(|c| {
             c.federation.allow_private_networks = true;
             c.federation.rewrite = rewrite;
+            more(c);
         })
         .spawn()
         .await;
