@@ -124,6 +124,17 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        // Retention by type.
+        m.create_index(
+            Index::create()
+                .name("ix_events_flock_type_occurred")
+                .table(Events::Table)
+                .col(Events::FlockId)
+                .col(Events::Type)
+                .col(Events::OccurredAt)
+                .to_owned(),
+        )
+        .await?;
         // The worker's queue of events not yet fanned out (across flocks, like mail).
         m.create_index(
             Index::create()
@@ -173,6 +184,15 @@ impl MigrationTrait for Migration {
                 .table(WebhookDeliveries::Table)
                 .col(WebhookDeliveries::Status)
                 .col(WebhookDeliveries::NextAttemptAt)
+                .to_owned(),
+        )
+        .await?;
+        // Deliveries go with their event (the cascade looks them up by event).
+        m.create_index(
+            Index::create()
+                .name("ix_webhook_deliveries_event")
+                .table(WebhookDeliveries::Table)
+                .col(WebhookDeliveries::EventId)
                 .to_owned(),
         )
         .await?;

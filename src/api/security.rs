@@ -121,7 +121,27 @@ impl<'a> poem_openapi::ApiExtractor<'a> for BackOfficeAuth {
                 poem_openapi::ExtractParamOptions::default(),
             )
             .await?;
-            return Ok(BackOfficeAuth::Manager(m.0));
+            let grants = m.0;
+            // A manager acts on clients: another manager (who may hold more) only for a
+            // superadmin — else a narrow grant could take over a wider account.
+            if !grants.superadmin {
+                if let Some(target) = user_in_path(req.uri().path()) {
+                    let (auth, _) = parts(req)?;
+                    if auth
+                        .admin
+                        .is_manager(grants.flock, target)
+                        .await
+                        .map_err(ApiError::from)?
+                    {
+                        return Err(ApiError::forbidden(
+                            "manager_target_forbidden",
+                            "only a superadmin acts on other managers",
+                        )
+                        .into());
+                    }
+                }
+            }
+            return Ok(BackOfficeAuth::Manager(grants));
         }
         let k = <ServerAuth as poem_openapi::ApiExtractor>::from_request(
             req,
@@ -131,6 +151,23 @@ impl<'a> poem_openapi::ApiExtractor<'a> for BackOfficeAuth {
         .await?;
         Ok(BackOfficeAuth::Key(k.0))
     }
+}
+
+/// The user of a `/api/v1/{flock}/directory/users/{user_id}…` path.
+fn user_in_path(path: &str) -> Option<crate::ids::UserId> {
+    let mut it = path.split('/');
+    while let Some(seg) = it.next() {
+        if seg == "directory" {
+            if it.next() != Some("users") {
+                return None;
+            }
+            return it
+                .next()
+                .and_then(|id| id.parse::<uuid::Uuid>().ok())
+                .map(crate::ids::UserId);
+        }
+    }
+    None
 }
 
 /// A platform operator key (`fold_pk_…`) in the `X-Platform-Key` header.

@@ -18,11 +18,20 @@ impl FlockDb<'_> {
         cutoff: DateTime<Utc>,
         batch: u64,
     ) -> DbResult<u64> {
+        // Never an event still on its way: not fanned out yet, or with a pending delivery
+        // (deliveries go with their event).
+        let pending = sea_orm::sea_query::Query::select()
+            .column(webhook_delivery::Column::EventId)
+            .from(webhook_delivery::Entity)
+            .and_where(webhook_delivery::Column::Status.eq("pending"))
+            .to_owned();
         let mut q = self
             .find::<event::Entity>()
             .select_only()
             .column(event::Column::Id)
-            .filter(event::Column::OccurredAt.lt(cutoff));
+            .filter(event::Column::OccurredAt.lt(cutoff))
+            .filter(event::Column::FannedOut.eq(true))
+            .filter(event::Column::Id.not_in_subquery(pending));
         q = match kind {
             Some(k) => q.filter(event::Column::Type.eq(k)),
             None if except.is_empty() => q,

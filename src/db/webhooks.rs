@@ -217,7 +217,8 @@ impl FlockDb<'_> {
             .collect())
     }
 
-    /// Makes one delivery due now again (a manual replay); whether it exists.
+    /// Makes one finished (succeeded or failed) delivery due now again (a manual replay);
+    /// whether there was such a delivery.
     pub async fn delivery_replay(
         &self,
         endpoint: Uuid,
@@ -228,6 +229,8 @@ impl FlockDb<'_> {
             .update::<webhook_delivery::Entity>()
             .filter(webhook_delivery::Column::EndpointId.eq(endpoint))
             .filter(webhook_delivery::Column::Id.eq(id))
+            // A pending one is due (or being sent) already: resetting it could send twice.
+            .filter(webhook_delivery::Column::Status.ne("pending"))
             .col_expr(webhook_delivery::Column::Status, Expr::value("pending"))
             .col_expr(webhook_delivery::Column::Attempts, Expr::value(0))
             .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(now))
@@ -384,9 +387,17 @@ impl CrossFlock<'_> {
         now: DateTime<Utc>,
         limit: u64,
     ) -> DbResult<Vec<(DeliveryRow, EventRow, EndpointRow)>> {
+        // Only to enabled endpoints: a disabled one (410, failing, or by hand) gets
+        // nothing until it is enabled again.
+        let enabled = sea_orm::sea_query::Query::select()
+            .column(webhook_endpoint::Column::Id)
+            .from(webhook_endpoint::Entity)
+            .and_where(webhook_endpoint::Column::Enabled.eq(true))
+            .to_owned();
         let due = webhook_delivery::Entity::find()
             .filter(webhook_delivery::Column::Status.eq("pending"))
             .filter(webhook_delivery::Column::NextAttemptAt.lte(now))
+            .filter(webhook_delivery::Column::EndpointId.in_subquery(enabled))
             .order_by_asc(webhook_delivery::Column::NextAttemptAt)
             .limit(limit)
             .all(&self.db.conn)
@@ -434,10 +445,12 @@ impl CrossFlock<'_> {
         Ok(r.rows_affected == 1)
     }
 
-    /// Records an attempt's result.
+    /// Records an attempt's result — only if the delivery is still the claim this worker
+    /// made (`attempts` as claimed): a stale worker changes nothing.
     pub async fn delivery_done(
         &self,
         id: Uuid,
+        attempts: i32,
         outcome: Outcome,
         status: Option<u16>,
         error: Option<String>,
@@ -458,6 +471,7 @@ impl CrossFlock<'_> {
             .col_expr(webhook_delivery::Column::LastError, Expr::value(error))
             .col_expr(webhook_delivery::Column::UpdatedAt, Expr::value(now))
             .filter(webhook_delivery::Column::Id.eq(id))
+            .filter(webhook_delivery::Column::Attempts.eq(attempts))
             .exec(&self.db.conn)
             .await?;
         Ok(())

@@ -67,7 +67,7 @@ impl RetentionService {
             metrics,
             batch: batch.clamp(1, 10_000),
             pause: std::time::Duration::from_millis(pause_ms),
-            tokens_days: tokens_days.max(1) as i64,
+            tokens_days: tokens_days.clamp(1, 36_500) as i64,
         }
     }
 
@@ -119,29 +119,17 @@ impl RetentionService {
             after = Some(last.slug.clone());
             for f in &page {
                 flocks += 1;
-                let r = &f.settings.retention;
-                let db = self.db.scoped(f.id);
-                let own: Vec<String> = r.event_days.keys().cloned().collect();
-                for (kind, days) in &r.event_days {
-                    let cutoff = now - Duration::days(i64::from(*days));
-                    let (n, b) = self
-                        .drain(|| db.events_purge_batch(Some(kind), &[], cutoff, self.batch))
-                        .await?;
-                    removed.events += n;
-                    batches += b;
+                // One flock's failure is logged and the run goes on to the others.
+                match self.purge_flock(f, now).await {
+                    Ok((r, b)) => {
+                        removed.events += r.events;
+                        removed.deliveries += r.deliveries;
+                        batches += b;
+                    }
+                    Err(e) => {
+                        tracing::warn!(flock = %f.slug, error = %e, "retention of a flock failed")
+                    }
                 }
-                let cutoff = now - Duration::days(i64::from(r.events_days));
-                let (n, b) = self
-                    .drain(|| db.events_purge_batch(None, &own, cutoff, self.batch))
-                    .await?;
-                removed.events += n;
-                batches += b;
-                let cutoff = now - Duration::days(i64::from(r.deliveries_days));
-                let (n, b) = self
-                    .drain(|| db.deliveries_purge_batch(cutoff, self.batch))
-                    .await?;
-                removed.deliveries += n;
-                batches += b;
             }
             if page.len() < 100 {
                 break;
@@ -185,6 +173,40 @@ impl RetentionService {
             .await?;
         tracing::info!(?run, "retention run");
         Ok(run)
+    }
+
+    /// One flock's events (by type) and finished deliveries past their periods.
+    async fn purge_flock(
+        &self,
+        f: &super::flocks::Flock,
+        now: DateTime<Utc>,
+    ) -> Result<(Removed, u64), InfraError> {
+        let mut removed = Removed::default();
+        let mut batches = 0;
+        let r = &f.settings.retention;
+        let db = self.db.scoped(f.id);
+        let own: Vec<String> = r.event_days.keys().cloned().collect();
+        for (kind, days) in &r.event_days {
+            let cutoff = now - Duration::days(i64::from(*days));
+            let (n, b) = self
+                .drain(|| db.events_purge_batch(Some(kind), &[], cutoff, self.batch))
+                .await?;
+            removed.events += n;
+            batches += b;
+        }
+        let cutoff = now - Duration::days(i64::from(r.events_days));
+        let (n, b) = self
+            .drain(|| db.events_purge_batch(None, &own, cutoff, self.batch))
+            .await?;
+        removed.events += n;
+        batches += b;
+        let cutoff = now - Duration::days(i64::from(r.deliveries_days));
+        let (n, b) = self
+            .drain(|| db.deliveries_purge_batch(cutoff, self.batch))
+            .await?;
+        removed.deliveries += n;
+        batches += b;
+        Ok((removed, batches))
     }
 
     /// The last run, if any.

@@ -208,8 +208,9 @@ impl Outbound {
         self.send(req).await
     }
 
-    /// A JSON POST with extra headers (webhook deliveries).
-    pub async fn post_json(
+    /// A JSON POST whose answer matters by its status and headers only (webhook
+    /// deliveries: a large or slow body after a 2xx is still a success).
+    pub async fn post_status(
         &self,
         url: &str,
         headers: &[(&str, String)],
@@ -224,7 +225,21 @@ impl Outbound {
         for (k, v) in headers {
             req = req.header(*k, v);
         }
-        self.send(req).await
+        let resp = req.send().await.map_err(|e| {
+            OutboundError::Failed(format!("unreachable: {}", chain(&e.without_url())))
+        })?;
+        let retry_after = resp
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        Ok(Answer {
+            status: resp.status().as_u16(),
+            max_age: None,
+            retry_after,
+            body: bytes::Bytes::new(),
+        })
     }
 
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<Answer, OutboundError> {

@@ -33,11 +33,7 @@ async fn a_manager_with_a_read_grant_lists_users_but_may_not_update_them() {
         .admin_group(
             &f,
             "support",
-            &[
-                ("users_search", "read"),
-                ("users_get", "read"),
-                ("users_update", "read"),
-            ],
+            &[("users_search", "read"), ("users_get", "read")],
         )
         .await;
     // In no group yet: nothing.
@@ -161,6 +157,11 @@ async fn superadmin_holds_every_back_office_operation_and_nothing_else_grants_gr
     // Key and group management stay with the flock API key.
     assert_eq!(level("create_api_key"), None);
     assert_eq!(level("admin_groups_create"), None);
+    assert_eq!(
+        level("create_autologin_token"),
+        None,
+        "impersonation stays with the API key"
+    );
     let (s, _) = call(
         &app,
         Method::GET,
@@ -362,7 +363,23 @@ async fn a_read_grant_never_writes_on_any_back_office_operation() {
             )
         })
         .collect();
-    let all_read: Vec<(&str, &str)> = ops.iter().map(|(o, _)| (o.as_str(), "read")).collect();
+    // A read grant on a write operation is refused outright…
+    let (s, b) = app
+        .bo(
+            Method::POST,
+            "/api/v1/adm-5/admin/groups",
+            &f.admin_key,
+            Some(json!({"name": "x", "grants": [{"operation": "users_update", "level": "read"}]})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_error(&b, "level_too_low");
+    // …so the reader holds every read operation.
+    let all_read: Vec<(&str, &str)> = ops
+        .iter()
+        .filter(|(_, l)| l == "read")
+        .map(|(o, _)| (o.as_str(), "read"))
+        .collect();
     let g = app.admin_group(&f, "readers", &all_read).await;
     app.join(&f, &g, &me).await;
     let spec: Value = serde_json::from_str(&app.state.spec_json()).unwrap();
@@ -412,4 +429,70 @@ async fn a_read_grant_never_writes_on_any_back_office_operation() {
     println!("manager grants: {writes} write operations refused to a read grant, {reads} read operations allowed, {} wrong", wrong.len());
     assert!(writes >= 20 && reads >= 15, "{writes} {reads}");
     assert!(wrong.is_empty(), "{wrong:#?}");
+}
+
+#[tokio::test]
+async fn only_a_superadmin_acts_on_other_managers() {
+    let app = TestApp::spawn().await;
+    let f = app.create_flock("adm-6").await;
+    let (token, me) = app.manager(&f, "support@example.com", true).await;
+    let (_, boss) = app.manager(&f, "boss@example.com", true).await;
+    app.join(&f, "superadmin", &boss).await;
+    let client = app
+        .bo_create_user(&f, json!({"email": "c@example.com"}))
+        .await;
+    let g = app
+        .admin_group(
+            &f,
+            "support",
+            &[
+                ("users_update", "write"),
+                ("users_set_status", "write"),
+                ("users_get", "read"),
+            ],
+        )
+        .await;
+    app.join(&f, &g, &me).await;
+    let on = |id: &str| format!("/api/v1/adm-6/directory/users/{id}");
+    // A client: yes.
+    let (s, b) = call(
+        &app,
+        Method::PATCH,
+        &on(client["id"].as_str().unwrap()),
+        &token,
+        Some(json!({"first_name": "C"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    // The superadmin (taking their email would take their account): no.
+    for (m, path, body) in [
+        (
+            Method::PATCH,
+            on(&boss),
+            Some(json!({"email": "mine@evil.example"})),
+        ),
+        (
+            Method::POST,
+            format!("{}/status", on(&boss)),
+            Some(json!({"status": "inactive"})),
+        ),
+        (Method::GET, on(&boss), None),
+    ] {
+        let (s, b) = call(&app, m.clone(), &path, &token, body).await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{m} {path}: {b}");
+        assert_error(&b, "manager_target_forbidden");
+    }
+    // Impersonation (an autologin token for a user) stays with the API key.
+    let (s, _) = call(
+        &app,
+        Method::POST,
+        "/api/v1/adm-6/autologin-tokens",
+        &token,
+        Some(json!({"user_id": boss, "device_token": "x"})),
+    )
+    .await;
+    assert!(
+        matches!(s.as_u16(), 400 | 401),
+        "a manager token is no API key: {s}"
+    );
 }

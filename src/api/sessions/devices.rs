@@ -4,7 +4,7 @@ use super::{revoked, Revoked};
 use crate::api::client_ip::Client;
 use crate::api::error::ApiResult;
 use crate::api::frame::tenant;
-use crate::api::security::{BackOfficeAuth, UserAuth};
+use crate::api::security::{ServerAuth, UserAuth};
 use crate::api::views::SessionView;
 use crate::api::ApiTags;
 use crate::domain::sessions::{Issuer, SessionService};
@@ -182,12 +182,12 @@ impl DevicesApi {
     )]
     async fn create_autologin_token(
         &self,
-        auth: BackOfficeAuth,
+        auth: ServerAuth,
         /// The flock's slug.
         flock: tenant::Path,
         body: Json<AutologinForUser>,
     ) -> ApiResult<Json<AutologinTokenView>> {
-        auth.allow("create_autologin_token")?;
+        auth.0.allow("create_autologin_token")?;
         let user = UserId(body.0.user_id);
         let (token, expires_at) = self
             .signin

@@ -197,11 +197,22 @@ impl AdminService {
                     format!("{op:?} is not a back-office operation of this API"),
                 )));
             }
-            if Level::parse(level).is_none() {
+            let Some(l) = Level::parse(level) else {
                 return Err(AdminError::Invalid(Invalid::at(
                     "invalid_level",
                     format!("grants[{i}].level"),
                     "level is read or write",
+                )));
+            };
+            if self
+                .levels
+                .get(op.as_str())
+                .is_some_and(|needed| l < *needed)
+            {
+                return Err(AdminError::Invalid(Invalid::at(
+                    "level_too_low",
+                    format!("grants[{i}].level"),
+                    format!("{op} is a write operation: a read grant would not allow it"),
                 )));
             }
             if !seen.insert(op.as_str()) {
@@ -401,13 +412,23 @@ impl AdminService {
             .collect())
     }
 
+    /// Whether `user` is a manager of the flock (a target only a superadmin may act on).
+    pub async fn is_manager(&self, flock: FlockId, user: UserId) -> Result<bool, InfraError> {
+        match self.users.get_fresh(flock, user).await {
+            Ok(u) => Ok(u.role == Role::Manager),
+            Err(UserError::Infra(i)) => Err(i),
+            Err(_) => Ok(false),
+        }
+    }
+
     /// What the manager `user` (a verified session of role manager) may call.
     pub async fn grants_of(
         &self,
         flock: FlockId,
         user: UserId,
     ) -> Result<ManagerGrants, ManagerRefusal> {
-        let u = match self.users.get(flock, user).await {
+        // Fresh, not the cached row: revoking bo_access or the role takes effect at once.
+        let u = match self.users.get_fresh(flock, user).await {
             Ok(u) => u,
             Err(UserError::Infra(i)) => return Err(ManagerRefusal::Infra(i)),
             Err(_) => return Err(ManagerRefusal::NotAManager),

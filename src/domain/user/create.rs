@@ -291,13 +291,14 @@ impl UserService {
 /// `user.registered` for the self-service ones (a back-office contact registers when its
 /// owner claims it).
 fn new_user_events(row: &NewUser, origin: Origin) -> Vec<crate::db::webhooks::NewEvent> {
+    // Ids and states only: no personal data that would outlive the account's erasure in
+    // the event log (receivers read the user through the API).
     let data = serde_json::json!({
         "user_id": row.id.0,
-        "email": row.email,
-        "phone": row.phone,
         "status": row.status,
         "role": row.role,
-        "source": row.source,
+        "has_email": row.email.is_some(),
+        "has_phone": row.phone.is_some(),
     });
     let mut events = vec![crate::db::webhooks::NewEvent {
         kind: "user.created",

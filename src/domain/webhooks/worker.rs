@@ -47,7 +47,7 @@ impl WebhookWorker {
             clock,
             service,
             outbound,
-            disable_after: Duration::days(disable_after_days as i64),
+            disable_after: Duration::days(disable_after_days.min(3650) as i64),
             lease: Duration::seconds(timeout_secs as i64 + 5),
         }
     }
@@ -81,7 +81,9 @@ impl WebhookWorker {
         }
         let now = self.clock.now();
         for (d, e, ep) in q.deliveries_due(now, 500).await? {
-            if !q.delivery_claim(d.id, d.attempts, now + self.lease).await? {
+            // The lease runs from the claim (a round sends one delivery after another).
+            let lease_until = self.clock.now() + self.lease;
+            if !q.delivery_claim(d.id, d.attempts, lease_until).await? {
                 continue; // another worker has it
             }
             match self.attempt(&d, &e, &ep).await? {
@@ -123,7 +125,7 @@ impl WebhookWorker {
                         ("webhook-signature", sig),
                     ];
                     self.outbound
-                        .post_json(&ep.url, &headers, body)
+                        .post_status(&ep.url, &headers, body)
                         .await
                         .map_err(|e| e.to_string())
                 }
@@ -133,8 +135,15 @@ impl WebhookWorker {
         };
         let (status, error, retry_after) = match &answer {
             Ok(a) if (200..300).contains(&a.status) => {
-                q.delivery_done(d.id, Outcome::Succeeded, Some(a.status), None, now)
-                    .await?;
+                q.delivery_done(
+                    d.id,
+                    attempts,
+                    Outcome::Succeeded,
+                    Some(a.status),
+                    None,
+                    now,
+                )
+                .await?;
                 q.endpoint_failing(ep.id, false, now).await?;
                 return Ok(Outcome::Succeeded);
             }
@@ -143,6 +152,7 @@ impl WebhookWorker {
                 q.endpoint_disable(ep.id, "gone", now).await?;
                 q.delivery_done(
                     d.id,
+                    attempts,
                     Outcome::Failed,
                     Some(410),
                     Some("410 Gone".into()),
@@ -181,7 +191,8 @@ impl WebhookWorker {
             Outcome::Failed => Outcome::Failed,
             Outcome::Succeeded => Outcome::Succeeded,
         };
-        q.delivery_done(d.id, outcome, status, error, now).await?;
+        q.delivery_done(d.id, attempts, outcome, status, error, now)
+            .await?;
         Ok(out)
     }
 }
