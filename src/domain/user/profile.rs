@@ -142,6 +142,7 @@ impl UserService {
         let values = db.profile_values_of(id).await?;
         let addresses = db.addresses_of(id, None).await?;
         let requests = db.requests_of(id).await?;
+        let identities = db.identities_of(id).await?;
         let files = match &self.files {
             Some(f) => f
                 .views(flock, db.files_of(id).await?)
@@ -151,6 +152,17 @@ impl UserService {
         };
         Ok(serde_json::json!({
             "flock": flock.slug,
+            // The identities held at providers (never a provider's secret: Fold holds none
+            // of the user's).
+            "identities": identities.iter().map(|i| serde_json::json!({
+                "id": i.id,
+                "provider": i.provider,
+                "subject": i.subject,
+                "email": i.email,
+                "email_verified": i.email_verified,
+                "created_at": i.created_at,
+                "last_used_at": i.last_used_at,
+            })).collect::<Vec<_>>(),
             "files": files.iter().map(|f| serde_json::json!({
                 "id": f.id,
                 "name": f.name,

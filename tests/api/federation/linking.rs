@@ -156,6 +156,21 @@ async fn a_signed_in_user_links_identities_with_other_emails_and_unlinks_all_but
     assert_eq!(r.status(), StatusCode::OK);
     let list = my_identities(&app, &f.slug, &at).await;
     assert_eq!(list["items"].as_array().unwrap().len(), 2);
+    // The export lists them.
+    let export: Value = app
+        .req(Method::GET, &format!("/api/v1/{}/user/export", f.slug))
+        .bearer_auth(&at)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        export["identities"].as_array().map(Vec::len),
+        Some(2),
+        "{export}"
+    );
     // Apple now signs in the same user.
     let c = apple_claims(
         &app,
