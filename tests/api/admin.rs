@@ -496,3 +496,43 @@ async fn only_a_superadmin_acts_on_other_managers() {
         "a manager token is no API key: {s}"
     );
 }
+
+#[tokio::test]
+async fn a_manager_made_a_client_leaves_their_admin_groups() {
+    let app = TestApp::spawn().await;
+    let f = app.create_flock("adm-7").await;
+    let (_, m) = app.manager(&f, "gone@example.com", true).await;
+    app.join(&f, "superadmin", &m).await;
+    let access = format!("/api/v1/adm-7/directory/users/{m}/access");
+    let (s, _) = app
+        .bo(
+            Method::POST,
+            &access,
+            &f.admin_key,
+            Some(json!({"role": "client"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = app
+        .bo(
+            Method::POST,
+            &access,
+            &f.admin_key,
+            Some(json!({"role": "manager"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, groups) = app
+        .bo(
+            Method::GET,
+            "/api/v1/adm-7/admin/groups",
+            &f.admin_key,
+            None,
+        )
+        .await;
+    assert_eq!(
+        groups["items"][0]["members"],
+        json!([]),
+        "promoted again, in no group: {groups}"
+    );
+}

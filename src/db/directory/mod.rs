@@ -105,6 +105,9 @@ impl FlockDb<'_> {
             pick(&u.company, &row.company).as_deref(),
         );
         let mut cols = vec![(user::Column::NameKey, Expr::value(key))];
+        // A manager made a client leaves their admin groups (a later promotion must not
+        // bring old grants back silently).
+        let demoted = row.role == "manager" && u.role.as_deref().is_some_and(|r| r != "manager");
         let mut u = u;
         if u.email.as_ref().is_some_and(|e| *e != row.email) {
             u.email_verified.get_or_insert(false);
@@ -150,6 +153,12 @@ impl FlockDb<'_> {
         set(&mut cols, user::Column::EmailVerified, u.email_verified);
         set(&mut cols, user::Column::EmailInvalidAt, u.email_invalid_at);
         self.user_update_on(&txn, id, cols, now).await?;
+        if demoted {
+            self.delete::<entity::admin_member::Entity>()
+                .filter(entity::admin_member::Column::UserId.eq(id.0))
+                .exec(&txn)
+                .await?;
+        }
         txn.commit().await?;
         self.forget_user(id);
         Ok(true)
