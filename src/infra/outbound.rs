@@ -228,12 +228,7 @@ impl Outbound {
         let resp = req.send().await.map_err(|e| {
             OutboundError::Failed(format!("unreachable: {}", chain(&e.without_url())))
         })?;
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = retry_after(resp.headers());
         Ok(Answer {
             status: resp.status().as_u16(),
             max_age: None,
@@ -253,12 +248,7 @@ impl Outbound {
             .get(reqwest::header::CACHE_CONTROL)
             .and_then(|v| v.to_str().ok())
             .and_then(max_age);
-        let retry_after = resp
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+        let retry_after = retry_after(resp.headers());
         let mut body = Vec::new();
         while let Some(chunk) = resp.chunk().await.map_err(|e| {
             OutboundError::Failed(format!("provider answer cut: {}", e.without_url()))
@@ -293,6 +283,14 @@ fn chain(e: &dyn std::error::Error) -> String {
 /// RFC 6749 §2.3.1: client id and secret are form-encoded before Basic authentication.
 fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is not read).
+fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
+    h.get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
 }
 
 /// `max-age` of a `Cache-Control` value (`no-store`/`no-cache` count as 0).

@@ -12,7 +12,7 @@
 //! identity to an account by getting its owner to open a link.
 use super::providers::{Provider, ProviderKind};
 use super::verify::{flag, sha256_hex, Claims, NonceRule};
-use super::{FederationError, FederationService, Identity};
+use super::{printable, FederationError, FederationService, Identity};
 use crate::domain::flocks::Flock;
 use crate::domain::signin::{SignInOptions, SignedIn};
 use crate::domain::user::AccountFields;
@@ -116,10 +116,6 @@ enum Exchange {
         email_verified: bool,
         challenge: Option<String>,
     },
-}
-
-fn printable(s: &str, max: usize) -> bool {
-    !s.is_empty() && s.len() <= max && !s.chars().any(char::is_control)
 }
 
 fn s256(verifier: &str) -> String {
@@ -267,15 +263,11 @@ impl FederationService {
         provider: &str,
         input: CallbackInput,
     ) -> Result<CallbackOutcome, FederationError> {
-        let bad_state = FederationError::Expired(
-            "invalid_state",
-            "this sign-in is unknown, used or expired; start again",
-        );
         let Some(state) = input.state.as_deref().filter(|s| printable(s, 512)) else {
-            return Err(bad_state);
+            return Err(bad_state_err());
         };
         let Some(raw) = self.kv.take(&state_key(flock, state)).await? else {
-            return Err(bad_state);
+            return Err(bad_state_err());
         };
         let st: FlowState = serde_json::from_slice(&raw).map_err(|_| bad_state_err())?;
         if st.provider != provider {

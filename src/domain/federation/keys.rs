@@ -14,7 +14,6 @@ use chrono::{DateTime, Duration, Utc};
 use jsonwebtoken::jwk::Jwk;
 use serde::Deserialize;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// The parts of an OpenID Connect discovery document Fold uses.
@@ -51,7 +50,6 @@ struct Inner {
     docs: Mutex<HashMap<String, (Discovery, DateTime<Utc>)>>,
     /// One fetch at a time per URL (a slow provider holds up only its own sign-ins).
     fetching: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    fetches: AtomicU64,
 }
 
 #[derive(Clone)]
@@ -86,14 +84,8 @@ impl ProviderKeys {
                 sets: Mutex::new(HashMap::new()),
                 docs: Mutex::new(HashMap::new()),
                 fetching: Mutex::new(HashMap::new()),
-                fetches: AtomicU64::new(0),
             }),
         }
-    }
-
-    /// How many times keys or discovery documents were fetched (for tests and metrics).
-    pub fn fetches(&self) -> u64 {
-        self.inner.fetches.load(Ordering::Relaxed)
     }
 
     /// What the cache says: the key, "fetch", "unknown key (refetched too recently)", or
@@ -187,7 +179,6 @@ impl ProviderKeys {
     }
 
     async fn fetch_set(&self, url: &str) -> Result<(Vec<Jwk>, Duration), FederationError> {
-        self.inner.fetches.fetch_add(1, Ordering::Relaxed);
         let a = self.inner.outbound.get(url, None).await?;
         if a.status != 200 {
             return Err(FederationError::ProviderDown(format!(
@@ -245,7 +236,6 @@ impl ProviderKeys {
 
     async fn fetch_discovery(&self, issuer: &str) -> Result<Discovery, FederationError> {
         let now = self.inner.clock.now();
-        self.inner.fetches.fetch_add(1, Ordering::Relaxed);
         let url = format!(
             "{}/.well-known/openid-configuration",
             issuer.trim_end_matches('/')

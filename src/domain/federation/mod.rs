@@ -118,6 +118,19 @@ impl From<OutboundError> for FederationError {
     }
 }
 
+/// Non-empty, at most `max` bytes, no control characters.
+pub(super) fn printable(s: &str, max: usize) -> bool {
+    !s.is_empty() && s.len() <= max && !s.chars().any(char::is_control)
+}
+
+/// A provider name: 1 to 32 of a-z, 0-9, `-` and `_`, starting with a letter.
+pub(crate) fn is_provider_name(name: &str) -> bool {
+    let mut b = name.bytes();
+    matches!(b.next(), Some(c) if c.is_ascii_lowercase())
+        && name.len() <= 32
+        && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_')
+}
+
 /// Lifetimes and allowances of the flows (from `[federation]`).
 #[derive(Debug, Clone)]
 pub struct FederationTimes {

@@ -1,6 +1,6 @@
 //! A flock's providers: what each kind needs, the checks on configuration, sealing the
 //! secret, and where each kind's endpoints are.
-use super::{FederationError, FederationService};
+use super::{printable, FederationError, FederationService};
 use crate::db::federation::{NewProvider, ProviderRow};
 use crate::domain::flocks::Flock;
 use crate::domain::Invalid;
@@ -160,11 +160,7 @@ fn bad(code: &'static str, field: &'static str, m: &str) -> FederationError {
 
 /// A provider name: 1 to 32 of a-z, 0-9, `-` and `_`, starting with a letter.
 pub(super) fn check_name(name: &str) -> Result<(), FederationError> {
-    let mut b = name.bytes();
-    let ok = matches!(b.next(), Some(c) if c.is_ascii_lowercase())
-        && name.len() <= 32
-        && b.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_');
-    if ok {
+    if super::is_provider_name(name) {
         Ok(())
     } else {
         Err(bad(
@@ -173,10 +169,6 @@ pub(super) fn check_name(name: &str) -> Result<(), FederationError> {
             "a provider name is 1 to 32 of a-z, 0-9, - and _, starting with a letter",
         ))
     }
-}
-
-fn printable(s: &str, max: usize) -> bool {
-    !s.is_empty() && s.len() <= max && !s.chars().any(char::is_control)
 }
 
 impl FederationService {

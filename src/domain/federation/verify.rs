@@ -103,19 +103,20 @@ impl FederationService {
                 "the key named is not a signing key",
             ));
         }
-        let family_ok = match (&jwk.algorithm, header.alg) {
-            (AlgorithmParameters::RSA(_), a) => format!("{a:?}").starts_with(['R', 'P']),
-            (AlgorithmParameters::EllipticCurve(_), a) => {
-                format!("{a:?}").starts_with('E') && a != Algorithm::EdDSA
+        use Algorithm::*;
+        let family_ok = match &jwk.algorithm {
+            AlgorithmParameters::RSA(_) => {
+                matches!(header.alg, RS256 | RS384 | RS512 | PS256 | PS384 | PS512)
             }
-            (AlgorithmParameters::OctetKeyPair(_), a) => a == Algorithm::EdDSA,
+            AlgorithmParameters::EllipticCurve(_) => matches!(header.alg, ES256 | ES384),
+            AlgorithmParameters::OctetKeyPair(_) => header.alg == EdDSA,
             _ => false,
         };
         let alg_ok = jwk
             .common
             .key_algorithm
-            .map(|k| format!("{k:?}") == format!("{:?}", header.alg))
-            .unwrap_or(true);
+            // KeyAlgorithm and Algorithm name the JWA algorithms alike.
+            .is_none_or(|k| format!("{k:?}") == format!("{:?}", header.alg));
         if !family_ok || !alg_ok {
             return Err(rejected(
                 "invalid_id_token",

@@ -138,13 +138,7 @@ impl FederationSettings {
             ));
         }
         if let Some(p) = &self.manager_provider {
-            let mut b = p.bytes();
-            let ok = matches!(b.next(), Some(c) if c.is_ascii_lowercase())
-                && p.len() <= 32
-                && b.all(|c| {
-                    c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'_'
-                });
-            if !ok {
+            if !crate::domain::federation::is_provider_name(p) {
                 return Err(Invalid::new(
                     "invalid_setting",
                     "settings.federation.manager_provider",
