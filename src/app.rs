@@ -69,6 +69,8 @@ pub struct Services {
     pub webhooks: WebhookService,
     pub webhook_worker: WebhookWorker,
     pub retention: RetentionService,
+    pub audit: crate::domain::audit::AuditService,
+    pub stats: crate::domain::stats::StatsService,
     /// Delivers the durable mail outbox (`start_workers` runs it in the background).
     pub mail_worker: MailWorker,
 }
@@ -134,7 +136,7 @@ impl AppState {
             signing.clone(),
             sec.token_cache_secs,
         );
-        let sessions = SessionService::new(kv.clone(), clock.clone(), tokens);
+        let sessions = SessionService::new(kv.clone(), clock.clone(), tokens, db.clone());
         let file_store = crate::infra::files::FileStore::from_config(&config.files)
             .map_err(StartError::Config)?;
         let flocks = FlockService::new(db.clone(), clock.clone(), signing.clone())
@@ -260,6 +262,9 @@ impl AppState {
             DirectoryService::new(db.clone(), clock.clone(), users.clone(), cursors.clone());
         let meta = MetaService::new(db.clone(), clock.clone(), cursors.clone());
         let addresses = AddressService::new(db.clone(), clock.clone(), cursors.clone());
+        let audit =
+            crate::domain::audit::AuditService::new(db.clone(), clock.clone(), cursors.clone());
+        let stats = crate::domain::stats::StatsService::new(db.clone(), clock.clone());
         let groups = GroupService::new(db.clone(), clock.clone(), cursors);
         let mail_worker = MailWorker::new(db.clone(), mailer.clone(), clock.clone());
         let trusted_proxies = config
@@ -301,6 +306,8 @@ impl AppState {
             webhooks,
             webhook_worker,
             retention,
+            audit,
+            stats,
             mail_worker,
         })))
     }
@@ -354,6 +361,8 @@ impl AppState {
             admin: self.admin.clone(),
             webhooks: self.webhooks.clone(),
             retention: self.retention.clone(),
+            audit: self.audit.clone(),
+            stats: self.stats.clone(),
             probes: api::ops::Probes {
                 db: self.db.clone(),
                 kv: self.kv.clone(),

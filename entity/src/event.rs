@@ -1,5 +1,5 @@
 //! An event of a flock (`user.created`, …), written in the transaction of its change; the
-//! webhook worker fans it out (`fanned_out`).
+//! webhook worker fans it out (`fanned_out`). The same rows are the flock's audit log.
 use sea_orm::entity::prelude::*;
 
 #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
@@ -13,6 +13,14 @@ pub struct Model {
     pub occurred_at: DateTimeUtc,
     pub data: Json,
     pub fanned_out: bool,
+    /// The user the event is about, if any.
+    pub user_id: Option<Uuid>,
+    /// Who acted: `user:<id>`, `manager:<id>`, `api_key:<id>`, `platform:<id>`, `system`.
+    pub actor: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// A short word: a sign-in's method, a failure's reason.
+    pub detail: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

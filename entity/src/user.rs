@@ -47,6 +47,8 @@ pub struct Model {
     pub name_key: String,
     /// When the account became a registered one (None while unclaimed).
     pub registered_at: Option<DateTimeUtc>,
+    /// The last session granted (sign-in of any kind; refresh does not count).
+    pub last_sign_in_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -14,6 +14,7 @@ mod m0006_files;
 mod m0007_federation;
 mod m0008_admin;
 mod m0009_webhooks;
+mod m0010_audit;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0007_federation::Migration),
             Box::new(m0008_admin::Migration),
             Box::new(m0009_webhooks::Migration),
+            Box::new(m0010_audit::Migration),
         ]
     }
 }

@@ -88,6 +88,9 @@ struct FlockSettingsView {
     federation: FederationSettingsView,
     /// How long events and finished webhook deliveries are kept.
     retention: RetentionSettingsView,
+    /// The flock's time zone (IANA name, default `UTC`): where its statistics' days,
+    /// weeks (from Monday) and months begin.
+    timezone: String,
 }
 
 /// Retention periods, in days (7 to 3,650).
@@ -95,7 +98,8 @@ struct FlockSettingsView {
 struct RetentionSettingsView {
     /// Events of every type without its own period (default 365).
     events_days: u32,
-    /// Periods by event type (default `{"user.signed_in": 90}`).
+    /// Periods by event type, audit-only types included (default `{"user.signed_in": 90,
+    /// "user.sign_in_failed": 90, "user.password_changed": 365}`).
     event_days: std::collections::BTreeMap<String, u32>,
     /// Succeeded and failed webhook deliveries (default 30).
     deliveries_days: u32,
@@ -206,6 +210,7 @@ impl From<&FlockSettings> for FlockSettingsView {
                 event_days: s.retention.event_days.clone(),
                 deliveries_days: s.retention.deliveries_days,
             },
+            timezone: s.timezone.clone(),
         }
     }
 }
@@ -241,6 +246,9 @@ struct FlockSettingsPatch {
     federation: Option<FederationSettingsPatch>,
     /// Retention periods to change.
     retention: Option<RetentionSettingsPatch>,
+    /// The flock's time zone (IANA name such as `Europe/Paris`).
+    #[oai(validator(max_length = 64))]
+    timezone: Option<String>,
 }
 
 impl FlockSettingsPatch {
@@ -290,6 +298,7 @@ impl FlockSettingsPatch {
             ($($f:ident),*) => { $(if let Some(v) = self.$f { s.$f = v; })* };
         }
         set!(
+            timezone,
             password_min_length,
             access_token_ttl_secs,
             session_idle_ttl_secs,

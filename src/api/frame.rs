@@ -4,6 +4,8 @@
 //! type, unknown route, wrong method, missing credentials), metrics and the access log.
 //! Query strings are never logged: they could carry secrets.
 use super::client_ip::{self, ClientIp};
+use crate::domain::audit::AuditService;
+use crate::infra::context::{self, RequestContext};
 use super::error::{ApiError, ErrorBody, REQUEST_ID};
 use super::payload_error;
 use crate::domain::flocks::{Flock, FlockService};
@@ -92,6 +94,8 @@ pub struct FrameState(Arc<FrameParts>);
 struct FrameParts {
     config: FrameConfig,
     flocks: FlockService,
+    /// Where back-office and platform writes are recorded (`admin.request`).
+    audit: AuditService,
     /// The spec, to name the field at fault in a refused body (built at the first such
     /// error, then kept).
     spec: Arc<dyn Fn() -> String + Send + Sync>,
@@ -104,16 +108,58 @@ impl FrameState {
     pub fn new(
         config: FrameConfig,
         flocks: FlockService,
+        audit: AuditService,
         spec: Arc<dyn Fn() -> String + Send + Sync>,
     ) -> Self {
         Self(Arc::new(FrameParts {
             config,
             flocks,
+            audit,
             spec,
             schemas: OnceLock::new(),
             path_params: OnceLock::new(),
             bodies: OnceLock::new(),
         }))
+    }
+
+    /// Records `admin.request` for a write (not GET/HEAD/OPTIONS) that a flock API key,
+    /// a manager or a platform key made to an operation of a flock: in the flock of the
+    /// path (`/api/v1/{flock}/…`, or `/platform/v1/flocks/{slug}/…`).
+    async fn record_admin_request(
+        &self,
+        ctx: &RequestContext,
+        tenant: Option<crate::ids::FlockId>,
+        method: &poem::http::Method,
+        path: &str,
+        op: &str,
+        status: StatusCode,
+    ) {
+        use poem::http::Method;
+        if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) || op == "unmatched" {
+            return;
+        }
+        let Some(actor) = &ctx.actor else {
+            return;
+        };
+        let back_office = ["api_key:", "manager:", "platform:"]
+            .iter()
+            .any(|p| actor.starts_with(p));
+        if !back_office {
+            return;
+        }
+        let flock = match tenant {
+            Some(f) => Some(f),
+            None => match platform_slug(path) {
+                Some(slug) => self.0.flocks.get(slug).await.ok().map(|f| f.id),
+                None => None,
+            },
+        };
+        if let Some(flock) = flock {
+            self.0
+                .audit
+                .record_request(flock, op, method.as_str(), path, status.as_u16())
+                .await;
+        }
     }
 
     /// A JSON body that breaks the spec's types for its operation: (field, message).
@@ -152,6 +198,12 @@ fn tenant_slug(path: &str) -> Option<&str> {
     (!slug.is_empty()).then_some(slug)
 }
 
+/// The flock slug of a `/platform/v1/flocks/{slug}/…` path.
+fn platform_slug(path: &str) -> Option<&str> {
+    let slug = path.strip_prefix("/platform/v1/flocks/")?.split('/').next()?;
+    (!slug.is_empty()).then_some(slug)
+}
+
 pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response> {
     let request_id = crate::infra::secret::request_id();
     REQUEST_ID
@@ -166,12 +218,20 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
             if let Some(ip) = ip {
                 req.set_data(ClientIp(ip));
             }
+            let ctx = RequestContext::new(
+                ip.map(|i| i.to_string()),
+                req.headers()
+                    .get(poem::http::header::USER_AGENT)
+                    .and_then(|v| v.to_str().ok()),
+            );
+            let ((mut resp, op, tenant_id), ctx) = context::scope(ctx, async {
             let throttled = match (&state, ip) {
                 (Some(s), Some(ip)) => s.0.config.ip_limiter.check(ip).err(),
                 _ => None,
             };
 
-            let (mut resp, op) = if let Some(wait) = throttled {
+            let mut tenant_id = None;
+            let (resp, op) = if let Some(wait) = throttled {
                 let secs = wait.as_secs().max(1);
                 let body = ErrorBody::new(
                     "rate_limited",
@@ -188,6 +248,7 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
                 match resolve_tenant(&mut req, state.as_ref(), &path).await {
                     Err(resp) => (resp, "tenant"),
                     Ok(()) => {
+                        tenant_id = req.data::<Tenant>().map(|t| t.0.id);
                         let body = keep_json_body(&mut req).await;
                         let bad = match (&body, &state) {
                             (Some(b), Some(st)) => st.body_error(method.as_str(), &path, b),
@@ -224,7 +285,15 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
                     }
                 }
             };
+            (resp, op, tenant_id)
+            })
+            .await;
             let status = resp.status();
+            if let Some(state) = &state {
+                state
+                    .record_admin_request(&ctx, tenant_id, &method, &path, op, status)
+                    .await;
+            }
             if let Ok(v) = HeaderValue::from_str(&request_id) {
                 resp.headers_mut().insert("x-request-id", v);
             }

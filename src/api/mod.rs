@@ -15,6 +15,7 @@
 mod addresses;
 mod admin;
 mod api_keys;
+mod audit;
 pub mod client_ip;
 mod directory;
 pub mod error;
@@ -32,6 +33,7 @@ mod profile;
 pub mod security;
 mod sessions;
 mod signing;
+mod stats;
 mod tags;
 mod user;
 pub mod views;
@@ -82,6 +84,8 @@ pub struct ApiServices {
     pub admin: AdminService,
     pub webhooks: WebhookService,
     pub retention: RetentionService,
+    pub audit: crate::domain::audit::AuditService,
+    pub stats: crate::domain::stats::StatsService,
     pub probes: ops::Probes,
 }
 
@@ -116,6 +120,8 @@ pub type Apis = (
         admin::AdminApi,
         webhooks::WebhooksApi,
         maintenance::MaintenanceApi,
+        audit::AuditApi,
+        stats::StatsApi,
     ),
 );
 
@@ -244,6 +250,12 @@ pub fn service(s: &ApiServices) -> OpenApiService<Apis, ()> {
                 maintenance::MaintenanceApi {
                     retention: s.retention.clone(),
                 },
+                audit::AuditApi {
+                    audit: s.audit.clone(),
+                },
+                stats::StatsApi {
+                    stats: s.stats.clone(),
+                },
             ),
         ),
         "Fold",
@@ -275,6 +287,7 @@ pub fn routes(s: &ApiServices, frame: frame::FrameConfig) -> impl Endpoint + 'st
     let frame = frame::FrameState::new(
         frame,
         s.flocks.clone(),
+        s.audit.clone(),
         Arc::new(move || spec_json(&for_errors)),
     );
     let auth = security::Auth::new(s.sessions.clone(), s.api_keys.clone(), s.admin.clone());

@@ -230,6 +230,7 @@ async fn check_user(req: &Request, bearer: Bearer) -> poem::Result<UserCaller> {
         )
         .into());
     }
+    crate::infra::context::set_actor(format!("user:{}", claims.user.0));
     Ok(claims)
 }
 
@@ -272,7 +273,10 @@ async fn check_manager(req: &Request, bearer: Bearer) -> poem::Result<ManagerGra
         return Err(refused().into());
     }
     match auth.admin.grants_of(flock.id, claims.user).await {
-        Ok(g) => Ok(g),
+        Ok(g) => {
+            crate::infra::context::set_actor(format!("manager:{}", claims.user.0));
+            Ok(g)
+        }
         Err(ManagerRefusal::NotAManager) => Err(refused().into()),
         Err(ManagerRefusal::Infra(i)) => Err(ApiError::from(i).into()),
     }
@@ -282,21 +286,26 @@ async fn check_server(req: &Request, key: ApiKey) -> poem::Result<ServerKey> {
     refuse_credentials_in_query(req)?;
     let (auth, tenant) = parts(req)?;
     let flock = &tenant.ok_or_else(ApiError::internal)?.0;
-    Ok(auth
+    let k = auth
         .api_keys
         .authenticate(flock.id, &key.key)
         .await
-        .map_err(ApiError::from)?)
+        .map_err(ApiError::from)?;
+    crate::infra::context::set_actor(format!("api_key:{}", k.key_id));
+    Ok(k)
 }
 
 async fn check_platform(req: &Request, key: ApiKey) -> poem::Result<PlatformCaller> {
     refuse_credentials_in_query(req)?;
     let (auth, _) = parts(req)?;
-    Ok(auth
+    let p = auth
         .api_keys
         .authenticate_platform(&key.key)
         .await
-        .map_err(ApiError::from)?)
+        .map_err(ApiError::from)?;
+    let id = p.key_id.map_or_else(|| "configured".to_owned(), |id| id.to_string());
+    crate::infra::context::set_actor(format!("platform:{id}"));
+    Ok(p)
 }
 
 // ---- Cookie mode for browser portals ----

@@ -39,4 +39,8 @@ pub enum ApiTags {
     Admin,
     /// Webhook endpoints, deliveries and replays (Standard Webhooks).
     Webhooks,
+    /// The audit log: query and NDJSON export.
+    Audit,
+    /// A flock's statistics.
+    Stats,
 }

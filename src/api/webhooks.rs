@@ -25,10 +25,14 @@ enum EventType {
     UserRegistered,
     #[oai(rename = "user.signed_in")]
     UserSignedIn,
+    #[oai(rename = "user.updated")]
+    UserUpdated,
     #[oai(rename = "user.status_changed")]
     UserStatusChanged,
     #[oai(rename = "user.deleted")]
     UserDeleted,
+    #[oai(rename = "session.revoked")]
+    SessionRevoked,
     #[oai(rename = "webhook.test")]
     WebhookTest,
 }
@@ -39,8 +43,10 @@ impl EventType {
             EventType::UserCreated => "user.created",
             EventType::UserRegistered => "user.registered",
             EventType::UserSignedIn => "user.signed_in",
+            EventType::UserUpdated => "user.updated",
             EventType::UserStatusChanged => "user.status_changed",
             EventType::UserDeleted => "user.deleted",
+            EventType::SessionRevoked => "session.revoked",
             EventType::WebhookTest => "webhook.test",
         }
     }

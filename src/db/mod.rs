@@ -12,6 +12,7 @@
 //! members), `mail` (the outbox), `federation` (providers and identities), `admin` (admin groups, members, grants), `webhooks` (events, endpoints, deliveries).
 pub mod addresses;
 pub mod admin;
+pub mod audit;
 pub mod api_keys;
 pub mod directory;
 pub mod federation;
@@ -24,6 +25,7 @@ pub mod profile;
 pub mod retention;
 mod scope;
 pub mod signing;
+pub mod stats;
 pub mod user;
 pub mod webhooks;
 

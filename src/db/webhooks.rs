@@ -2,6 +2,7 @@
 //! flock's own; `impl CrossFlock` for the worker, which serves every flock.
 use super::mail::CrossFlock;
 use super::scope::FlockId;
+use crate::ids::UserId;
 use super::{DbResult, FlockDb};
 use chrono::{DateTime, Utc};
 use entity::{event, webhook_delivery, webhook_endpoint};
@@ -17,12 +18,57 @@ pub use entity::event::Model as EventRow;
 pub use entity::webhook_delivery::Model as DeliveryRow;
 pub use entity::webhook_endpoint::Model as EndpointRow;
 
-/// An event to record with its change.
-#[derive(Debug, Clone)]
+/// An event to record with its change. Who acted and from where come from the request's
+/// context (`infra::context`) unless `actor` says otherwise.
+#[derive(Debug, Clone, Default)]
 pub struct NewEvent {
     pub kind: &'static str,
     pub data: Value,
     pub at: DateTime<Utc>,
+    /// The user the event is about.
+    pub user: Option<Uuid>,
+    /// A short word: a sign-in's method, a failure's reason.
+    pub detail: Option<String>,
+    /// Who acted, when the request's caller is not it (a user signing in).
+    pub actor: Option<String>,
+    /// For the audit log only: never offered to webhook endpoints.
+    pub audit_only: bool,
+}
+
+/// `user.status_changed`: the account moved from one status to another.
+pub fn status_changed(user: UserId, from: &str, to: &str, at: DateTime<Utc>) -> NewEvent {
+    NewEvent {
+        kind: "user.status_changed",
+        data: serde_json::json!({"user_id": user.0, "from": from, "to": to}),
+        at,
+        user: Some(user.0),
+        ..Default::default()
+    }
+}
+
+/// `user.password_changed` (audit only): `via` is `change`, `reset`, `code` or
+/// `back_office`. Never the password or its hash.
+pub fn password_changed(user: UserId, via: &'static str, at: DateTime<Utc>) -> NewEvent {
+    NewEvent {
+        kind: "user.password_changed",
+        data: serde_json::json!({"user_id": user.0, "via": via}),
+        at,
+        user: Some(user.0),
+        detail: Some(via.to_owned()),
+        audit_only: true,
+        ..Default::default()
+    }
+}
+
+/// `user.updated`: which fields changed (names only: never their values).
+pub fn user_updated(user: UserId, fields: Vec<&'static str>, at: DateTime<Utc>) -> NewEvent {
+    NewEvent {
+        kind: "user.updated",
+        data: serde_json::json!({"user_id": user.0, "fields": fields}),
+        at,
+        user: Some(user.0),
+        ..Default::default()
+    }
 }
 
 /// An endpoint as stored.
@@ -55,13 +101,22 @@ impl FlockDb<'_> {
         if events.is_empty() {
             return Ok(());
         }
+        let ctx = crate::infra::context::current();
         let rows = events.into_iter().map(|e| {
+            let actor = e.actor.unwrap_or_else(|| {
+                crate::infra::context::RequestContext::actor_or_default(ctx.as_ref())
+            });
             self.own(event::ActiveModel {
                 id: Set(Uuid::now_v7()),
                 r#type: Set(e.kind.to_owned()),
                 occurred_at: Set(e.at),
                 data: Set(e.data),
-                fanned_out: Set(false),
+                fanned_out: Set(e.audit_only),
+                user_id: Set(e.user),
+                actor: Set(Some(actor)),
+                ip: Set(ctx.as_ref().and_then(|c| c.ip.clone())),
+                user_agent: Set(ctx.as_ref().and_then(|c| c.user_agent.clone())),
+                detail: Set(e.detail),
                 ..Default::default()
             })
         });

@@ -2,6 +2,7 @@
 pub mod addresses;
 pub mod admin;
 pub mod api_keys;
+pub mod audit;
 pub mod directory;
 pub mod federation;
 pub mod files;
@@ -18,6 +19,7 @@ pub mod retention;
 pub mod sessions;
 pub mod signin;
 pub mod signing;
+pub mod stats;
 pub mod user;
 pub mod webhooks;
 

@@ -1,6 +1,7 @@
-//! Infrastructure we own or wrap: clock, secrets (and sealing them), the KV store, mail,
+//! Infrastructure we own or wrap: clock, the request's context (who, from where), secrets (and sealing them), the KV store, mail,
 //! metrics, outbound HTTP to identity providers.
 pub mod clock;
+pub mod context;
 pub mod files;
 pub mod ip_limit;
 pub mod kv;

@@ -75,8 +75,9 @@ impl FlockDb<'_> {
         Ok(q.one(&self.db.conn).await?)
     }
 
-    /// Applies `u` to one user, in a transaction that also recomputes the name key and
-    /// drops what a changed identifier had proven (a new email is not verified, nor
+    /// Applies `u` to one user, in a transaction that also records `user.updated` (the
+    /// names of the fields set), recomputes the name key and drops what a changed
+    /// identifier had proven (a new email is not verified, nor
     /// marked invalid; a new phone is not verified). False when there is no such user.
     pub async fn user_apply(
         &self,
@@ -152,7 +153,21 @@ impl FlockDb<'_> {
         set(&mut cols, user::Column::ConfirmedAt, u.confirmed_at);
         set(&mut cols, user::Column::EmailVerified, u.email_verified);
         set(&mut cols, user::Column::EmailInvalidAt, u.email_invalid_at);
+        let fields: Vec<&'static str> = cols
+            .iter()
+            .map(|(c, _)| sea_orm::IdenStatic::as_str(c))
+            .filter(|c| *c != "name_key")
+            .map(|c| if c == "password_hash" { "password" } else { c })
+            .collect();
+        let mut events = Vec::new();
+        if fields.contains(&"password") {
+            events.push(super::webhooks::password_changed(id, "back_office", now));
+        }
+        if !fields.is_empty() {
+            events.push(super::webhooks::user_updated(id, fields, now));
+        }
         self.user_update_on(&txn, id, cols, now).await?;
+        self.events_insert_on(&txn, events).await?;
         if demoted {
             self.delete::<entity::admin_member::Entity>()
                 .filter(entity::admin_member::Column::UserId.eq(id.0))

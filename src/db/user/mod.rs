@@ -274,6 +274,46 @@ impl FlockDb<'_> {
         Ok(())
     }
 
+    /// Sets `cols` and records `user.updated` naming `fields`, in one transaction
+    /// (nothing is recorded when no field changed).
+    async fn user_update_recorded(
+        &self,
+        id: UserId,
+        cols: Vec<(user::Column, SimpleExpr)>,
+        fields: Vec<&'static str>,
+        now: DateTime<Utc>,
+    ) -> DbResult<()> {
+        if fields.is_empty() {
+            return self.user_update(id, cols, now).await;
+        }
+        let txn = self.db.write().await?;
+        self.user_update_on(&txn, id, cols, now).await?;
+        let e = super::webhooks::user_updated(id, fields, now);
+        self.events_insert_on(&txn, vec![e]).await?;
+        txn.commit().await?;
+        self.forget_user(id);
+        Ok(())
+    }
+
+    /// A session was granted: `last_sign_in_at` moves on and `event` is recorded, in one
+    /// transaction.
+    pub async fn user_signed_in(
+        &self,
+        id: UserId,
+        event: super::webhooks::NewEvent,
+        now: DateTime<Utc>,
+    ) -> DbResult<()> {
+        let txn = self.db.write().await?;
+        self.update::<user::Entity>()
+            .col_expr(user::Column::LastSignInAt, Expr::value(Some(now)))
+            .filter(user::Column::Id.eq(id.0))
+            .exec(&txn)
+            .await?;
+        self.events_insert_on(&txn, vec![event]).await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// Replaces the password hash (used to upgrade weaker hashes at sign-in).
     pub async fn user_set_password_hash(
         &self,
@@ -301,6 +341,17 @@ impl FlockDb<'_> {
             p.last_name.as_deref(),
             row.company.as_deref(),
         );
+        let mut fields = Vec::new();
+        for (name, changed) in [
+            ("first_name", p.first_name != row.first_name),
+            ("last_name", p.last_name != row.last_name),
+            ("locale", p.locale != row.locale),
+            ("opt_outs", p.opt_outs != row.opt_outs),
+        ] {
+            if changed {
+                fields.push(name);
+            }
+        }
         let cols = vec![
             (user::Column::NameKey, Expr::value(key)),
             (user::Column::FirstName, Expr::value(p.first_name)),
@@ -308,7 +359,7 @@ impl FlockDb<'_> {
             (user::Column::Locale, Expr::value(p.locale)),
             (user::Column::OptOuts, Expr::value(p.opt_outs)),
         ];
-        self.user_update(id, cols, now).await
+        self.user_update_recorded(id, cols, fields, now).await
     }
 
     /// Sets the status and records `user.status_changed`, in one transaction.
@@ -322,12 +373,7 @@ impl FlockDb<'_> {
         let cols = vec![(user::Column::Status, Expr::value(status))];
         let txn = self.db.write().await?;
         self.user_update_on(&txn, id, cols, now).await?;
-        let data = serde_json::json!({"user_id": id.0, "from": from, "to": status});
-        let e = super::webhooks::NewEvent {
-            kind: "user.status_changed",
-            data,
-            at: now,
-        };
+        let e = super::webhooks::status_changed(id, from, status, now);
         self.events_insert_on(&txn, vec![e]).await?;
         txn.commit().await?;
         self.forget_user(id);
@@ -353,6 +399,8 @@ impl FlockDb<'_> {
                 kind: "user.registered",
                 data: serde_json::json!({"user_id": id.0, "status": status, "claimed": true}),
                 at: now,
+                user: Some(id.0),
+                ..Default::default()
             };
             self.events_insert_on(&txn, vec![e]).await?;
         }
@@ -377,26 +425,29 @@ impl FlockDb<'_> {
         what: Verified,
         now: DateTime<Utc>,
     ) -> DbResult<()> {
-        let col = match what {
-            Verified::Email => user::Column::EmailVerified,
-            Verified::Phone => user::Column::PhoneVerified,
+        let (col, field) = match what {
+            Verified::Email => (user::Column::EmailVerified, "email_verified"),
+            Verified::Phone => (user::Column::PhoneVerified, "phone_verified"),
         };
-        self.user_update(id, vec![(col, Expr::value(true))], now)
+        self.user_update_recorded(id, vec![(col, Expr::value(true))], vec![field], now)
             .await
     }
 
-    /// Sets a new password hash and voids every outstanding one-time token, in one
-    /// transaction.
+    /// Sets a new password hash, voids every outstanding one-time token and records
+    /// `user.password_changed` (`via`), in one transaction.
     pub async fn user_change_password(
         &self,
         id: UserId,
         hash: &str,
+        via: &'static str,
         now: DateTime<Utc>,
     ) -> DbResult<()> {
         let txn = self.db.write().await?;
         let cols = vec![(user::Column::PasswordHash, Expr::value(hash))];
         self.user_update_on(&txn, id, cols, now).await?;
         tokens::void(self, &txn, id, None, now).await?;
+        let e = super::webhooks::password_changed(id, via, now);
+        self.events_insert_on(&txn, vec![e]).await?;
         txn.commit().await?;
         self.forget_user(id);
         Ok(())
@@ -437,6 +488,8 @@ impl FlockDb<'_> {
             kind: "user.deleted",
             data: serde_json::json!({"user_id": id.0}),
             at: now,
+            user: Some(id.0),
+            ..Default::default()
         };
         self.events_insert_on(&txn, vec![e]).await?;
         self.delete::<entity::user_meta::Entity>()

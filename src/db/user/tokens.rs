@@ -126,6 +126,13 @@ impl FlockDb<'_> {
             txn.rollback().await?;
             return Ok(false);
         }
+        let before = self
+            .find::<user::Entity>()
+            .filter(user::Column::Id.eq(user_id.0))
+            .one(&txn)
+            .await?
+            .map(|r| r.status);
+        let mut events = Vec::new();
         let mut q = self
             .update::<user::Entity>()
             .col_expr(user::Column::UpdatedAt, Expr::value(now))
@@ -137,9 +144,15 @@ impl FlockDb<'_> {
             TokenEffect::SetPassword { hash, status } => {
                 q = q.col_expr(user::Column::PasswordHash, Expr::value(hash));
                 void(self, &txn, user_id, Some("reset"), now).await?;
+                events.push(super::super::webhooks::password_changed(user_id, "reset", now));
                 status
             }
         };
+        if let (Some(to), Some(from)) = (&status, &before) {
+            if to != from {
+                events.push(super::super::webhooks::status_changed(user_id, from, to, now));
+            }
+        }
         if let Some(s) = status {
             // A claimed account becomes a registered one now (others keep their date).
             let registered = Expr::col(user::Column::RegisteredAt).if_null(Expr::value(now));
@@ -151,6 +164,7 @@ impl FlockDb<'_> {
             txn.rollback().await?;
             return Ok(false);
         }
+        self.events_insert_on(&txn, events).await?;
         txn.commit().await?;
         self.forget_user(user_id);
         Ok(true)

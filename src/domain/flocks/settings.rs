@@ -51,6 +51,9 @@ pub struct FlockSettings {
     pub federation: FederationSettings,
     /// How long events and finished webhook deliveries are kept.
     pub retention: RetentionSettings,
+    /// The flock's time zone (IANA name, e.g. `Europe/Paris`): where its statistics'
+    /// days, weeks (from Monday) and months begin.
+    pub timezone: String,
 }
 
 /// How long a flock's events and finished webhook deliveries are kept (days).
@@ -69,7 +72,13 @@ impl Default for RetentionSettings {
     fn default() -> Self {
         Self {
             events_days: 365,
-            event_days: [("user.signed_in".to_owned(), 90)].into_iter().collect(),
+            event_days: [
+                ("user.signed_in".to_owned(), 90),
+                ("user.sign_in_failed".to_owned(), 90),
+                ("user.password_changed".to_owned(), 365),
+            ]
+            .into_iter()
+            .collect(),
             deliveries_days: 30,
         }
     }
@@ -92,7 +101,11 @@ impl RetentionSettings {
                 "7 to 3,650 days",
             ));
         }
-        let types = crate::domain::webhooks::EVENT_TYPES;
+        let types: Vec<&str> = crate::domain::webhooks::EVENT_TYPES
+            .iter()
+            .chain(crate::domain::webhooks::AUDIT_ONLY_TYPES)
+            .copied()
+            .collect();
         if !self
             .event_days
             .iter()
@@ -269,15 +282,28 @@ impl Default for FlockSettings {
             files: FileSettings::default(),
             federation: FederationSettings::default(),
             retention: RetentionSettings::default(),
+            timezone: "UTC".to_owned(),
         }
     }
 }
 
 impl FlockSettings {
+    /// The flock's time zone (`None` only for a name validation refuses).
+    pub fn tz(&self) -> Option<chrono_tz::Tz> {
+        self.timezone.parse().ok()
+    }
+
     pub fn validate(&self) -> Result<(), Invalid> {
         self.files.validate()?;
         self.federation.validate()?;
         self.retention.validate()?;
+        if self.tz().is_none() {
+            return Err(Invalid::new(
+                "invalid_setting",
+                "settings.timezone",
+                "an IANA time zone name such as UTC or Europe/Paris",
+            ));
+        }
         let names_ok = (1..=20).contains(&self.address_types.len())
             && self.address_types.iter().enumerate().all(|(i, t)| {
                 let mut b = t.name.bytes();

@@ -55,6 +55,9 @@ impl OtpService {
         if !ct_eq(given.as_bytes(), rec.mac.as_bytes()) {
             if n >= i64::from(s.max_attempts) {
                 self.kv.cas(&key, Some(&raw), None, ttl).await?;
+                self.users
+                    .record_otp_locked(flock, &id.contact, purpose.as_str())
+                    .await;
             }
             return Err(OtpError::InvalidCode);
         }

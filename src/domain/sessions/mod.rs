@@ -151,12 +151,17 @@ pub struct SessionService {
     devices: DeviceTokens,
     autologin: AutologinTokens,
     visitors: VisitorTokens,
+    /// Where `session.revoked` is recorded.
+    db: crate::db::Db,
+    clock: Clock,
 }
 
 impl SessionService {
-    pub fn new(kv: Kv, clock: Clock, access: TokenService) -> Self {
-        let store = SessionStore::new(kv, clock);
+    pub fn new(kv: Kv, clock: Clock, access: TokenService, db: crate::db::Db) -> Self {
+        let store = SessionStore::new(kv, clock.clone());
         Self {
+            db,
+            clock,
             refresh: RefreshTokens::new(store.clone()),
             devices: DeviceTokens::new(store.clone()),
             autologin: AutologinTokens::new(store.clone()),
@@ -225,7 +230,30 @@ impl SessionService {
         user: UserId,
         sid: SessionId,
     ) -> Result<bool, InfraError> {
-        self.store.revoke(flock, user, sid).await
+        let ended = self.store.revoke(flock, user, sid).await?;
+        if ended {
+            self.record_revoked(flock, user, &[sid]).await;
+        }
+        Ok(ended)
+    }
+
+    /// Records `session.revoked` for sessions that ended (who ended them is the event's
+    /// actor). A failure is logged: the sessions are gone already.
+    async fn record_revoked(&self, flock: FlockId, user: UserId, ended: &[SessionId]) {
+        if ended.is_empty() {
+            return;
+        }
+        let ids: Vec<String> = ended.iter().map(|s| s.to_string()).collect();
+        let e = crate::db::webhooks::NewEvent {
+            kind: "session.revoked",
+            data: serde_json::json!({"user_id": user.0, "session_ids": ids}),
+            at: self.clock.now(),
+            user: Some(user.0),
+            ..Default::default()
+        };
+        if let Err(e) = self.db.scoped(flock).event_insert(e).await {
+            tracing::warn!(error = %e, "session.revoked not recorded");
+        }
     }
 
     /// Ends one of the user's own sessions; another user's (or none) is `NotFound`.
@@ -237,7 +265,7 @@ impl SessionService {
     ) -> Result<(), SessionError> {
         match self.store.get(flock, sid).await? {
             Some(s) if s.user == user => {
-                self.store.revoke(flock, user, sid).await?;
+                self.end(flock, user, sid).await?;
                 Ok(())
             }
             _ => Err(SessionError::NotFound),
@@ -252,7 +280,9 @@ impl SessionService {
         user: UserId,
         keep: Option<SessionId>,
     ) -> Result<usize, InfraError> {
-        self.store.revoke_all(flock, user, keep).await
+        let ended = self.store.revoke_all(flock, user, keep).await?;
+        self.record_revoked(flock, user, &ended).await;
+        Ok(ended.len())
     }
 }
 

@@ -279,19 +279,19 @@ impl SessionStore {
         flock: FlockId,
         user: UserId,
         keep: Option<SessionId>,
-    ) -> Result<usize, InfraError> {
+    ) -> Result<Vec<SessionId>, InfraError> {
         let keep = keep.map(|k| k.to_string());
-        let mut n = 0;
+        let mut ended = Vec::new();
         for id in self.kv.smembers(&user_index(flock, user)).await? {
             if Some(&id) == keep.as_ref() {
                 continue;
             }
             if let Ok(uuid) = id.parse() {
                 if self.revoke(flock, user, SessionId(uuid)).await? {
-                    n += 1;
+                    ended.push(SessionId(uuid));
                 }
             }
         }
-        Ok(n)
+        Ok(ended)
     }
 }

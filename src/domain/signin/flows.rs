@@ -38,6 +38,21 @@ impl SignInService {
         password: SecretString,
         opts: SignInOptions,
     ) -> Result<SignedIn, SignInError> {
+        let r = self.password_inner(flock, id, password, opts).await;
+        if let Err(e) = &r {
+            self.record_failure(flock, e, "password", || self.users.find_by_identifier(flock, id))
+                .await;
+        }
+        r
+    }
+
+    async fn password_inner(
+        &self,
+        flock: &Flock,
+        id: Identifier<'_>,
+        password: SecretString,
+        opts: SignInOptions,
+    ) -> Result<SignedIn, SignInError> {
         let mut opts = opts;
         opts.method = Some("password");
         let device = opts.device_token.as_deref();
@@ -57,6 +72,30 @@ impl SignInService {
     /// self-registration is on) with `profile`, the identifier verified.
     #[allow(clippy::too_many_arguments)]
     pub async fn code(
+        &self,
+        flock: &Flock,
+        channel: Channel,
+        identifier: &str,
+        purpose: Purpose,
+        code: &str,
+        profile: CodeProfile,
+        opts: SignInOptions,
+    ) -> Result<SignedIn, SignInError> {
+        let r = self
+            .code_inner(flock, channel, identifier, purpose, code, profile, opts)
+            .await;
+        if let Err(e) = &r {
+            let user = || async {
+                let id = otp::Identifier::parse(channel, identifier).ok()?;
+                self.users.find(flock.id, &id.contact).await.ok().flatten().map(|u| u.id)
+            };
+            self.record_failure(flock, e, "otp", user).await;
+        }
+        r
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    async fn code_inner(
         &self,
         flock: &Flock,
         channel: Channel,

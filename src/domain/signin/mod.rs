@@ -29,6 +29,38 @@ pub enum SignInError {
     Session(#[from] SessionError),
 }
 
+impl SignInError {
+    /// The reason a refused sign-in is recorded with in the audit log, or `None` for what
+    /// is not a refusal of the credentials (a malformed request, a limit, a busy hash
+    /// pool, a dependency down: those are answered, counted in `/metrics` and not
+    /// written, so a flood cannot turn each rejected request into a database write).
+    pub fn audit_reason(&self) -> Option<&'static str> {
+        match self {
+            SignInError::User(e) => match e {
+                UserError::InvalidCredentials => Some("invalid_credentials"),
+                UserError::NotActive(_) => Some("account_not_active"),
+                UserError::NoAppAccess => Some("no_app_access"),
+                UserError::InvalidToken => Some("invalid_token"),
+                UserError::Forbidden(code, _) => Some(code),
+                UserError::RegistrationClosed => Some("registration_closed"),
+                _ => None,
+            },
+            SignInError::Otp(e) => match e {
+                OtpError::InvalidCode => Some("invalid_code"),
+                OtpError::NotActive => Some("account_not_active"),
+                OtpError::UnknownAccount => Some("unknown_account"),
+                OtpError::RegistrationClosed => Some("registration_closed"),
+                _ => None,
+            },
+            SignInError::Session(e) => match e {
+                SessionError::UnknownDevice => Some("unknown_device"),
+                SessionError::InvalidCredential(_) => Some("invalid_token"),
+                _ => None,
+            },
+        }
+    }
+}
+
 impl From<InfraError> for SignInError {
     fn from(e: InfraError) -> Self {
         SignInError::Session(SessionError::Infra(e))
@@ -98,6 +130,21 @@ impl SignInService {
         match token {
             Some(t) if !self.sessions.device_is_live(flock.id, t).await? => Err(refusal.into()),
             _ => Ok(()),
+        }
+    }
+
+    /// Writes a refused sign-in to the audit log when `e` is a refusal of the
+    /// credentials (see [`SignInError::audit_reason`]); `user` finds whose account it was.
+    async fn record_failure<F, Fut>(&self, flock: &Flock, e: &SignInError, method: &str, user: F)
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Option<crate::ids::UserId>>,
+    {
+        if let Some(reason) = e.audit_reason() {
+            let user = user().await;
+            self.users
+                .record_sign_in_failure(flock, user, method, reason)
+                .await;
         }
     }
 

@@ -304,12 +304,16 @@ fn new_user_events(row: &NewUser, origin: Origin) -> Vec<crate::db::webhooks::Ne
         kind: "user.created",
         data: data.clone(),
         at: row.created_at,
+        user: Some(row.id.0),
+        ..Default::default()
     }];
     if !matches!(origin, Origin::BackOffice(_)) {
         events.push(crate::db::webhooks::NewEvent {
             kind: "user.registered",
             data,
             at: row.created_at,
+            user: Some(row.id.0),
+            ..Default::default()
         });
     }
     events

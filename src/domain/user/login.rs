@@ -118,6 +118,26 @@ impl UserService {
         r
     }
 
+    /// The account an identifier names, if any (for the audit log of a refused sign-in).
+    pub async fn find_by_identifier(
+        &self,
+        flock: &Flock,
+        id: Identifier<'_>,
+    ) -> Option<crate::ids::UserId> {
+        let db = self.scoped(flock.id);
+        let row = match id {
+            Identifier::Email(e) => match Email::parse(e) {
+                Ok(e) => db.user_by_email(e.as_str()).await.ok().flatten(),
+                Err(_) => None,
+            },
+            Identifier::Phone(p) => match Phone::parse(p) {
+                Ok(p) => db.user_by_phone(p.as_str()).await.ok().flatten(),
+                Err(_) => None,
+            },
+        };
+        row.map(|r| crate::ids::UserId(r.id))
+    }
+
     /// Whether an account exists (open policy) and, when `send_mail`, an activation mail
     /// for an account still waiting for it.
     pub async fn preauth(

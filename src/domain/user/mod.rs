@@ -440,9 +440,9 @@ impl UserService {
         self.fresh(flock, id).await
     }
 
-    /// Records `user.signed_in` — when an enabled webhook endpoint of the flock takes it
-    /// (a sign-in is not otherwise a database write). A failure is logged: the session
-    /// is open already.
+    /// Records a granted session: `last_sign_in_at` and the `user.signed_in` event (the
+    /// user is the actor; the method is its detail), in one transaction. A failure is
+    /// logged: the session is open already.
     pub async fn record_sign_in(
         &self,
         flock: &Flock,
@@ -451,26 +451,71 @@ impl UserService {
         method: &str,
         provider: Option<&str>,
     ) {
-        let db = self.scoped(flock.id);
-        let wanted = match db.endpoint_wants("user.signed_in").await {
-            Ok(w) => w,
-            Err(e) => {
-                tracing::warn!(error = %e, "webhook endpoints unreadable: user.signed_in not recorded");
-                return;
-            }
-        };
-        if !wanted {
-            return;
-        }
+        let now = self.clock.now();
         let e = crate::db::webhooks::NewEvent {
             kind: "user.signed_in",
             data: serde_json::json!({
                 "user_id": user.0, "session_id": session, "method": method, "provider": provider,
             }),
-            at: self.clock.now(),
+            at: now,
+            user: Some(user.0),
+            detail: Some(method.to_owned()),
+            actor: Some(format!("user:{}", user.0)),
+            audit_only: false,
         };
-        if let Err(e) = db.event_insert(e).await {
+        if let Err(e) = self.scoped(flock.id).user_signed_in(user, e, now).await {
             tracing::warn!(error = %e, "user.signed_in not recorded");
+        }
+    }
+
+    /// Records a refused sign-in (audit only): how (`method`), why (`reason`, the stable
+    /// code of the answer) and, when the account is known, whose. Never the password or
+    /// the code tried.
+    pub async fn record_sign_in_failure(
+        &self,
+        flock: &Flock,
+        user: Option<UserId>,
+        method: &str,
+        reason: &str,
+    ) {
+        let e = crate::db::webhooks::NewEvent {
+            kind: "user.sign_in_failed",
+            data: serde_json::json!({
+                "user_id": user.map(|u| u.0), "method": method, "reason": reason,
+            }),
+            at: self.clock.now(),
+            user: user.map(|u| u.0),
+            detail: Some(reason.to_owned()),
+            actor: user.map(|u| format!("user:{}", u.0)),
+            audit_only: true,
+        };
+        if let Err(e) = self.scoped(flock.id).event_insert(e).await {
+            tracing::warn!(error = %e, "user.sign_in_failed not recorded");
+        }
+    }
+
+    /// Records `otp.locked` (audit only): a code died after its last wrong attempt. The
+    /// account, when the identifier names one; never the code.
+    pub async fn record_otp_locked(&self, flock: &Flock, contact: &Contact, purpose: &str) {
+        let user = self.find(flock.id, contact).await.ok().flatten().map(|u| u.id.0);
+        let channel = match contact {
+            Contact::Email(_) => "email",
+            Contact::Phone(_) => "sms",
+        };
+        let e = crate::db::webhooks::NewEvent {
+            kind: "otp.locked",
+            data: serde_json::json!({
+                "user_id": user, "channel": channel, "purpose": purpose,
+                "reason": "attempts_exhausted",
+            }),
+            at: self.clock.now(),
+            user,
+            detail: Some("attempts_exhausted".to_owned()),
+            audit_only: true,
+            ..Default::default()
+        };
+        if let Err(e) = self.scoped(flock.id).event_insert(e).await {
+            tracing::warn!(error = %e, "otp.locked not recorded");
         }
     }
 

@@ -99,7 +99,8 @@ impl UserService {
             return Err(UserError::InvalidCredentials);
         }
         let hash = self.hasher.hash(new).await?;
-        db.user_change_password(id, &hash, self.clock.now()).await?;
+        db.user_change_password(id, &hash, "change", self.clock.now())
+            .await?;
         Ok(self.sessions.end_all(flock.id, id, Some(keep)).await?)
     }
 
@@ -116,7 +117,7 @@ impl UserService {
         let hash = self.hasher.hash(password).await?;
         let now = self.clock.now();
         self.scoped(flock.id)
-            .user_set_password_hash(user.id, &hash, now)
+            .user_change_password(user.id, &hash, "code", now)
             .await?;
         self.mark_verified(flock.id, user.id, contact).await?;
         self.sessions.end_all(flock.id, user.id, None).await?;

@@ -34,9 +34,19 @@ pub const EVENT_TYPES: &[&str] = &[
     "user.created",
     "user.registered",
     "user.signed_in",
+    "user.updated",
     "user.status_changed",
     "user.deleted",
+    "session.revoked",
     "webhook.test",
+];
+
+/// Events kept for the audit log only (never offered to endpoints).
+pub const AUDIT_ONLY_TYPES: &[&str] = &[
+    "user.sign_in_failed",
+    "user.password_changed",
+    "otp.locked",
+    "admin.request",
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -304,6 +314,7 @@ impl WebhookService {
             kind: "webhook.test",
             data: serde_json::json!({"endpoint_id": id}),
             at: self.clock.now(),
+            ..Default::default()
         };
         Ok(self.db.scoped(flock).event_for_endpoint(id, e).await?)
     }

@@ -45,6 +45,7 @@ pub async fn insert_user(app: &TestApp, slug: &str, email: Option<&str>, phone: 
             api_access: true,
             name_key: String::new(),
             registered_at: Some(now),
+            last_sign_in_at: None,
         })
         .await;
 }
