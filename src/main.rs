@@ -196,7 +196,14 @@ async fn seed(
         let _ = std::io::stderr().flush();
     };
     let done = fold::domain::directory::seed::seed_users(
-        &db, flock.id, &domain, count, &hash, now, progress,
+        &db,
+        flock.id,
+        &domain,
+        count,
+        &hash,
+        now,
+        chrono::Duration::seconds(1),
+        progress,
     )
     .await?;
     eprintln!();

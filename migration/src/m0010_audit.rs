@@ -63,15 +63,30 @@ impl MigrationTrait for Migration {
             ),
             (
                 "ix_events_flock_type_occurred_id",
-                &[Events::FlockId, Events::Type, Events::OccurredAt, Events::Id],
+                &[
+                    Events::FlockId,
+                    Events::Type,
+                    Events::OccurredAt,
+                    Events::Id,
+                ],
             ),
             (
                 "ix_events_flock_user_occurred_id",
-                &[Events::FlockId, Events::UserId, Events::OccurredAt, Events::Id],
+                &[
+                    Events::FlockId,
+                    Events::UserId,
+                    Events::OccurredAt,
+                    Events::Id,
+                ],
             ),
             (
                 "ix_events_flock_actor_occurred_id",
-                &[Events::FlockId, Events::Actor, Events::OccurredAt, Events::Id],
+                &[
+                    Events::FlockId,
+                    Events::Actor,
+                    Events::OccurredAt,
+                    Events::Id,
+                ],
             ),
         ];
         for (name, cols) in indexes {
@@ -85,7 +100,7 @@ impl MigrationTrait for Migration {
         m.alter_table(
             Table::alter()
                 .table(Users::Table)
-                .add_column(&mut timestamp_with_time_zone_null(Users::LastSignInAt))
+                .add_column(timestamp_with_time_zone_null(Users::LastSignInAt))
                 .to_owned(),
         )
         .await?;
@@ -138,8 +153,13 @@ impl MigrationTrait for Migration {
             Events::UserAgent,
             Events::Detail,
         ] {
-            m.alter_table(Table::alter().table(Events::Table).drop_column(c).to_owned())
-                .await?;
+            m.alter_table(
+                Table::alter()
+                    .table(Events::Table)
+                    .drop_column(c)
+                    .to_owned(),
+            )
+            .await?;
         }
         m.create_index(
             Index::create()

@@ -22,29 +22,23 @@ pub struct AuditApi {
 }
 
 /// One event of the audit log.
-#[derive(Object, serde::Serialize)]
+#[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct AuditEventView {
     id: Uuid,
     /// `user.signed_in`, `user.sign_in_failed`, `admin.request`, … (see the docs' list).
     #[oai(rename = "type")]
-    #[serde(rename = "type")]
     kind: String,
     occurred_at: DateTime<Utc>,
     /// The user the event is about.
-    #[serde(skip_serializing_if = "Option::is_none")]
     user_id: Option<Uuid>,
     /// Who acted: `user:<id>`, `manager:<id>`, `api_key:<id>`, `platform:<id>`,
     /// `anonymous` or `system`.
-    #[serde(skip_serializing_if = "Option::is_none")]
     actor: Option<String>,
     /// The caller's address.
-    #[serde(skip_serializing_if = "Option::is_none")]
     ip: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     user_agent: Option<String>,
     /// A short word: a sign-in's method, a failure's reason, a request's operation.
-    #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<String>,
     /// The event's details (ids, field names, states; never a secret).
     data: serde_json::Value,
@@ -171,6 +165,7 @@ impl AuditApi {
 
     /// The whole selection as NDJSON, streamed a page at a time (for big ranges; the
     /// same filters as the list) (scope `export_audit_events`).
+    #[allow(clippy::too_many_arguments)]
     #[oai(
         path = "/api/v1/:flock/audit/events/export",
         method = "get",
@@ -219,17 +214,26 @@ impl AuditApi {
                         let last = rows.last().map(|r| (r.occurred_at, r.id));
                         let mut buf = Vec::with_capacity(rows.len() * 256);
                         for r in rows {
-                            let v = AuditEventView::from(r);
-                            if serde_json::to_writer(&mut buf, &v).is_ok() {
-                                buf.push(b'\n');
+                            // The list's own JSON form: one shape in both answers.
+                            let v = poem_openapi::types::ToJSON::to_json(&AuditEventView::from(r));
+                            if let Some(v) = v {
+                                if serde_json::to_writer(&mut buf, &v).is_ok() {
+                                    buf.push(b'\n');
+                                }
                             }
                         }
-                        Some((Ok::<_, std::io::Error>(bytes::Bytes::from(buf)), (last, false)))
+                        Some((
+                            Ok::<_, std::io::Error>(bytes::Bytes::from(buf)),
+                            (last, false),
+                        ))
                     }
                     Err(e) => {
                         // The status has gone: the stream ends early, the cause is logged.
                         tracing::warn!(error = %e, "audit export ended early");
-                        Some((Err(std::io::Error::other("audit export failed")), (None, true)))
+                        Some((
+                            Err(std::io::Error::other("audit export failed")),
+                            (None, true),
+                        ))
                     }
                 }
             }

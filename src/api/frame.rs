@@ -4,11 +4,11 @@
 //! type, unknown route, wrong method, missing credentials), metrics and the access log.
 //! Query strings are never logged: they could carry secrets.
 use super::client_ip::{self, ClientIp};
-use crate::domain::audit::AuditService;
-use crate::infra::context::{self, RequestContext};
 use super::error::{ApiError, ErrorBody, REQUEST_ID};
 use super::payload_error;
+use crate::domain::audit::AuditService;
 use crate::domain::flocks::{Flock, FlockService};
+use crate::infra::context::{self, RequestContext};
 use crate::infra::ip_limit::IpLimiter;
 use crate::infra::metrics::Metrics;
 use poem::http::{HeaderValue, StatusCode};
@@ -155,10 +155,12 @@ impl FrameState {
             },
         };
         if let Some(flock) = flock {
-            self.0
-                .audit
-                .record_request(flock, op, method.as_str(), path, status.as_u16())
-                .await;
+            // In the request's context again: the event carries its actor and origin.
+            let record =
+                self.0
+                    .audit
+                    .record_request(flock, op, method.as_str(), path, status.as_u16());
+            context::scope(ctx.clone(), record).await;
         }
     }
 
@@ -200,7 +202,10 @@ fn tenant_slug(path: &str) -> Option<&str> {
 
 /// The flock slug of a `/platform/v1/flocks/{slug}/…` path.
 fn platform_slug(path: &str) -> Option<&str> {
-    let slug = path.strip_prefix("/platform/v1/flocks/")?.split('/').next()?;
+    let slug = path
+        .strip_prefix("/platform/v1/flocks/")?
+        .split('/')
+        .next()?;
     (!slug.is_empty()).then_some(slug)
 }
 
@@ -225,67 +230,69 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
                     .and_then(|v| v.to_str().ok()),
             );
             let ((mut resp, op, tenant_id), ctx) = context::scope(ctx, async {
-            let throttled = match (&state, ip) {
-                (Some(s), Some(ip)) => s.0.config.ip_limiter.check(ip).err(),
-                _ => None,
-            };
+                let throttled = match (&state, ip) {
+                    (Some(s), Some(ip)) => s.0.config.ip_limiter.check(ip).err(),
+                    _ => None,
+                };
 
-            let mut tenant_id = None;
-            let (resp, op) = if let Some(wait) = throttled {
-                let secs = wait.as_secs().max(1);
-                let body = ErrorBody::new(
-                    "rate_limited",
-                    format!("too many requests from this address; retry in {secs} s"),
-                    None,
-                );
-                (
-                    ApiError::TooManyRequests(Json(body), secs).into_response(),
-                    "ip_limit",
-                )
-            } else if let Some(resp) = limit_body(&mut req, state.as_ref()) {
-                (resp, "body_limit")
-            } else {
-                match resolve_tenant(&mut req, state.as_ref(), &path).await {
-                    Err(resp) => (resp, "tenant"),
-                    Ok(()) => {
-                        tenant_id = req.data::<Tenant>().map(|t| t.0.id);
-                        let body = keep_json_body(&mut req).await;
-                        let bad = match (&body, &state) {
-                            (Some(b), Some(st)) => st.body_error(method.as_str(), &path, b),
-                            _ => None,
-                        };
-                        if let Some((field, message)) = bad {
-                            let body = ErrorBody::new("invalid_request", message, Some(&field));
-                            let resp = Response::builder()
-                                .status(StatusCode::BAD_REQUEST)
-                                .content_type("application/json; charset=utf-8")
-                                .body(body.to_json_string());
-                            (resp, "invalid_body")
-                        } else {
-                            match ep.call(req).await {
-                                Ok(r) => {
-                                    let r = r.into_response();
-                                    let op = r.data::<OperationId>().map_or("unmatched", |o| o.0);
-                                    (r, op)
-                                }
-                                Err(e) => {
-                                    let op = e.data::<OperationId>().map_or("unmatched", |o| o.0);
-                                    let resp = match path_error(&e, op, state.as_ref()) {
-                                        Some(r) => r,
-                                        None => error_response_with_body(
-                                            e,
-                                            body.as_deref(),
-                                            state.as_ref(),
-                                        ),
-                                    };
-                                    (resp, op)
+                let mut tenant_id = None;
+                let (resp, op) = if let Some(wait) = throttled {
+                    let secs = wait.as_secs().max(1);
+                    let body = ErrorBody::new(
+                        "rate_limited",
+                        format!("too many requests from this address; retry in {secs} s"),
+                        None,
+                    );
+                    (
+                        ApiError::TooManyRequests(Json(body), secs).into_response(),
+                        "ip_limit",
+                    )
+                } else if let Some(resp) = limit_body(&mut req, state.as_ref()) {
+                    (resp, "body_limit")
+                } else {
+                    match resolve_tenant(&mut req, state.as_ref(), &path).await {
+                        Err(resp) => (resp, "tenant"),
+                        Ok(()) => {
+                            tenant_id = req.data::<Tenant>().map(|t| t.0.id);
+                            let body = keep_json_body(&mut req).await;
+                            let bad = match (&body, &state) {
+                                (Some(b), Some(st)) => st.body_error(method.as_str(), &path, b),
+                                _ => None,
+                            };
+                            if let Some((field, message)) = bad {
+                                let body = ErrorBody::new("invalid_request", message, Some(&field));
+                                let resp = Response::builder()
+                                    .status(StatusCode::BAD_REQUEST)
+                                    .content_type("application/json; charset=utf-8")
+                                    .body(body.to_json_string());
+                                (resp, "invalid_body")
+                            } else {
+                                match ep.call(req).await {
+                                    Ok(r) => {
+                                        let r = r.into_response();
+                                        let op =
+                                            r.data::<OperationId>().map_or("unmatched", |o| o.0);
+                                        (r, op)
+                                    }
+                                    Err(e) => {
+                                        let op =
+                                            e.data::<OperationId>().map_or("unmatched", |o| o.0);
+                                        let resp = match path_error(&e, op, state.as_ref()) {
+                                            Some(r) => r,
+                                            None => error_response_with_body(
+                                                e,
+                                                body.as_deref(),
+                                                state.as_ref(),
+                                            ),
+                                        };
+                                        (resp, op)
+                                    }
                                 }
                             }
                         }
                     }
-                }
-            };
-            (resp, op, tenant_id)
+                };
+                (resp, op, tenant_id)
             })
             .await;
             let status = resp.status();

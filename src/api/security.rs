@@ -303,7 +303,9 @@ async fn check_platform(req: &Request, key: ApiKey) -> poem::Result<PlatformCall
         .authenticate_platform(&key.key)
         .await
         .map_err(ApiError::from)?;
-    let id = p.key_id.map_or_else(|| "configured".to_owned(), |id| id.to_string());
+    let id = p
+        .key_id
+        .map_or_else(|| "configured".to_owned(), |id| id.to_string());
     crate::infra::context::set_actor(format!("platform:{id}"));
     Ok(p)
 }

@@ -100,7 +100,11 @@ impl StatsApi {
     /// flock's `timezone` setting), users by status, active users over 1, 7 and 30 days,
     /// and sign-ins by method over `[from, to)` (default the last 30 days; at most 366
     /// days) (scope `get_stats`).
-    #[oai(path = "/api/v1/:flock/stats", method = "get", operation_id = "get_stats")]
+    #[oai(
+        path = "/api/v1/:flock/stats",
+        method = "get",
+        operation_id = "get_stats"
+    )]
     async fn get(
         &self,
         auth: BackOfficeAuth,

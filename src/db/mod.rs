@@ -12,8 +12,8 @@
 //! members), `mail` (the outbox), `federation` (providers and identities), `admin` (admin groups, members, grants), `webhooks` (events, endpoints, deliveries).
 pub mod addresses;
 pub mod admin;
-pub mod audit;
 pub mod api_keys;
+pub mod audit;
 pub mod directory;
 pub mod federation;
 pub mod files;

@@ -2,8 +2,8 @@
 //! flock's own; `impl CrossFlock` for the worker, which serves every flock.
 use super::mail::CrossFlock;
 use super::scope::FlockId;
-use crate::ids::UserId;
 use super::{DbResult, FlockDb};
+use crate::ids::UserId;
 use chrono::{DateTime, Utc};
 use entity::{event, webhook_delivery, webhook_endpoint};
 use sea_orm::sea_query::Expr;

@@ -61,7 +61,8 @@ impl AuditService {
 
     fn filter(q: &AuditQuery) -> Result<AuditFilter, Invalid> {
         let known = |t: &str| {
-            super::webhooks::EVENT_TYPES.contains(&t) || super::webhooks::AUDIT_ONLY_TYPES.contains(&t)
+            super::webhooks::EVENT_TYPES.contains(&t)
+                || super::webhooks::AUDIT_ONLY_TYPES.contains(&t)
         };
         let kinds: Vec<String> = match &q.types {
             None => Vec::new(),
@@ -95,7 +96,11 @@ impl AuditService {
         }
         if let (Some(f), Some(t)) = (q.from, q.to) {
             if f > t {
-                return Err(Invalid::new("invalid_range", "from", "from must not be after to"));
+                return Err(Invalid::new(
+                    "invalid_range",
+                    "from",
+                    "from must not be after to",
+                ));
             }
         }
         Ok(AuditFilter {
@@ -227,7 +232,10 @@ mod tests {
     #[test]
     fn the_user_of_a_path_is_the_segment_after_users() {
         let id = Uuid::nil();
-        assert_eq!(path_user(&format!("/api/v1/a/directory/users/{id}/status")), Some(id));
+        assert_eq!(
+            path_user(&format!("/api/v1/a/directory/users/{id}/status")),
+            Some(id)
+        );
         assert_eq!(path_user("/api/v1/a/directory/users/count"), None);
         assert_eq!(path_user("/api/v1/a/admin/groups"), None);
     }

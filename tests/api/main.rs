@@ -13,6 +13,7 @@ mod helpers;
 
 mod admin;
 mod api_keys;
+mod audit;
 mod battery;
 mod directory;
 mod federation;
@@ -27,5 +28,6 @@ mod retention;
 mod sessions;
 mod signin;
 mod signing;
+mod stats;
 mod user;
 mod webhooks;

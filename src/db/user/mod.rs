@@ -37,6 +37,8 @@ pub struct NewUser {
     /// None while the account waits to be claimed.
     pub registered_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
+    /// Set only by seeding (a new account has not signed in yet).
+    pub last_sign_in_at: Option<DateTime<Utc>>,
 }
 
 /// The directory columns of a user, as the back office sets them.
@@ -116,6 +118,7 @@ impl NewUser {
             api_access: Set(d.api_access),
             name_key: Set(name_key),
             registered_at: Set(self.registered_at),
+            last_sign_in_at: Set(self.last_sign_in_at),
             ..Default::default()
         }
     }

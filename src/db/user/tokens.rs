@@ -144,13 +144,17 @@ impl FlockDb<'_> {
             TokenEffect::SetPassword { hash, status } => {
                 q = q.col_expr(user::Column::PasswordHash, Expr::value(hash));
                 void(self, &txn, user_id, Some("reset"), now).await?;
-                events.push(super::super::webhooks::password_changed(user_id, "reset", now));
+                events.push(super::super::webhooks::password_changed(
+                    user_id, "reset", now,
+                ));
                 status
             }
         };
         if let (Some(to), Some(from)) = (&status, &before) {
             if to != from {
-                events.push(super::super::webhooks::status_changed(user_id, from, to, now));
+                events.push(super::super::webhooks::status_changed(
+                    user_id, from, to, now,
+                ));
             }
         }
         if let Some(s) = status {

@@ -26,8 +26,11 @@ pub struct Seeded {
 }
 
 /// Inserts `count` users into `flock`: email `u{n}@{domain}`, a name from 24 × 24 pairs,
-/// one user in 20 `inactive`, created one second apart ending `now`, all with the password
-/// whose hash is `password_hash`, and meta `tier`. `progress` is told each batch.
+/// one user in 20 `inactive`, created (and registered) `spacing` apart ending `now`, three
+/// in four with a last sign-in up to 1,000 hours after their creation (never after
+/// `now`), all with the password whose hash is `password_hash`, and meta `tier`.
+/// `progress` is told each batch.
+#[allow(clippy::too_many_arguments)]
 pub async fn seed_users(
     db: &Db,
     flock: FlockId,
@@ -35,6 +38,7 @@ pub async fn seed_users(
     count: u64,
     password_hash: &str,
     now: DateTime<Utc>,
+    spacing: Duration,
     mut progress: impl FnMut(u64),
 ) -> Result<Seeded, InfraError> {
     const BATCH: u64 = 500;
@@ -48,7 +52,9 @@ pub async fn seed_users(
             let id = UserId::new();
             let first = FIRST[(i % 24) as usize];
             let last = LAST[((i / 24) % 24) as usize];
-            let created = now - Duration::seconds((count - i) as i64);
+            let created = now - spacing * ((count - i) as i32);
+            let last_sign_in =
+                (i % 4 != 0).then(|| (created + Duration::hours((i % 1000) as i64)).min(now));
             users.push(NewUser {
                 id,
                 email: Some(format!("u{i}@{domain}")),
@@ -71,6 +77,7 @@ pub async fn seed_users(
                 },
                 registered_at: Some(created),
                 created_at: created,
+                last_sign_in_at: last_sign_in,
             });
             meta.push((
                 id,

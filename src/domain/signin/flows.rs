@@ -40,8 +40,10 @@ impl SignInService {
     ) -> Result<SignedIn, SignInError> {
         let r = self.password_inner(flock, id, password, opts).await;
         if let Err(e) = &r {
-            self.record_failure(flock, e, "password", || self.users.find_by_identifier(flock, id))
-                .await;
+            self.record_failure(flock, e, "password", || {
+                self.users.find_by_identifier(flock, id)
+            })
+            .await;
         }
         r
     }
@@ -87,7 +89,12 @@ impl SignInService {
         if let Err(e) = &r {
             let user = || async {
                 let id = otp::Identifier::parse(channel, identifier).ok()?;
-                self.users.find(flock.id, &id.contact).await.ok().flatten().map(|u| u.id)
+                self.users
+                    .find(flock.id, &id.contact)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|u| u.id)
             };
             self.record_failure(flock, e, "otp", user).await;
         }

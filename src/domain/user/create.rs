@@ -183,6 +183,7 @@ impl UserService {
             },
             registered_at: (status != UserStatus::Unclaimed).then_some(now),
             created_at: now,
+            last_sign_in_at: None,
         };
         let (token, mail) = self.first_mail(flock, &a.mail, status, &row, generated)?;
         let events = new_user_events(&row, a.origin);

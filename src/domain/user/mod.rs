@@ -486,7 +486,8 @@ impl UserService {
             at: self.clock.now(),
             user: user.map(|u| u.0),
             detail: Some(reason.to_owned()),
-            actor: user.map(|u| format!("user:{}", u.0)),
+            // The caller proved nothing: the actor is `anonymous` (the account is `user`).
+            actor: None,
             audit_only: true,
         };
         if let Err(e) = self.scoped(flock.id).event_insert(e).await {
@@ -497,7 +498,12 @@ impl UserService {
     /// Records `otp.locked` (audit only): a code died after its last wrong attempt. The
     /// account, when the identifier names one; never the code.
     pub async fn record_otp_locked(&self, flock: &Flock, contact: &Contact, purpose: &str) {
-        let user = self.find(flock.id, contact).await.ok().flatten().map(|u| u.id.0);
+        let user = self
+            .find(flock.id, contact)
+            .await
+            .ok()
+            .flatten()
+            .map(|u| u.id.0);
         let channel = match contact {
             Contact::Email(_) => "email",
             Contact::Phone(_) => "sms",

@@ -147,6 +147,42 @@ async fn canary_secrets_never_reach_the_logs() {
     // Provider secrets: a client secret used in a real code flow (a real OpenID Connect
     // provider), a wrong one, an Apple team key, and an ID token.
     seeded.extend(federation_canaries(&base, &admin_key).await);
+    // The audit log holds every one of these flows: it must hold none of their secrets.
+    let r = client
+        .get(format!("{base}/api/v1/acme/audit/events/export"))
+        .header("X-Api-Key", &admin_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let audit = r.text().await.unwrap();
+    let in_audit: Vec<&String> = seeded
+        .iter()
+        .filter(|s| audit.contains(s.as_str()))
+        .collect();
+    let kinds: std::collections::BTreeSet<String> = audit
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter_map(|v| v["type"].as_str().map(str::to_owned))
+        .collect();
+    println!(
+        "canary secrets in the audit log: {} events ({kinds:?}) / {} found",
+        audit.lines().count(),
+        in_audit.len()
+    );
+    for k in [
+        "user.signed_in",
+        "user.sign_in_failed",
+        "user.password_changed",
+        "session.revoked",
+        "admin.request",
+    ] {
+        assert!(kinds.contains(k), "the audit log records {k}: {kinds:?}");
+    }
+    assert!(
+        in_audit.is_empty(),
+        "secrets in the audit log: {in_audit:?}"
+    );
     // SIGTERM: a graceful stop flushes everything it logged.
     server.term();
     let logs = std::fs::read_to_string(&server.log).unwrap();

@@ -27,6 +27,7 @@ async fn seeding_fills_one_flock_in_batches_with_users_that_work() {
         1234,
         &hash,
         app.clock.now(),
+        chrono::Duration::seconds(1),
         |n| batches.push(n),
     )
     .await
