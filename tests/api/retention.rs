@@ -118,7 +118,7 @@ async fn retention_deletes_old_rows_in_small_batches_and_keeps_young_ones() {
         .await
         .unwrap();
     assert!(
-        m.contains("fold_retention_removed_total{kind=\"events\"} 11"),
+        m.contains("fold_retention_removed_total{kind=\"events\"} 12"),
         "{m}"
     );
     assert!(m.contains("fold_retention_last_run_timestamp_seconds"));
