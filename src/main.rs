@@ -42,6 +42,11 @@ enum Command {
         #[command(subcommand)]
         command: UsersCommand,
     },
+    /// Events of a flock (the audit log).
+    Events {
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Write the OpenAPI spec (to stdout, or to --out).
     Openapi {
         #[arg(long)]
@@ -81,6 +86,23 @@ enum UsersCommand {
     },
 }
 
+#[derive(Subcommand)]
+enum EventsCommand {
+    /// Insert many old audit events into a flock quickly, for the retention benchmark
+    /// (`user.signed_in` rows already delivered, one millisecond apart). Needs only the
+    /// database (the server may run).
+    Seed {
+        /// The flock (it must exist).
+        slug: String,
+        /// How many events.
+        #[arg(long, default_value_t = 1000)]
+        count: u64,
+        /// How old the newest of them is, in days.
+        #[arg(long, default_value_t = 400)]
+        age_days: u32,
+    },
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -112,6 +134,14 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                     password,
                 },
         } => seed(config, &slug, count, domain, password).await?,
+        Command::Events {
+            command:
+                EventsCommand::Seed {
+                    slug,
+                    count,
+                    age_days,
+                },
+        } => seed_events(config, &slug, count, age_days).await?,
         Command::Openapi { out } => {
             // The spec needs no database: build the services on throwaway parts.
             let spec = spec_without_storage(config).await?;
@@ -158,6 +188,29 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             }
         }
     }
+    Ok(())
+}
+
+async fn seed_events(
+    config: Config,
+    slug: &str,
+    count: u64,
+    age_days: u32,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use secrecy::ExposeSecret;
+    let db = fold::db::Db::connect(config.database.url.expose_secret(), 4).await?;
+    db.migrate().await?;
+    let flock = db
+        .flock_by_slug(slug)
+        .await?
+        .ok_or_else(|| format!("no flock {slug:?} (create it first: fold flock create {slug})"))?;
+    let started = std::time::Instant::now();
+    let newest = Clock::system().now() - chrono::Duration::days(i64::from(age_days));
+    let n = fold::domain::retention::seed_old_events(&db, flock.id, count, newest).await?;
+    println!(
+        "seeded {n} events into {slug} in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 

@@ -4,13 +4,15 @@
 //! connection refreshes its own chain, one call after the other), `login`
 //! (`POST /api/v1/{flock}/user/auth` over a pool of users), `directory` (latency of the
 //! back office's reads on a seeded directory, see `directory.rs`), `card`, `upload` and
-//! `upload-me` (profile data, see `profile.rs`). Setup goes through the API
+//! `upload-me` (profile data, see `profile.rs`), `retention` (sign-in latency while the
+//! retention job purges a backlog, see `retention.rs`). Setup goes through the API
 //! only: a flock is created with the platform key (or `--flock` names an existing one
 //! whose self-registration is open) and users register themselves. Prints requests/s,
 //! p50/p99/max latency, errors, and the server's peak RSS (`--server-pid`).
 mod directory;
 mod federation;
 mod profile;
+mod retention;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
@@ -24,7 +26,8 @@ struct Args {
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
     /// `me`, `refresh`, `login`, `all`, `card`, `upload`, `upload-me`, `federated`,
-    /// `directory`, or `argon2` (the raw hash rate, no server).
+    /// `directory`, `retention` (sign-ins while a purge runs), or `argon2` (the raw hash
+    /// rate, no server).
     #[arg(long, default_value = "all")]
     scenario: String,
     /// Concurrent connections (one task and one keep-alive connection each).
@@ -376,6 +379,7 @@ async fn main() -> Result<()> {
         "upload" => return profile::upload(&a).await,
         "upload-me" => return profile::upload_me(&a).await,
         "federated" => return federation::federated(&a).await,
+        "retention" => return retention::retention(&a).await,
         _ => {}
     }
     let flock = setup_flock(&a, &setup).await?;

@@ -124,6 +124,11 @@ impl FlockDb<'_> {
         Ok(())
     }
 
+    /// Records events in one statement (seeding the retention benchmark's backlog).
+    pub async fn events_insert_many(&self, events: Vec<NewEvent>) -> DbResult<()> {
+        self.events_insert_on(&self.db.conn, events).await
+    }
+
     /// Records an event that has no transaction of its own (a sign-in, a revocation).
     pub async fn event_insert(&self, e: NewEvent) -> DbResult<()> {
         self.events_insert_on(&self.db.conn, vec![e]).await

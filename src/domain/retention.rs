@@ -218,3 +218,34 @@ impl RetentionService {
             .and_then(|b| serde_json::from_slice(&b).ok()))
     }
 }
+
+/// Inserts `count` delivered `user.signed_in` events into `flock`, one millisecond apart,
+/// the newest at `newest`, in batches of 1,000 (the retention benchmark's backlog). Not a
+/// way to record real events.
+pub async fn seed_old_events(
+    db: &Db,
+    flock: crate::ids::FlockId,
+    count: u64,
+    newest: DateTime<Utc>,
+) -> Result<u64, InfraError> {
+    const BATCH: u64 = 1000;
+    let scoped = db.scoped(flock);
+    let mut done = 0;
+    while done < count {
+        let n = BATCH.min(count - done);
+        let events = (done..done + n)
+            .map(|i| crate::db::webhooks::NewEvent {
+                kind: "user.signed_in",
+                data: serde_json::json!({"seeded": i}),
+                at: newest - Duration::milliseconds((count - i) as i64),
+                detail: Some("password".to_owned()),
+                actor: Some("system".to_owned()),
+                audit_only: true,
+                ..Default::default()
+            })
+            .collect();
+        scoped.events_insert_many(events).await?;
+        done += n;
+    }
+    Ok(done)
+}

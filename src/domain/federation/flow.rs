@@ -275,6 +275,9 @@ impl FederationService {
         }
         let mut back = url::Url::parse(&st.redirect_uri).map_err(|_| bad_state_err())?;
         let result = self.finish(flock, &st, &input).await;
+        if let Err(e) = &result {
+            self.record_refusal(flock, e).await;
+        }
         {
             let mut q = back.query_pairs_mut();
             match result {
@@ -617,13 +620,40 @@ impl FederationService {
         input: IdTokenInput,
         opts: SignInOptions,
     ) -> Result<SignedIn, FederationError> {
-        let p = self.enabled(flock.id, provider).await?;
-        let claims = self.verified_once(flock, &p, &input).await?;
-        let (user, created) = self.resolve(flock, &p, &claims).await?;
-        Ok(self
-            .signin
-            .federated(flock, user, &p.name, created, opts)
-            .await?)
+        let r = async {
+            let p = self.enabled(flock.id, provider).await?;
+            let claims = self.verified_once(flock, &p, &input).await?;
+            let (user, created) = self.resolve(flock, &p, &claims).await?;
+            Ok(self
+                .signin
+                .federated(flock, user, &p.name, created, opts)
+                .await?)
+        }
+        .await;
+        if let Err(e) = &r {
+            self.record_refusal(flock, e).await;
+        }
+        r
+    }
+
+    /// Writes a refused federated sign-in to the audit log (method `federated`, the
+    /// stable code as the reason); not for a dependency that is down or a malformed
+    /// request, which are not refusals of the identity.
+    async fn record_refusal(&self, flock: &Flock, e: &FederationError) {
+        let reason = match e {
+            FederationError::Infra(_)
+            | FederationError::ProviderDown(_)
+            | FederationError::Invalid(_)
+            | FederationError::UnknownProvider => return,
+            FederationError::SignIn(s) => match s.audit_reason() {
+                Some(r) => r,
+                None => return,
+            },
+            e => error_code(e),
+        };
+        self.users
+            .record_sign_in_failure(flock, None, "federated", reason)
+            .await;
     }
 
     /// Links a native SDK's ID token to the signed-in user.

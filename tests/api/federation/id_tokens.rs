@@ -142,6 +142,39 @@ async fn a_token_without_a_nonce_is_refused_unless_the_provider_allows_it() {
     let (s, b) = id_token_sign_in(&app, &f.slug, "google", json!({"id_token": idp.sign(&c)})).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     assert_error(&b, "nonce_replayed");
+    // Each refusal is in the audit log (method and reason); the success too.
+    let (s, log) = app
+        .bo(
+            reqwest::Method::GET,
+            "/api/v1/fed-g3/audit/events?type=user.sign_in_failed,user.signed_in",
+            &f.admin_key,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let seen: Vec<(String, String)> = log["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_owned(),
+                e["detail"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let want = [
+        ("user.sign_in_failed", "nonce_required"),
+        ("user.sign_in_failed", "nonce_mismatch"),
+        ("user.signed_in", "federated"),
+        ("user.sign_in_failed", "nonce_replayed"),
+    ];
+    let want: Vec<(String, String)> = want
+        .iter()
+        .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+        .collect();
+    assert_eq!(seen, want);
 }
 
 #[tokio::test]
