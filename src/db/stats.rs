@@ -1,28 +1,42 @@
 //! Statistics of a flock: counts answered by indexes that start with the flock
-//! (`users(flock_id, registered_at)`, `(flock_id, last_sign_in_at)`,
-//! `(flock_id, status, …)`, `events(flock_id, type, occurred_at, …)`).
+//! (`users(flock_id, registered_at, …)`, `(flock_id, last_sign_in_at)`,
+//! `(flock_id, status, …)`, `events(flock_id, type, occurred_at, …)`). Several windows
+//! of one column are counted in one range scan (the widest), each as a `CASE` sum.
 use super::{DbResult, FlockDb};
 use chrono::{DateTime, Utc};
 use entity::{event, user};
-use sea_orm::{ColumnTrait, PaginatorTrait, QueryFilter, QuerySelect};
+use sea_orm::sea_query::{Expr, ExprTrait, Func, SimpleExpr};
+use sea_orm::{ColumnTrait, QueryFilter, QuerySelect};
+
+/// The user columns statistics count on.
+pub use entity::user::Column as UserCol;
+
+/// `SUM(CASE WHEN col >= since THEN 1 ELSE 0 END)`.
+fn count_since(col: user::Column, since: DateTime<Utc>) -> SimpleExpr {
+    Func::sum(Expr::case(Expr::col(col).gte(since), 1).finally(0)).into()
+}
 
 impl FlockDb<'_> {
-    /// Users who became registered from `since` on.
-    pub async fn count_registered_since(&self, since: DateTime<Utc>) -> DbResult<u64> {
-        Ok(self
+    /// For each of three instants, the users whose `col` (`registered_at` or
+    /// `last_sign_in_at`) is from then on; one index range scan from the earliest.
+    pub async fn count_users_since(
+        &self,
+        col: user::Column,
+        since: &[DateTime<Utc>; 3],
+    ) -> DbResult<[u64; 3]> {
+        let earliest = since.iter().min().copied().unwrap_or(since[0]);
+        let row: Option<(Option<i64>, Option<i64>, Option<i64>)> = self
             .find::<user::Entity>()
-            .filter(user::Column::RegisteredAt.gte(since))
-            .count(&self.db.conn)
-            .await?)
-    }
-
-    /// Users whose last sign-in is from `since` on.
-    pub async fn count_signed_in_since(&self, since: DateTime<Utc>) -> DbResult<u64> {
-        Ok(self
-            .find::<user::Entity>()
-            .filter(user::Column::LastSignInAt.gte(since))
-            .count(&self.db.conn)
-            .await?)
+            .select_only()
+            .filter(col.gte(earliest))
+            .column_as(count_since(col, since[0]), "n0")
+            .column_as(count_since(col, since[1]), "n1")
+            .column_as(count_since(col, since[2]), "n2")
+            .into_tuple()
+            .one(&self.db.conn)
+            .await?;
+        let n = |v: Option<i64>| v.and_then(|v| u64::try_from(v).ok()).unwrap_or(0);
+        Ok(row.map_or([0; 3], |(a, b, c)| [n(a), n(b), n(c)]))
     }
 
     /// Users by status: `(status, count)`.

@@ -102,6 +102,29 @@ impl FlockDb<'_> {
             return Ok(());
         }
         let ctx = crate::infra::context::current();
+        // The types the flock's enabled endpoints take, read in the same transaction: an
+        // event no endpoint takes is stored as fanned out already (the worker has nothing
+        // to do for it; it stays in the audit log).
+        let wanted: Option<Vec<Vec<String>>> = if events.iter().all(|e| e.audit_only) {
+            None
+        } else {
+            let eps = self
+                .find::<webhook_endpoint::Entity>()
+                .filter(webhook_endpoint::Column::Enabled.eq(true))
+                .all(c)
+                .await?;
+            Some(
+                eps.into_iter()
+                    .map(|e| serde_json::from_value(e.event_types).unwrap_or_default())
+                    .collect(),
+            )
+        };
+        let offered = |kind: &str| {
+            wanted.as_ref().is_some_and(|eps| {
+                eps.iter()
+                    .any(|types| types.is_empty() || types.iter().any(|t| t == kind))
+            })
+        };
         let rows = events.into_iter().map(|e| {
             let actor = e.actor.unwrap_or_else(|| {
                 crate::infra::context::RequestContext::actor_or_default(ctx.as_ref())
@@ -111,7 +134,7 @@ impl FlockDb<'_> {
                 r#type: Set(e.kind.to_owned()),
                 occurred_at: Set(e.at),
                 data: Set(e.data),
-                fanned_out: Set(e.audit_only),
+                fanned_out: Set(e.audit_only || !offered(e.kind)),
                 user_id: Set(e.user),
                 actor: Set(Some(actor)),
                 ip: Set(ctx.as_ref().and_then(|c| c.ip.clone())),
@@ -132,20 +155,6 @@ impl FlockDb<'_> {
     /// Records an event that has no transaction of its own (a sign-in, a revocation).
     pub async fn event_insert(&self, e: NewEvent) -> DbResult<()> {
         self.events_insert_on(&self.db.conn, vec![e]).await
-    }
-
-    /// Whether an enabled endpoint of the flock takes events of `kind`.
-    pub async fn endpoint_wants(&self, kind: &str) -> DbResult<bool> {
-        let eps = self
-            .find::<webhook_endpoint::Entity>()
-            .filter(webhook_endpoint::Column::Enabled.eq(true))
-            .all(&self.db.conn)
-            .await?;
-        Ok(eps.iter().any(|e| {
-            let types: Vec<String> =
-                serde_json::from_value(e.event_types.clone()).unwrap_or_default();
-            types.is_empty() || types.iter().any(|t| t == kind)
-        }))
     }
 
     pub async fn endpoints(&self) -> DbResult<Vec<EndpointRow>> {

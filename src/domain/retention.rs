@@ -74,7 +74,10 @@ impl RetentionService {
     pub fn start(&self, every: std::time::Duration) -> tokio::task::JoinHandle<()> {
         let s = self.clone();
         tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
+            // The first run comes one interval after start, not at once: a restart (or a
+            // rolling deploy) does not start a purge while the server warms up.
+            let first = tokio::time::Instant::now() + every;
+            let mut tick = tokio::time::interval_at(first, every);
             loop {
                 tick.tick().await;
                 if let Err(e) = s.run_once().await {
@@ -92,13 +95,17 @@ impl RetentionService {
     {
         let (mut rows, mut batches) = (0, 0);
         loop {
+            let started = tokio::time::Instant::now();
             let n = step().await?;
             rows += n;
             batches += 1;
             if n < self.batch {
                 return Ok((rows, batches));
             }
-            tokio::time::sleep(self.pause).await;
+            // Rest at least as long as the batch took (and `pause`): the job never holds
+            // the database more than half the time, so writers waiting on SQLite's single
+            // write lock (which is not queued fairly) get their turn.
+            tokio::time::sleep(self.pause.max(started.elapsed())).await;
         }
     }
 

@@ -4,6 +4,7 @@
 //! (see `db/stats.rs`); nothing is kept beside the rows, so nothing drifts.
 use super::flocks::Flock;
 use super::{InfraError, Invalid};
+use crate::db::stats::UserCol;
 use crate::db::Db;
 use crate::infra::clock::Clock;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
@@ -104,25 +105,34 @@ impl StatsService {
         let tz = flock.settings.tz().unwrap_or(chrono_tz::UTC);
         let (today, week, month) = period_starts(&tz, now);
         let db = self.db.scoped(flock.id);
+        // Four independent scans, run side by side (each on its own pooled connection).
+        let periods = [today, week, month];
+        let windows = [1, 7, 30].map(|d| now - Duration::days(d));
+        let (registered, active, statuses, methods) = tokio::try_join!(
+            db.count_users_since(UserCol::RegisteredAt, &periods),
+            db.count_users_since(UserCol::LastSignInAt, &windows),
+            db.count_users_by_status(),
+            db.count_sign_ins_by_method(from, to),
+        )?;
         let mut by_status = BTreeMap::new();
-        for (s, n) in db.count_users_by_status().await? {
+        for (s, n) in statuses {
             by_status.insert(s, u64::try_from(n).unwrap_or(0));
         }
         let mut by_method = BTreeMap::new();
-        for (m, n) in db.count_sign_ins_by_method(from, to).await? {
+        for (m, n) in methods {
             let m = m.unwrap_or_else(|| "other".to_owned());
             *by_method.entry(m).or_insert(0) += u64::try_from(n).unwrap_or(0);
         }
         Ok(Stats {
             timezone: tz.name().to_owned(),
             at: now,
-            registrations_today: db.count_registered_since(today).await?,
-            registrations_this_week: db.count_registered_since(week).await?,
-            registrations_this_month: db.count_registered_since(month).await?,
+            registrations_today: registered[0],
+            registrations_this_week: registered[1],
+            registrations_this_month: registered[2],
             users_by_status: by_status,
-            active_1_day: db.count_signed_in_since(now - Duration::days(1)).await?,
-            active_7_days: db.count_signed_in_since(now - Duration::days(7)).await?,
-            active_30_days: db.count_signed_in_since(now - Duration::days(30)).await?,
+            active_1_day: active[0],
+            active_7_days: active[1],
+            active_30_days: active[2],
             sign_ins_from: from,
             sign_ins_to: to,
             sign_ins_by_method: by_method,

@@ -133,3 +133,33 @@ async fn retention_deletes_old_rows_in_small_batches_and_keeps_young_ones() {
     let b: Value = r.json().await.unwrap();
     assert_eq!(b["field"], "settings.retention.event_days");
 }
+
+#[tokio::test]
+async fn a_backlog_of_old_events_goes_in_many_batches_and_leaves_the_young_ones() {
+    let app = TestApp::builder()
+        .config(|c| {
+            c.retention.batch = 500;
+            c.retention.pause_ms = 0;
+        })
+        .spawn()
+        .await;
+    app.create_flock("ret-big").await;
+    let flock = app.flock_id("ret-big").await;
+    let now = app.clock.now();
+    let old = fold::domain::retention::seed_old_events(
+        &app.state.db,
+        flock,
+        5_000,
+        now - chrono::Duration::days(400),
+    )
+    .await
+    .unwrap();
+    assert_eq!(old, 5_000);
+    app.register("ret-big", "young@example.com", PASSWORD).await;
+    let before = count(&app, "events").await;
+    let r = run(&app).await;
+    println!("retention of a 5,000-event backlog: {r}");
+    assert_eq!(r["removed"]["events"], 5_000, "{r}");
+    assert!(r["batches"].as_u64().unwrap() >= 10, "{r}");
+    assert_eq!(count(&app, "events").await, before - 5_000);
+}
