@@ -125,7 +125,7 @@ impl AuditApi {
     async fn list(
         &self,
         auth: BackOfficeAuth,
-        _flock: tenant::Path,
+        flock: tenant::Path,
         /// Only events about this user.
         user_id: Query<Option<Uuid>>,
         /// Only events by this actor (`user:<id>`, `manager:<id>`, `api_key:<id>`,
@@ -145,7 +145,7 @@ impl AuditApi {
         /// 1 to 1,000 (default 50).
         limit: Query<Option<u64>>,
     ) -> ApiResult<Json<AuditPage>> {
-        let c = auth.allow("list_audit_events")?;
+        auth.allow("list_audit_events")?;
         let q = AuditQuery {
             user: user_id.0,
             actor: actor.0,
@@ -155,7 +155,7 @@ impl AuditApi {
         };
         let page = self
             .audit
-            .list(c.flock, &q, cursor.0.as_deref(), limit.0)
+            .list(flock.id, &q, cursor.0.as_deref(), limit.0)
             .await?;
         Ok(Json(AuditPage {
             items: page.items.into_iter().map(Into::into).collect(),
@@ -174,7 +174,7 @@ impl AuditApi {
     async fn export(
         &self,
         auth: BackOfficeAuth,
-        _flock: tenant::Path,
+        flock: tenant::Path,
         /// Only events about this user.
         user_id: Query<Option<Uuid>>,
         /// Only events by this actor.
@@ -188,7 +188,7 @@ impl AuditApi {
         /// Up to this instant (exclusive).
         to: Query<Option<DateTime<Utc>>>,
     ) -> ApiResult<Ndjson> {
-        let c = auth.allow("export_audit_events")?;
+        auth.allow("export_audit_events")?;
         let q = AuditQuery {
             user: user_id.0,
             actor: actor.0,
@@ -198,7 +198,7 @@ impl AuditApi {
         };
         let filter = self.audit.export_filter(&q)?;
         let audit = self.audit.clone();
-        let flock = c.flock;
+        let flock = flock.id;
         // (position, finished): each step reads one chunk and answers it as lines.
         let start: (Option<(DateTime<Utc>, Uuid)>, bool) = (None, false);
         let stream = futures::stream::unfold(start, move |(after, done)| {

@@ -37,3 +37,32 @@ async fn every_operation_has_an_operation_id_a_tag_and_a_description() {
     }
     assert!(n >= 10);
 }
+
+#[tokio::test]
+async fn every_path_template_parameter_is_declared_and_every_declared_one_is_in_the_path() {
+    let app = TestApp::spawn().await;
+    let spec: serde_json::Value = serde_json::from_str(&app.state.spec_json()).unwrap();
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        let in_template: std::collections::BTreeSet<String> = path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(str::to_owned)
+            .collect();
+        for (method, op) in item.as_object().unwrap() {
+            let declared: std::collections::BTreeSet<String> = op["parameters"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .filter(|p| p["in"] == "path")
+                        .filter_map(|p| p["name"].as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            assert_eq!(declared, in_template, "{method} {path}: path parameters");
+            checked += 1;
+        }
+    }
+    println!("path parameters checked on {checked} operations");
+    assert!(checked > 100);
+}
