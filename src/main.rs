@@ -191,12 +191,12 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
     Ok(())
 }
 
-async fn seed_events(
-    config: Config,
+/// The database alone (migrated), for the bulk loaders that run beside a server, and the
+/// flock `slug`, which must exist.
+async fn open_flock(
+    config: &Config,
     slug: &str,
-    count: u64,
-    age_days: u32,
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<(fold::db::Db, fold::db::flocks::FlockRecord), Box<dyn std::error::Error>> {
     use secrecy::ExposeSecret;
     let db = fold::db::Db::connect(config.database.url.expose_secret(), 4).await?;
     db.migrate().await?;
@@ -204,6 +204,16 @@ async fn seed_events(
         .flock_by_slug(slug)
         .await?
         .ok_or_else(|| format!("no flock {slug:?} (create it first: fold flock create {slug})"))?;
+    Ok((db, flock))
+}
+
+async fn seed_events(
+    config: Config,
+    slug: &str,
+    count: u64,
+    age_days: u32,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let (db, flock) = open_flock(&config, slug).await?;
     let started = std::time::Instant::now();
     let newest = Clock::system().now() - chrono::Duration::days(i64::from(age_days));
     let n = fold::domain::retention::seed_old_events(&db, flock.id, count, newest).await?;
@@ -221,14 +231,8 @@ async fn seed(
     domain: Option<String>,
     password: String,
 ) -> Result<(), Box<dyn std::error::Error>> {
-    use secrecy::ExposeSecret;
     use std::io::Write;
-    let db = fold::db::Db::connect(config.database.url.expose_secret(), 4).await?;
-    db.migrate().await?;
-    let flock = db
-        .flock_by_slug(slug)
-        .await?
-        .ok_or_else(|| format!("no flock {slug:?} (create it first: fold flock create {slug})"))?;
+    let (db, flock) = open_flock(&config, slug).await?;
     let sec = &config.security;
     let hasher =
         fold::domain::password::Hasher::new(sec.argon2_m_kib, sec.argon2_t, sec.argon2_p, 1, 4)?;

@@ -138,13 +138,7 @@ impl FrameState {
         if matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) || op == "unmatched" {
             return;
         }
-        let Some(actor) = &ctx.actor else {
-            return;
-        };
-        let back_office = ["api_key:", "manager:", "platform:"]
-            .iter()
-            .any(|p| actor.starts_with(p));
-        if !back_office {
+        if !ctx.actor.is_some_and(|a| a.is_back_office()) {
             return;
         }
         let flock = match tenant {
@@ -224,7 +218,7 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
                 req.set_data(ClientIp(ip));
             }
             let ctx = RequestContext::new(
-                ip.map(|i| i.to_string()),
+                ip,
                 req.headers()
                     .get(poem::http::header::USER_AGENT)
                     .and_then(|v| v.to_str().ok()),

@@ -10,6 +10,7 @@ use crate::domain::api_keys::{ApiKeyService, KeyError, PlatformCaller, ServerCal
 use crate::domain::sessions::access::AccessClaims;
 use crate::domain::sessions::SessionService;
 use crate::domain::user::Role;
+use crate::infra::context::Caller;
 use poem::Request;
 use poem_openapi::auth::{ApiKey, Bearer};
 use poem_openapi::SecurityScheme;
@@ -230,7 +231,7 @@ async fn check_user(req: &Request, bearer: Bearer) -> poem::Result<UserCaller> {
         )
         .into());
     }
-    crate::infra::context::set_actor(format!("user:{}", claims.user.0));
+    crate::infra::context::set_actor(Caller::User(claims.user.0));
     Ok(claims)
 }
 
@@ -274,7 +275,7 @@ async fn check_manager(req: &Request, bearer: Bearer) -> poem::Result<ManagerGra
     }
     match auth.admin.grants_of(flock.id, claims.user).await {
         Ok(g) => {
-            crate::infra::context::set_actor(format!("manager:{}", claims.user.0));
+            crate::infra::context::set_actor(Caller::Manager(claims.user.0));
             Ok(g)
         }
         Err(ManagerRefusal::NotAManager) => Err(refused().into()),
@@ -291,7 +292,7 @@ async fn check_server(req: &Request, key: ApiKey) -> poem::Result<ServerKey> {
         .authenticate(flock.id, &key.key)
         .await
         .map_err(ApiError::from)?;
-    crate::infra::context::set_actor(format!("api_key:{}", k.key_id));
+    crate::infra::context::set_actor(Caller::ApiKey(k.key_id));
     Ok(k)
 }
 
@@ -303,10 +304,7 @@ async fn check_platform(req: &Request, key: ApiKey) -> poem::Result<PlatformCall
         .authenticate_platform(&key.key)
         .await
         .map_err(ApiError::from)?;
-    let id = p
-        .key_id
-        .map_or_else(|| "configured".to_owned(), |id| id.to_string());
-    crate::infra::context::set_actor(format!("platform:{id}"));
+    crate::infra::context::set_actor(Caller::Platform(p.key_id));
     Ok(p)
 }
 

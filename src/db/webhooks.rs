@@ -137,7 +137,7 @@ impl FlockDb<'_> {
                 fanned_out: Set(e.audit_only || !offered(e.kind)),
                 user_id: Set(e.user),
                 actor: Set(Some(actor)),
-                ip: Set(ctx.as_ref().and_then(|c| c.ip.clone())),
+                ip: Set(ctx.as_ref().and_then(|c| c.ip).map(|ip| ip.to_string())),
                 user_agent: Set(ctx.as_ref().and_then(|c| c.user_agent.clone())),
                 detail: Set(e.detail),
                 ..Default::default()

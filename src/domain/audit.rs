@@ -60,20 +60,13 @@ impl AuditService {
     }
 
     fn filter(q: &AuditQuery) -> Result<AuditFilter, Invalid> {
-        let known = |t: &str| {
-            super::webhooks::EVENT_TYPES.contains(&t)
-                || super::webhooks::AUDIT_ONLY_TYPES.contains(&t)
-        };
+        let known = |t: &str| super::webhooks::all_types().any(|k| k == t);
         let kinds: Vec<String> = match &q.types {
             None => Vec::new(),
             Some(s) => s.split(',').map(|t| t.trim().to_owned()).collect(),
         };
         if kinds.len() > 20 || kinds.iter().any(|t| !known(t)) {
-            let all: Vec<&str> = super::webhooks::EVENT_TYPES
-                .iter()
-                .chain(super::webhooks::AUDIT_ONLY_TYPES)
-                .copied()
-                .collect();
+            let all: Vec<&str> = super::webhooks::all_types().collect();
             return Err(Invalid::new(
                 "unknown_event_type",
                 "type",

@@ -1,17 +1,49 @@
 //! Who is calling and from where, for the request being served. The API frame opens the
 //! scope with the client's address and user agent; the security checkers add the actor
-//! once its credential is verified (a user, a manager, an API key, a platform key). Recording an event reads it, so every audit row
-//! says who acted and from where without every service passing it along. Outside a
-//! request (the workers) there is none: the actor is `system`.
+//! once its credential is verified (a user, a manager, an API key, a platform key).
+//! Recording an event reads it, so every audit row says who acted and from where without
+//! every service passing it along. Outside a request (the workers) there is none: the
+//! actor is `system`. Setting it costs the hot path no allocation: the actor is kept as
+//! a [`Caller`] and named only when an event is written.
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use uuid::Uuid;
+
+/// A verified caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Caller {
+    User(Uuid),
+    Manager(Uuid),
+    ApiKey(Uuid),
+    /// A platform key (`None`: the key from the configuration).
+    Platform(Option<Uuid>),
+}
+
+impl Caller {
+    /// As the audit log names it: `user:<id>`, `manager:<id>`, `api_key:<id>`,
+    /// `platform:<id>` (or `platform:configured`).
+    pub fn name(self) -> String {
+        match self {
+            Caller::User(id) => format!("user:{id}"),
+            Caller::Manager(id) => format!("manager:{id}"),
+            Caller::ApiKey(id) => format!("api_key:{id}"),
+            Caller::Platform(Some(id)) => format!("platform:{id}"),
+            Caller::Platform(None) => "platform:configured".to_owned(),
+        }
+    }
+
+    /// A flock API key, a manager or a platform key: a back-office caller.
+    pub fn is_back_office(self) -> bool {
+        !matches!(self, Caller::User(_))
+    }
+}
 
 #[derive(Debug, Clone, Default)]
 pub struct RequestContext {
-    pub ip: Option<String>,
+    pub ip: Option<IpAddr>,
     pub user_agent: Option<String>,
-    /// `user:<id>`, `manager:<id>`, `api_key:<id>`, `platform:<id>`.
-    pub actor: Option<String>,
+    pub actor: Option<Caller>,
 }
 
 tokio::task_local! {
@@ -22,7 +54,7 @@ tokio::task_local! {
 const UA_MAX: usize = 256;
 
 impl RequestContext {
-    pub fn new(ip: Option<String>, user_agent: Option<&str>) -> Self {
+    pub fn new(ip: Option<IpAddr>, user_agent: Option<&str>) -> Self {
         let user_agent = user_agent.map(|ua| {
             let mut end = ua.len().min(UA_MAX);
             while !ua.is_char_boundary(end) {
@@ -41,7 +73,7 @@ impl RequestContext {
     /// `system` outside requests.
     pub fn actor_or_default(ctx: Option<&RequestContext>) -> String {
         match ctx {
-            Some(c) => c.actor.clone().unwrap_or_else(|| "anonymous".to_owned()),
+            Some(c) => c.actor.map_or_else(|| "anonymous".to_owned(), Caller::name),
             None => "system".to_owned(),
         }
     }
@@ -73,6 +105,6 @@ fn update(f: impl FnOnce(&mut RequestContext)) {
 }
 
 /// Records who is calling (a verified credential).
-pub fn set_actor(actor: String) {
+pub fn set_actor(actor: Caller) {
     update(|c| c.actor = Some(actor));
 }

@@ -101,11 +101,7 @@ impl RetentionSettings {
                 "7 to 3,650 days",
             ));
         }
-        let types: Vec<&str> = crate::domain::webhooks::EVENT_TYPES
-            .iter()
-            .chain(crate::domain::webhooks::AUDIT_ONLY_TYPES)
-            .copied()
-            .collect();
+        let types: Vec<&str> = crate::domain::webhooks::all_types().collect();
         if !self
             .event_days
             .iter()

@@ -460,7 +460,7 @@ impl UserService {
             at: now,
             user: Some(user.0),
             detail: Some(method.to_owned()),
-            actor: Some(format!("user:{}", user.0)),
+            actor: Some(crate::infra::context::Caller::User(user.0).name()),
             audit_only: false,
         };
         if let Err(e) = self.scoped(flock.id).user_signed_in(user, e, now).await {

@@ -49,6 +49,11 @@ pub const AUDIT_ONLY_TYPES: &[&str] = &[
     "admin.request",
 ];
 
+/// Every event type: the webhook types, then the audit-only ones.
+pub fn all_types() -> impl Iterator<Item = &'static str> {
+    EVENT_TYPES.iter().chain(AUDIT_ONLY_TYPES).copied()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
     #[error("{0}")]
