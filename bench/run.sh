@@ -3,7 +3,9 @@
 # (SQLite + embedded KV) in a temp dir — or on PostgreSQL + Redis with BENCH_PG=1 —
 # runs each scenario for ~10 s at 64 connections, prints the figures, stops the server.
 #
-# Environment: BENCH_CONNECTIONS (64), BENCH_DURATION (10), BENCH_SCENARIOS ("me refresh login"),
+# Environment: BENCH_CONNECTIONS (64), BENCH_DURATION (10),
+#              BENCH_SCENARIOS ("healthz me refresh login otp"; also otp-signin, which waits
+#              out the 60 s resend cooldown), BENCH_SMS_PORT (18099),
 #              BENCH_PORT (18080), BENCH_PROFILE (release; "debug" for a smoke run),
 #              BENCH_PG=1 with BENCH_DATABASE_URL / BENCH_REDIS_URL pointing at running servers.
 set -euo pipefail
@@ -13,7 +15,8 @@ PROFILE="${BENCH_PROFILE:-release}"
 CONNS="${BENCH_CONNECTIONS:-64}"
 DURATION="${BENCH_DURATION:-10}"
 PORT="${BENCH_PORT:-18080}"
-SCENARIOS="${BENCH_SCENARIOS:-me refresh login}"
+SCENARIOS="${BENCH_SCENARIOS:-healthz me refresh login otp}"
+SMS_PORT="${BENCH_SMS_PORT:-18099}"
 
 if [[ "$PROFILE" == release ]]; then
     cargo build --release -p fold -p fold-bench
@@ -40,6 +43,9 @@ export FOLD_LOG__FILTER="${FOLD_LOG__FILTER:-warn}"
 export FOLD_LIMITS__IP_PER_SECOND="${FOLD_LIMITS__IP_PER_SECOND:-0}"
 # The `federated` scenario plays an OpenID Connect provider on loopback.
 export FOLD_FEDERATION__ALLOW_PRIVATE_NETWORKS=true
+# The `otp` scenarios receive the codes: SMS go by the webhook provider to fold-bench.
+export FOLD_SMS__PROVIDER=webhook
+export FOLD_SMS__WEBHOOK_URL="http://127.0.0.1:$SMS_PORT/sms"
 if [[ -n "${BENCH_PG:-}" ]]; then
     export FOLD_DATABASE__URL="${BENCH_DATABASE_URL:?BENCH_DATABASE_URL}"
     export FOLD_KV__URL="${BENCH_REDIS_URL:?BENCH_REDIS_URL}"
@@ -61,5 +67,6 @@ echo "server pid $SERVER_PID ($PROFILE), $(nproc) cores"
 
 for s in $SCENARIOS; do
     "$BIN/fold-bench" --url "http://127.0.0.1:$PORT" --scenario "$s" \
-        --connections "$CONNS" --duration "$DURATION" --server-pid "$SERVER_PID"
+        --connections "$CONNS" --duration "$DURATION" --server-pid "$SERVER_PID" \
+        --sms-port "$SMS_PORT"
 done

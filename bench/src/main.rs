@@ -1,6 +1,8 @@
 //! `fold-bench`: N concurrent keep-alive connections against a running Fold server.
 //!
-//! Scenarios: `me` (authenticated `GET /api/v1/{flock}/user`), `refresh` (each
+//! Scenarios: `healthz` (the HTTP ceiling: `GET /healthz`), `me` (authenticated
+//! `GET /api/v1/{flock}/user`), `otp` and `otp-signin` (one-time-code round trips with
+//! the SMS received in-process, see `otp.rs`), `refresh` (each
 //! connection refreshes its own chain, one call after the other), `login`
 //! (`POST /api/v1/{flock}/user/auth` over a pool of users), `directory` (latency of the
 //! back office's reads on a seeded directory, see `directory.rs`), `card`, `upload` and
@@ -8,9 +10,13 @@
 //! retention job purges a backlog, see `retention.rs`). Setup goes through the API
 //! only: a flock is created with the platform key (or `--flock` names an existing one
 //! whose self-registration is open) and users register themselves. Prints requests/s,
-//! p50/p99/max latency, errors, and the server's peak RSS (`--server-pid`).
+//! p50/p99/max latency, errors, the server's peak RSS (`--server-pid`), and what one
+//! request cost in KV calls, KV commits, SQL statements and write transactions (read
+//! from the server's `/metrics` before and after).
 mod directory;
 mod federation;
+mod ops;
+mod otp;
 mod profile;
 mod retention;
 
@@ -25,9 +31,9 @@ struct Args {
     /// Base URL of the server.
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
-    /// `me`, `refresh`, `login`, `all`, `card`, `upload`, `upload-me`, `federated`,
-    /// `directory`, `retention` (sign-ins while a purge runs), or `argon2` (the raw hash
-    /// rate, no server).
+    /// `healthz`, `me`, `refresh`, `login`, `all`, `otp`, `otp-signin`, `card`, `upload`,
+    /// `upload-me`, `federated`, `directory`, `retention` (sign-ins while a purge runs),
+    /// or `argon2` (the raw hash rate, no server).
     #[arg(long, default_value = "all")]
     scenario: String,
     /// Concurrent connections (one task and one keep-alive connection each).
@@ -60,6 +66,10 @@ struct Args {
     /// `directory`: calls per measured operation.
     #[arg(long, default_value_t = 200)]
     samples: usize,
+    /// `otp`, `otp-signin`: the port of the SMS receiver the server's webhook provider
+    /// posts to (`sms.webhook_url = http://127.0.0.1:PORT/sms`).
+    #[arg(long, default_value_t = 18099)]
+    sms_port: u16,
 }
 
 const PASSWORD: &str = "bench password 0123456789";
@@ -196,6 +206,34 @@ fn report(name: &str, a: &Args, tallies: Vec<Tally>, elapsed: Duration) {
     );
 }
 
+/// The HTTP ceiling: `GET /healthz` (no store touched), measured beside `me`.
+async fn scenario_healthz(a: &Args) -> Result<()> {
+    let url = format!("{}/healthz", a.url);
+    let deadline = Instant::now() + Duration::from_secs_f64(a.duration);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..a.connections {
+        let c = client()?;
+        let url = url.clone();
+        tasks.push(tokio::spawn(drive(deadline, (), move |()| {
+            let req = c.get(&url);
+            async move {
+                let ok = match req.send().await {
+                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
+                    Err(_) => false,
+                };
+                ((), ok)
+            }
+        })));
+    }
+    let mut tallies = Vec::new();
+    for t in tasks {
+        tallies.push(t.await?);
+    }
+    report("healthz", a, tallies, started.elapsed());
+    Ok(())
+}
+
 async fn scenario_me(a: &Args, flock: &str) -> Result<()> {
     let setup = client()?;
     let email = format!("me{}@bench.test", rand::random::<u32>());
@@ -208,6 +246,7 @@ async fn scenario_me(a: &Args, flock: &str) -> Result<()> {
         )?);
     }
     let url = format!("{}/api/v1/{flock}/user", a.url);
+    let before = ops::snapshot(&setup, &a.url, a.server_pid).await?;
     let deadline = Instant::now() + Duration::from_secs_f64(a.duration);
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -230,7 +269,11 @@ async fn scenario_me(a: &Args, flock: &str) -> Result<()> {
     for t in tasks {
         tallies.push(t.await?);
     }
+    let n = tallies.iter().map(|t| t.lat_us.len()).sum();
     report("me", a, tallies, started.elapsed());
+    ops::snapshot(&client()?, &a.url, a.server_pid)
+        .await?
+        .print_since(&before, "request", n);
     Ok(())
 }
 
@@ -246,6 +289,7 @@ async fn scenario_refresh(a: &Args, flock: &str) -> Result<()> {
         )?);
     }
     let url = format!("{}/api/v1/{flock}/token/refresh", a.url);
+    let before = ops::snapshot(&setup, &a.url, a.server_pid).await?;
     let deadline = Instant::now() + Duration::from_secs_f64(a.duration);
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -272,7 +316,11 @@ async fn scenario_refresh(a: &Args, flock: &str) -> Result<()> {
     for t in tasks {
         tallies.push(t.await?);
     }
+    let n = tallies.iter().map(|t| t.lat_us.len()).sum();
     report("refresh", a, tallies, started.elapsed());
+    ops::snapshot(&client()?, &a.url, a.server_pid)
+        .await?
+        .print_since(&before, "request", n);
     Ok(())
 }
 
@@ -286,6 +334,7 @@ async fn scenario_login(a: &Args, flock: &str) -> Result<()> {
         register(a, &setup, flock, e).await?;
     }
     let url = format!("{}/api/v1/{flock}/user/auth", a.url);
+    let before = ops::snapshot(&setup, &a.url, a.server_pid).await?;
     let deadline = Instant::now() + Duration::from_secs_f64(a.duration);
     let started = Instant::now();
     let mut tasks = Vec::new();
@@ -311,7 +360,11 @@ async fn scenario_login(a: &Args, flock: &str) -> Result<()> {
     for t in tasks {
         tallies.push(t.await?);
     }
+    let n = tallies.iter().map(|t| t.lat_us.len()).sum();
     report("login", a, tallies, started.elapsed());
+    ops::snapshot(&client()?, &a.url, a.server_pid)
+        .await?
+        .print_since(&before, "request", n);
     Ok(())
 }
 
@@ -380,6 +433,9 @@ async fn main() -> Result<()> {
         "upload-me" => return profile::upload_me(&a).await,
         "federated" => return federation::federated(&a).await,
         "retention" => return retention::retention(&a).await,
+        "otp" => return otp::otp(&a, false).await,
+        "otp-signin" => return otp::otp(&a, true).await,
+        "healthz" => return scenario_healthz(&a).await,
         _ => {}
     }
     let flock = setup_flock(&a, &setup).await?;

@@ -43,7 +43,7 @@ impl FlockDb<'_> {
             ..Default::default()
         });
         Ok(address::Entity::insert(row)
-            .exec_with_returning(&self.db.conn)
+            .exec_with_returning(&self.db.writer)
             .await?)
     }
 
@@ -99,7 +99,7 @@ impl FlockDb<'_> {
             .col_expr(address::Column::UpdatedAt, Expr::value(now))
             .filter(address::Column::UserId.eq(user.0))
             .filter(address::Column::Id.eq(id))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(r.rows_affected == 1)
     }

@@ -149,7 +149,7 @@ impl FlockDb<'_> {
             .delete::<admin_group::Entity>()
             .filter(admin_group::Column::Id.eq(group))
             .filter(admin_group::Column::Builtin.eq(false))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(r.rows_affected > 0)
     }
@@ -177,7 +177,7 @@ impl FlockDb<'_> {
                 .do_nothing()
                 .to_owned(),
             )
-            .exec_without_returning(&self.db.conn)
+            .exec_without_returning(&self.db.writer)
             .await;
         match r {
             Ok(_) => Ok(()),
@@ -190,7 +190,7 @@ impl FlockDb<'_> {
             .delete::<admin_member::Entity>()
             .filter(admin_member::Column::GroupId.eq(group))
             .filter(admin_member::Column::UserId.eq(user.0))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(r.rows_affected > 0)
     }

@@ -43,7 +43,7 @@ impl FlockDb<'_> {
     pub async fn api_key_insert(&self, key: NewApiKey) -> DbResult<ApiKeyRow> {
         let am = self.own(key.into_active());
         api_key::Entity::insert(am.clone())
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         am.try_into_model().map_err(Into::into)
     }
@@ -71,7 +71,7 @@ impl FlockDb<'_> {
             .col_expr(api_key::Column::RevokedAt, Expr::value(now))
             .filter(api_key::Column::Id.eq(id))
             .filter(api_key::Column::RevokedAt.is_null())
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(r.rows_affected > 0)
     }
@@ -80,7 +80,7 @@ impl FlockDb<'_> {
         self.update::<api_key::Entity>()
             .col_expr(api_key::Column::LastUsedAt, Expr::value(now))
             .filter(api_key::Column::Id.eq(id))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(())
     }
@@ -89,7 +89,7 @@ impl FlockDb<'_> {
 impl Db {
     pub async fn platform_key_insert(&self, row: PlatformKeyRow) -> DbResult<()> {
         platform_key::Entity::insert(row.into_active_model())
-            .exec(&self.conn)
+            .exec(&self.writer)
             .await?;
         Ok(())
     }

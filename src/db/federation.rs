@@ -247,7 +247,7 @@ impl FlockDb<'_> {
             .col_expr(identity::Column::Email, Expr::value(email))
             .col_expr(identity::Column::EmailVerified, Expr::value(verified))
             .col_expr(identity::Column::LastUsedAt, Expr::value(now))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(())
     }
@@ -258,7 +258,7 @@ impl FlockDb<'_> {
             .delete::<identity::Entity>()
             .filter(identity::Column::UserId.eq(user.0))
             .filter(identity::Column::Id.eq(id))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(r.rows_affected > 0)
     }

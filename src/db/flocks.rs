@@ -99,13 +99,13 @@ impl Db {
         am.status = Set(row.status);
         am.settings = Set(row.settings);
         am.updated_at = Set(row.updated_at);
-        Ok(am.update(&self.conn).await?.into())
+        Ok(am.update(&self.writer).await?.into())
     }
 
     /// Deletes the flock; every flock-owned row goes with it (foreign keys cascade).
     pub async fn flock_delete(&self, id: FlockId) -> DbResult<bool> {
         let r = flock::Entity::delete_by_id(id.as_uuid())
-            .exec(&self.conn)
+            .exec(&self.writer)
             .await?;
         Ok(r.rows_affected > 0)
     }

@@ -22,7 +22,9 @@ impl FlockDb<'_> {
             updated_at: Set(now),
             ..Default::default()
         });
-        user_group::Entity::insert(row).exec(&self.db.conn).await?;
+        user_group::Entity::insert(row)
+            .exec(&self.db.writer)
+            .await?;
         Ok(GroupRow {
             id,
             flock_id: self.flock.as_uuid(),
@@ -59,7 +61,7 @@ impl FlockDb<'_> {
             .col_expr(user_group::Column::Name, Expr::value(name))
             .col_expr(user_group::Column::UpdatedAt, Expr::value(now))
             .filter(user_group::Column::Id.eq(id))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(r.rows_affected == 1)
     }
@@ -69,7 +71,7 @@ impl FlockDb<'_> {
         let r = self
             .delete::<user_group::Entity>()
             .filter(user_group::Column::Id.eq(id))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(r.rows_affected == 1)
     }
@@ -87,7 +89,7 @@ impl FlockDb<'_> {
                 group_member::Column::GroupId,
                 group_member::Column::UserId,
             ])
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(())
     }
@@ -98,7 +100,7 @@ impl FlockDb<'_> {
             .delete::<group_member::Entity>()
             .filter(group_member::Column::GroupId.eq(group))
             .filter(group_member::Column::UserId.eq(user.0))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(r.rows_affected > 0)
     }

@@ -52,7 +52,7 @@ impl NewMail {
 impl FlockDb<'_> {
     pub async fn mail_enqueue(&self, mail: NewMail) -> DbResult<()> {
         mail_outbox::Entity::insert(self.own(mail.into_active()))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(())
     }
@@ -124,7 +124,7 @@ impl CrossFlock<'_> {
             .filter(mail_outbox::Column::Id.eq(id))
             .filter(mail_outbox::Column::Attempts.eq(attempts))
             .filter(mail_outbox::Column::SentAt.is_null())
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(r.rows_affected == 1)
     }
@@ -144,7 +144,7 @@ impl CrossFlock<'_> {
                 Expr::value(Option::<String>::None),
             )
             .filter(mail_outbox::Column::Id.eq(id))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(())
     }
@@ -165,7 +165,7 @@ impl CrossFlock<'_> {
                 Expr::value(next_attempt_at),
             )
             .filter(mail_outbox::Column::Id.eq(id))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(())
     }

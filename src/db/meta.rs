@@ -118,7 +118,7 @@ impl FlockDb<'_> {
         if let Some(v) = value {
             q = q.filter(user_meta::Column::Value.eq(v));
         }
-        let deleted = q.exec(&self.db.conn).await?.rows_affected > 0;
+        let deleted = q.exec(&self.db.writer).await?.rows_affected > 0;
         self.forget_meta(user);
         Ok(deleted)
     }

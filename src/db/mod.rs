@@ -80,6 +80,14 @@ fn is_io(r: &sea_orm::RuntimeErr) -> bool {
 #[derive(Clone)]
 pub struct Db {
     conn: DatabaseConnection,
+    /// Where writes go. On SQLite one connection of its own: SQLite admits one writer at
+    /// a time, and writers that each hold a pooled connection and poll the file lock
+    /// (the busy handler sleeps and retries) are served in no order, so one long writer
+    /// (a retention batch) can starve a sign-in for seconds. Queued for one connection
+    /// they are served first come, first served in the async runtime, and readers keep
+    /// the other connections (WAL: readers never wait for the writer). On PostgreSQL the
+    /// same pool as `conn`.
+    writer: DatabaseConnection,
     /// (flock, user) → row, for the hot authenticated reads (`GET /user`). Entries live
     /// `USER_CACHE_TTL` at most and every user write in this layer drops its entry at
     /// once; another replica's write is seen within the TTL. Sessions, not this cache,
@@ -132,24 +140,45 @@ impl Db {
                 }
             }
         }
-        let mut opts = ConnectOptions::new(url.to_owned());
-        opts.max_connections(max_connections)
-            .min_connections(1)
-            .connect_timeout(Duration::from_secs(5))
-            .acquire_timeout(Duration::from_secs(5))
-            .sqlx_logging(false);
-        if url.starts_with("sqlite:") {
-            // One writer at a time in SQLite; WAL lets readers go on meanwhile.
-            opts.map_sqlx_sqlite_opts(|o| {
-                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
-                    .busy_timeout(Duration::from_secs(10))
-                    .foreign_keys(true)
-                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
-            });
-        }
-        let conn = sea_orm::Database::connect(opts).await?;
+        let sqlite = url.starts_with("sqlite:");
+        let options = |connections: u32, wait: Duration| {
+            let mut opts = ConnectOptions::new(url.to_owned());
+            opts.max_connections(connections)
+                .min_connections(1)
+                .connect_timeout(Duration::from_secs(5))
+                .acquire_timeout(wait)
+                .sqlx_logging(false);
+            if sqlite {
+                // WAL: readers never wait for the writer, and a commit is a write to the
+                // log without an fsync (`synchronous = NORMAL`): a committed transaction
+                // survives a crash of the process (kill -9); a power loss may take the
+                // last commits back, never corrupting the file (docs/DURABILITY.md).
+                opts.map_sqlx_sqlite_opts(|o| {
+                    o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                        .busy_timeout(Duration::from_secs(10))
+                        .foreign_keys(true)
+                        .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                });
+            }
+            opts
+        };
+        let count = |mut c: DatabaseConnection| {
+            c.set_metric_callback(|_| crate::infra::counts::db_statement());
+            c
+        };
+        let conn = count(
+            sea_orm::Database::connect(options(max_connections, Duration::from_secs(5))).await?,
+        );
+        // The writers' queue may be long under load; it is served in order, so waiting
+        // in it is bounded by the work ahead, not by luck (as long as a busy timeout).
+        let writer = if sqlite {
+            count(sea_orm::Database::connect(options(1, Duration::from_secs(10))).await?)
+        } else {
+            conn.clone()
+        };
         Ok(Self {
             conn,
+            writer,
             users: short_lived(),
             public_meta: short_lived(),
             public_profile: short_lived(),
@@ -169,7 +198,8 @@ impl Db {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
             ..TransactionOptions::default()
         };
-        Ok(self.conn.begin_with_options(opts).await?)
+        crate::infra::counts::db_write_transaction();
+        Ok(self.writer.begin_with_options(opts).await?)
     }
 
     /// The same database with another search probe cap (`database.search_probe_cap`).
@@ -214,6 +244,7 @@ impl Db {
     }
 
     pub async fn close(self) {
+        let _ = self.writer.close().await;
         let _ = self.conn.close().await;
     }
 }

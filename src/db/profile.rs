@@ -145,7 +145,7 @@ impl FlockDb<'_> {
         let n = self
             .delete::<profile_value::Entity>()
             .filter(profile_value::Column::Field.eq(field))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?
             .rows_affected;
         self.db.public_profile.invalidate_all();

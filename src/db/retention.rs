@@ -49,7 +49,7 @@ impl FlockDb<'_> {
         let r = self
             .delete::<event::Entity>()
             .filter(event::Column::Id.is_in(ids))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(r.rows_affected)
     }
@@ -72,7 +72,7 @@ impl FlockDb<'_> {
         let r = self
             .delete::<webhook_delivery::Entity>()
             .filter(webhook_delivery::Column::Id.is_in(ids))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(r.rows_affected)
     }
@@ -99,7 +99,7 @@ impl CrossFlock<'_> {
         }
         let r = user_token::Entity::delete_many()
             .filter(user_token::Column::Id.is_in(ids))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(r.rows_affected)
     }
@@ -120,7 +120,7 @@ impl CrossFlock<'_> {
         }
         let r = mail_outbox::Entity::delete_many()
             .filter(mail_outbox::Column::Id.is_in(ids))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(r.rows_affected)
     }

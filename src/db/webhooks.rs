@@ -149,12 +149,12 @@ impl FlockDb<'_> {
 
     /// Records events in one statement (seeding the retention benchmark's backlog).
     pub async fn events_insert_many(&self, events: Vec<NewEvent>) -> DbResult<()> {
-        self.events_insert_on(&self.db.conn, events).await
+        self.events_insert_on(&self.db.writer, events).await
     }
 
     /// Records an event that has no transaction of its own (a sign-in, a revocation).
     pub async fn event_insert(&self, e: NewEvent) -> DbResult<()> {
-        self.events_insert_on(&self.db.conn, vec![e]).await
+        self.events_insert_on(&self.db.writer, vec![e]).await
     }
 
     pub async fn endpoints(&self) -> DbResult<Vec<EndpointRow>> {
@@ -189,7 +189,7 @@ impl FlockDb<'_> {
             ..Default::default()
         };
         webhook_endpoint::Entity::insert(self.own(row))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(())
     }
@@ -237,14 +237,14 @@ impl FlockDb<'_> {
                     Expr::value(Some(until)),
                 );
         }
-        Ok(q.exec(&self.db.conn).await?.rows_affected > 0)
+        Ok(q.exec(&self.db.writer).await?.rows_affected > 0)
     }
 
     pub async fn endpoint_delete(&self, id: Uuid) -> DbResult<bool> {
         let r = self
             .delete::<webhook_endpoint::Entity>()
             .filter(webhook_endpoint::Column::Id.eq(id))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(r.rows_affected > 0)
     }
@@ -304,7 +304,7 @@ impl FlockDb<'_> {
             .col_expr(webhook_delivery::Column::Attempts, Expr::value(0))
             .col_expr(webhook_delivery::Column::NextAttemptAt, Expr::value(now))
             .col_expr(webhook_delivery::Column::UpdatedAt, Expr::value(now))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(r.rows_affected > 0)
     }
@@ -509,7 +509,7 @@ impl CrossFlock<'_> {
             .filter(webhook_delivery::Column::Id.eq(id))
             .filter(webhook_delivery::Column::Attempts.eq(attempts))
             .filter(webhook_delivery::Column::Status.eq("pending"))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(r.rows_affected == 1)
     }
@@ -541,7 +541,7 @@ impl CrossFlock<'_> {
             .col_expr(webhook_delivery::Column::UpdatedAt, Expr::value(now))
             .filter(webhook_delivery::Column::Id.eq(id))
             .filter(webhook_delivery::Column::Attempts.eq(attempts))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(())
     }
@@ -570,7 +570,7 @@ impl CrossFlock<'_> {
                     Expr::value(Option::<DateTime<Utc>>::None),
                 );
         }
-        q.exec(&self.db.conn).await?;
+        q.exec(&self.db.writer).await?;
         Ok(())
     }
 
@@ -588,7 +588,7 @@ impl CrossFlock<'_> {
             )
             .col_expr(webhook_endpoint::Column::UpdatedAt, Expr::value(now))
             .filter(webhook_endpoint::Column::Id.eq(id))
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(())
     }

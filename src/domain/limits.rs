@@ -8,7 +8,7 @@
 //! personal data (emails, phone numbers, IPs) are stored as a digest.
 use crate::ids::FlockId;
 use crate::infra::clock::Clock;
-use crate::infra::kv::{Kv, KvError};
+use crate::infra::kv::{Kv, KvError, Step};
 use crate::infra::secret::digest_hex;
 use std::time::Duration;
 
@@ -134,25 +134,58 @@ impl Limits {
             .map(|_| ())
     }
 
-    /// Hits every limit in order; on a refusal gives back the hits already taken.
+    /// The step that counts one hit of `limit` (refused when the cap is reached), and the
+    /// hit to give back, for [`Kv::apply`] with other steps.
+    pub fn step(&self, flock: FlockId, limit: &Limit, key: &str) -> (Step, Hit, RetryAfter) {
+        let (index, retry) = self.window(limit);
+        let k = self.key(flock, limit, key, index);
+        let prev = self.key(flock, limit, key, index.saturating_sub(1));
+        let ttl = Duration::from_secs(limit.window_secs.saturating_mul(2).saturating_add(60));
+        let step = Step::IncrCapped {
+            key: k.clone(),
+            also: Some(prev),
+            by: 1,
+            cap: i64::from(limit.cap),
+            ttl,
+        };
+        let refusal = RetryAfter {
+            secs: retry,
+            code: limit.code,
+        };
+        (step, Hit { key: k }, refusal)
+    }
+
+    /// Hits every limit at once (one atomic KV call): all counted, or none and the first
+    /// refusal.
     pub async fn hit_all(
         &self,
         flock: FlockId,
         limits: &[(Limit, &str)],
     ) -> Result<Result<Vec<Hit>, RetryAfter>, KvError> {
-        let mut taken = Vec::with_capacity(limits.len());
+        let (steps, hits, refusals) = self.steps(flock, limits);
+        Ok(match self.kv.apply(steps).await? {
+            None => Ok(hits),
+            Some(i) => Err(refusals.into_iter().nth(i).unwrap_or(RetryAfter {
+                secs: 1,
+                code: "rate_limited",
+            })),
+        })
+    }
+
+    /// The steps of [`Self::hit_all`], for callers that add steps of their own.
+    pub fn steps(
+        &self,
+        flock: FlockId,
+        limits: &[(Limit, &str)],
+    ) -> (Vec<Step>, Vec<Hit>, Vec<RetryAfter>) {
+        let mut out = (Vec::new(), Vec::new(), Vec::new());
         for (limit, key) in limits {
-            match self.hit(flock, limit, key).await? {
-                Ok(h) => taken.push(h),
-                Err(r) => {
-                    for h in &taken {
-                        self.undo(h).await?;
-                    }
-                    return Ok(Err(r));
-                }
-            }
+            let (s, h, r) = self.step(flock, limit, key);
+            out.0.push(s);
+            out.1.push(h);
+            out.2.push(r);
         }
-        Ok(Ok(taken))
+        out
     }
 }
 

@@ -2,6 +2,7 @@
 //! metrics, outbound HTTP to identity providers.
 pub mod clock;
 pub mod context;
+pub mod counts;
 pub mod files;
 pub mod ip_limit;
 pub mod kv;

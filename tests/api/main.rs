@@ -19,6 +19,7 @@ mod directory;
 mod federation;
 mod flocks;
 mod groups;
+mod kv;
 mod limits;
 mod mail;
 mod meta;

@@ -13,7 +13,9 @@ impl FlockDb<'_> {
             return Ok(());
         }
         let rows = rows.into_iter().map(|r| self.own(r.into_active()));
-        user::Entity::insert_many(rows).exec(&self.db.conn).await?;
+        user::Entity::insert_many(rows)
+            .exec(&self.db.writer)
+            .await?;
         Ok(())
     }
 }
@@ -40,7 +42,7 @@ impl FlockDb<'_> {
             })
         });
         entity::user_meta::Entity::insert_many(rows)
-            .exec(&self.db.conn)
+            .exec(&self.db.writer)
             .await?;
         Ok(())
     }

@@ -272,7 +272,7 @@ impl FlockDb<'_> {
         cols: Vec<(user::Column, SimpleExpr)>,
         now: DateTime<Utc>,
     ) -> DbResult<()> {
-        self.user_update_on(&self.db.conn, id, cols, now).await?;
+        self.user_update_on(&self.db.writer, id, cols, now).await?;
         self.forget_user(id);
         Ok(())
     }

@@ -185,6 +185,6 @@ impl FlockDb<'_> {
 
     /// Voids every unused token of the user (password change, deletion).
     pub async fn tokens_void_all(&self, user: UserId, now: DateTime<Utc>) -> DbResult<()> {
-        void(self, &self.db.conn, user, None, now).await
+        void(self, &self.db.writer, user, None, now).await
     }
 }

@@ -7,6 +7,7 @@ use crate::domain::flocks::{EnumerationPolicy, Flock};
 use crate::domain::limits::{Hit, Limit, RetryAfter};
 use crate::domain::{InfraError, Invalid};
 use crate::ids::UserId;
+use crate::infra::kv::Step;
 use crate::infra::mail::OutgoingMail;
 use crate::infra::secret::random_token;
 use crate::infra::sms::OutgoingSms;
@@ -197,11 +198,8 @@ impl OtpService {
         if id.channel == Channel::Sms {
             caps.push((per_flock, "all"));
         }
-        let hits = match self.limits.hit_all(flock.id, &caps).await? {
-            Ok(h) => h,
-            Err(r) => return Err(OtpError::Limited(r)),
-        };
-        // Cooldown: a deadline on the injected clock, claimed by compare-and-swap.
+        // Cooldown: a deadline on the injected clock, claimed by compare-and-swap in the
+        // same atomic step as the caps (all counted, or nothing).
         let ckey = Self::cooldown_key(flock.id, id);
         let now_ms = self.clock.now().timestamp_millis();
         let prev = self.kv.get(&ckey).await?;
@@ -217,18 +215,23 @@ impl OtpService {
             })
         };
         if let Some(until) = prev_until.filter(|u| *u > now_ms) {
-            self.give_back(&hits).await?;
             return Err(refuse((until - now_ms + 999) / 1000));
         }
         let until = now_ms + i64::from(s.resend_cooldown_secs) * 1000;
         let until_raw = until.to_string();
-        if !self
-            .kv
-            .cas(&ckey, prev.as_deref(), Some(until_raw.as_bytes()), cd_ttl)
-            .await?
-        {
-            self.give_back(&hits).await?;
-            return Err(refuse(i64::from(s.resend_cooldown_secs)));
+        let (mut steps, hits, refusals) = self.limits.steps(flock.id, &caps);
+        steps.push(Step::Cas {
+            key: ckey.clone(),
+            expected: prev.clone(),
+            new: Some(until_raw.clone().into_bytes()),
+            ttl: cd_ttl,
+        });
+        if let Some(i) = self.kv.apply(steps).await? {
+            return Err(match refusals.into_iter().nth(i) {
+                Some(r) => OtpError::Limited(r),
+                // Another send for this identifier claimed the cooldown first.
+                None => refuse(i64::from(s.resend_cooldown_secs)),
+            });
         }
         Ok(Reserved {
             hits,

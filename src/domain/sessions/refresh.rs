@@ -24,6 +24,7 @@ use super::store::SessionStore;
 use super::{Session, SessionError};
 use crate::domain::InfraError;
 use crate::ids::{FlockId, SessionId, UserId};
+use crate::infra::kv::Step;
 use crate::infra::secret;
 use chrono::{DateTime, Duration, Utc};
 use hmac::{Hmac, Mac};
@@ -101,6 +102,19 @@ fn encode(r: &RefreshRecord) -> Result<Vec<u8>, InfraError> {
     serde_json::to_vec(r).map_err(|e| InfraError::Internal(e.to_string()))
 }
 
+/// The record of a new, unused token of `session`.
+fn live(session: &Session) -> RefreshRecord {
+    RefreshRecord {
+        session: session.id,
+        user: session.user,
+        state: RefreshState::Live,
+        sealed_successor: None,
+        successor: None,
+        rotated_at: None,
+        expires_at: session.expires_at,
+    }
+}
+
 impl RefreshTokens {
     pub fn new(store: SessionStore) -> Self {
         Self { store }
@@ -120,15 +134,7 @@ impl RefreshTokens {
         session: &Session,
     ) -> Result<(), InfraError> {
         let now = self.store.clock.now();
-        let rec = RefreshRecord {
-            session: session.id,
-            user: session.user,
-            state: RefreshState::Live,
-            sealed_successor: None,
-            successor: None,
-            rotated_at: None,
-            expires_at: session.expires_at,
-        };
+        let rec = live(session);
         self.store
             .kv
             .set(&key(flock, token), &encode(&rec)?, ttl(rec.expires_at, now))
@@ -158,7 +164,7 @@ impl RefreshTokens {
                 serde_json::from_slice(&raw).map_err(|e| InfraError::Internal(e.to_string()))?;
             let sid = rec.session;
             let now = self.store.clock.now();
-            let Some(session) = self.store.get(flock, sid).await? else {
+            let Some((session, session_raw)) = self.store.load(flock, sid).await? else {
                 // The family has ended (sign-out, revocation, expiry).
                 kv.del(&k).await?;
                 return Err(SessionError::InvalidRefreshToken);
@@ -176,28 +182,31 @@ impl RefreshTokens {
                         rotated_at: Some(now),
                         ..rec.clone()
                     };
-                    // The successor is written before the swap, so whoever sees the
-                    // rotated record (a parallel or repeated use) can use the successor
-                    // at once. A lost swap deletes it again: no one ever saw its
-                    // plaintext.
-                    self.put_live(flock, &succ, &session).await?;
+                    // One atomic step: the token swapped to `rotated` (on the exact bytes
+                    // read), its successor stored live, the session marked used. Whoever
+                    // sees the rotated record (a parallel or repeated use) finds the
+                    // successor there; a lost swap writes nothing.
+                    let (session, touch) = self.store.touched(flock, sid, session, &session_raw)?;
                     let won = kv
-                        .cas(
-                            &k,
-                            Some(&raw),
-                            Some(&encode(&rotated)?),
-                            ttl(rec.expires_at, now),
-                        )
-                        .await?;
+                        .apply(vec![
+                            Step::Cas {
+                                key: k.clone(),
+                                expected: Some(raw.clone()),
+                                new: Some(encode(&rotated)?),
+                                ttl: ttl(rec.expires_at, now),
+                            },
+                            Step::Set {
+                                key: key(flock, &succ),
+                                value: encode(&live(&session))?,
+                                ttl: ttl(session.expires_at, now),
+                            },
+                            touch,
+                        ])
+                        .await?
+                        .is_none();
                     if !won {
-                        kv.del(&key(flock, &succ)).await?;
                         continue;
                     }
-                    let session = self
-                        .store
-                        .touch_now(flock, session.id)
-                        .await?
-                        .unwrap_or(session);
                     return Ok((session, succ));
                 }
                 RefreshState::Rotated => {

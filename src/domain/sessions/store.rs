@@ -5,7 +5,7 @@ use crate::domain::user::Role;
 use crate::domain::InfraError;
 use crate::ids::{FlockId, SessionId, UserId};
 use crate::infra::clock::Clock;
-use crate::infra::kv::Kv;
+use crate::infra::kv::{Kv, Step};
 use chrono::Duration;
 
 /// Using a session moves its idle deadline at most once per this many seconds, so the
@@ -115,21 +115,28 @@ impl SessionStore {
             device: None,
         };
         let body = serde_json::to_vec(&s).map_err(|e| InfraError::Internal(e.to_string()))?;
-        // Index first: a session that exists is always findable for "sign out everywhere".
+        // The record and its index in one atomic step: a session that exists is always
+        // findable for "sign out everywhere".
+        let ttl = gc_ttl(expires_at, now);
         self.kv
-            .sadd(
-                &user_index(flock, user),
-                &sid.to_string(),
-                gc_ttl(expires_at, now),
-            )
-            .await?;
-        self.kv
-            .set(&key(flock, sid), &body, gc_ttl(expires_at, now))
+            .apply(vec![
+                Step::Sadd {
+                    key: user_index(flock, user),
+                    member: sid.to_string(),
+                    ttl,
+                },
+                Step::Set {
+                    key: key(flock, sid),
+                    value: body,
+                    ttl,
+                },
+            ])
             .await?;
         Ok(s)
     }
 
-    async fn load(
+    /// The live session and its stored bytes (for a compare-and-swap).
+    pub(super) async fn load(
         &self,
         flock: FlockId,
         sid: SessionId,
@@ -193,9 +200,33 @@ impl SessionStore {
         &self,
         flock: FlockId,
         sid: SessionId,
-        mut s: Session,
+        s: Session,
         raw: &[u8],
     ) -> Result<Session, InfraError> {
+        let (s, step) = self.touched(flock, sid, s, raw)?;
+        if let Step::Cas {
+            key,
+            expected,
+            new,
+            ttl,
+        } = step
+        {
+            self.kv
+                .cas(&key, expected.as_deref(), new.as_deref(), ttl)
+                .await?;
+        }
+        Ok(s)
+    }
+
+    /// The session marked used now, and the compare-and-swap that stores it (for
+    /// [`Kv::apply`] with other steps).
+    pub(super) fn touched(
+        &self,
+        flock: FlockId,
+        sid: SessionId,
+        mut s: Session,
+        raw: &[u8],
+    ) -> Result<(Session, Step), InfraError> {
         let now = self.clock.now();
         let idle = if s.idle_secs > 0 {
             Duration::seconds(i64::from(s.idle_secs))
@@ -207,15 +238,13 @@ impl SessionStore {
         // `raw` is the record as read; the new body differs from it (time moved on, or
         // the caller changed a field), so the swap fails only if someone else wrote.
         let body = serde_json::to_vec(&s).map_err(|e| InfraError::Internal(e.to_string()))?;
-        self.kv
-            .cas(
-                &key(flock, sid),
-                Some(raw),
-                Some(&body),
-                gc_ttl(s.expires_at, now),
-            )
-            .await?;
-        Ok(s)
+        let step = Step::Cas {
+            key: key(flock, sid),
+            expected: Some(raw.to_vec()),
+            new: Some(body),
+            ttl: gc_ttl(s.expires_at, now),
+        };
+        Ok((s, step))
     }
 
     /// Records the device the session is paired with (shown in the session list).

@@ -11,6 +11,7 @@ mod redis_kv;
 pub use embedded::EmbeddedKv;
 pub use redis_kv::RedisKv;
 
+use crate::infra::counts::{kv_op as count, KvOp};
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +22,38 @@ pub enum KvError {
 }
 
 pub type KvResult<T> = Result<T, KvError>;
+
+/// One step of [`Kv::apply`].
+#[derive(Debug, Clone)]
+pub enum Step {
+    /// As [`Kv::incr_capped`]: refused when the counter (plus `also`) would pass `cap`.
+    IncrCapped {
+        key: String,
+        also: Option<String>,
+        by: i64,
+        cap: i64,
+        ttl: Duration,
+    },
+    /// As [`Kv::cas`]: refused unless the current value is `expected`.
+    Cas {
+        key: String,
+        expected: Option<Vec<u8>>,
+        new: Option<Vec<u8>>,
+        ttl: Duration,
+    },
+    /// As [`Kv::set`]: never refused.
+    Set {
+        key: String,
+        value: Vec<u8>,
+        ttl: Duration,
+    },
+    /// As [`Kv::sadd`]: never refused.
+    Sadd {
+        key: String,
+        member: String,
+        ttl: Duration,
+    },
+}
 
 #[derive(Clone)]
 pub enum Kv {
@@ -50,31 +83,37 @@ impl Kv {
     }
 
     pub async fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
+        count(KvOp::Get);
         dispatch!(self, kv => kv.get(key).await)
     }
 
     /// Set `key` to `value`, expiring after `ttl`.
     pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> KvResult<()> {
+        count(KvOp::Set);
         dispatch!(self, kv => kv.set(key, value, ttl).await)
     }
 
     /// Set only when absent; true when this call created the key.
     pub async fn set_nx(&self, key: &str, value: &[u8], ttl: Duration) -> KvResult<bool> {
+        count(KvOp::SetNx);
         dispatch!(self, kv => kv.set_nx(key, value, ttl).await)
     }
 
     /// Delete; true when the key existed.
     pub async fn del(&self, key: &str) -> KvResult<bool> {
+        count(KvOp::Del);
         dispatch!(self, kv => kv.del(key).await)
     }
 
     /// Get and delete in one atomic step (single use).
     pub async fn take(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
+        count(KvOp::Take);
         dispatch!(self, kv => kv.take(key).await)
     }
 
     /// Add `by` to a counter; a new counter expires after `ttl`. Returns the new value.
     pub async fn incr(&self, key: &str, by: i64, ttl: Duration) -> KvResult<i64> {
+        count(KvOp::Incr);
         dispatch!(self, kv => kv.incr(key, by, ttl).await)
     }
 
@@ -90,6 +129,7 @@ impl Kv {
         cap: i64,
         ttl: Duration,
     ) -> KvResult<Option<i64>> {
+        count(KvOp::IncrCapped);
         dispatch!(self, kv => kv.incr_capped(key, also, by, cap, ttl).await)
     }
 
@@ -102,19 +142,33 @@ impl Kv {
         new: Option<&[u8]>,
         ttl: Duration,
     ) -> KvResult<bool> {
+        count(KvOp::Cas);
         dispatch!(self, kv => kv.cas(key, expected, new, ttl).await)
+    }
+
+    /// Several steps as one atomic operation (one Lua script on Redis, one job of a group
+    /// commit on the embedded store): either every step happens or none does. The steps
+    /// are checked in order, each seeing the effects of the ones before it; `Some(i)`
+    /// names the first step refused (and nothing was written), `None` means all were
+    /// applied. What several calls did before, in one round trip.
+    pub async fn apply(&self, steps: Vec<Step>) -> KvResult<Option<usize>> {
+        count(KvOp::Batch);
+        dispatch!(self, kv => kv.apply(steps).await)
     }
 
     /// Add a member to a set, (re)setting the set's expiry to `ttl`.
     pub async fn sadd(&self, key: &str, member: &str, ttl: Duration) -> KvResult<()> {
+        count(KvOp::Sadd);
         dispatch!(self, kv => kv.sadd(key, member, ttl).await)
     }
 
     pub async fn srem(&self, key: &str, member: &str) -> KvResult<()> {
+        count(KvOp::Srem);
         dispatch!(self, kv => kv.srem(key, member).await)
     }
 
     pub async fn smembers(&self, key: &str) -> KvResult<Vec<String>> {
+        count(KvOp::Smembers);
         dispatch!(self, kv => kv.smembers(key).await)
     }
 

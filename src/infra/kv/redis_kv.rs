@@ -1,6 +1,6 @@
 //! The Redis backend. Compound operations are single Lua scripts, so they are atomic
 //! across every replica sharing the Redis.
-use super::{KvError, KvResult};
+use super::{KvError, KvResult, Step};
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
 use std::sync::Arc;
@@ -13,6 +13,7 @@ pub struct RedisKv {
     incr: Arc<Script>,
     cas: Arc<Script>,
     incr_capped: Arc<Script>,
+    apply: Arc<Script>,
 }
 
 const INCR: &str = r"
@@ -44,6 +45,65 @@ else
 end
 return 1";
 
+/// `Kv::apply`: the steps are read from ARGV (kind, then its arguments) and KEYS (one
+/// key per step, two for `ic`); checked in order against the values the earlier steps
+/// would leave, then written only if none refused. Returns 0, or the 1-based index of
+/// the refused step.
+const APPLY: &str = r"
+local steps, k, a = {}, 1, 1
+while a <= #ARGV do
+  local kind = ARGV[a]
+  if kind == 'ic' then
+    steps[#steps + 1] = {kind, KEYS[k], KEYS[k + 1], ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3]), ARGV[a + 4]}
+    k = k + 2; a = a + 5
+  elseif kind == 'cas' then
+    steps[#steps + 1] = {kind, KEYS[k], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5]}
+    k = k + 1; a = a + 6
+  else
+    steps[#steps + 1] = {kind, KEYS[k], ARGV[a + 1], ARGV[a + 2]}
+    k = k + 1; a = a + 3
+  end
+end
+local after = {}
+local function get(key)
+  local v = after[key]
+  if v == nil then v = redis.call('GET', key) end
+  return v
+end
+for i, s in ipairs(steps) do
+  if s[1] == 'ic' then
+    local cur = tonumber(get(s[2]) or '0') or 0
+    local other = 0
+    if s[4] == '1' then other = tonumber(get(s[3]) or '0') or 0 end
+    if cur + other + s[5] > s[6] then return i end
+    after[s[2]] = tostring(cur + s[5])
+  elseif s[1] == 'cas' then
+    local c = get(s[2])
+    if s[3] == '1' then
+      if c ~= s[4] then return i end
+    elseif c then
+      return i
+    end
+    if s[5] == '1' then after[s[2]] = s[6] else after[s[2]] = false end
+  elseif s[1] == 'set' then
+    after[s[2]] = s[3]
+  end
+end
+for _, s in ipairs(steps) do
+  if s[1] == 'ic' then
+    redis.call('INCRBY', s[2], s[5])
+    if redis.call('PTTL', s[2]) < 0 then redis.call('PEXPIRE', s[2], s[7]) end
+  elseif s[1] == 'cas' then
+    if s[5] == '1' then redis.call('SET', s[2], s[6], 'PX', s[7]) else redis.call('DEL', s[2]) end
+  elseif s[1] == 'set' then
+    redis.call('SET', s[2], s[3], 'PX', s[4])
+  else
+    redis.call('SADD', s[2], s[3])
+    redis.call('PEXPIRE', s[2], s[4])
+  end
+end
+return 0";
+
 fn unavailable(e: redis::RedisError) -> KvError {
     KvError::Unavailable(e.to_string())
 }
@@ -68,6 +128,7 @@ impl RedisKv {
             incr: Arc::new(Script::new(INCR)),
             cas: Arc::new(Script::new(CAS)),
             incr_capped: Arc::new(Script::new(INCR_CAPPED)),
+            apply: Arc::new(Script::new(APPLY)),
         })
     }
 
@@ -176,6 +237,61 @@ impl RedisKv {
             .await
             .map_err(unavailable)?;
         Ok(r == 1)
+    }
+
+    pub async fn apply(&self, steps: Vec<Step>) -> KvResult<Option<usize>> {
+        if steps.is_empty() {
+            return Ok(None);
+        }
+        let mut c = self.conn.clone();
+        let mut inv = self.apply.prepare_invoke();
+        for step in &steps {
+            match step {
+                Step::IncrCapped {
+                    key,
+                    also,
+                    by,
+                    cap,
+                    ttl,
+                } => {
+                    inv.key(self.k(key))
+                        .key(self.k(also.as_deref().unwrap_or(key)))
+                        .arg("ic")
+                        .arg(if also.is_some() { "1" } else { "0" })
+                        .arg(*by)
+                        .arg(*cap)
+                        .arg(ms(*ttl));
+                }
+                Step::Cas {
+                    key,
+                    expected,
+                    new,
+                    ttl,
+                } => {
+                    inv.key(self.k(key))
+                        .arg("cas")
+                        .arg(if expected.is_some() { "1" } else { "0" })
+                        .arg(expected.as_deref().unwrap_or_default())
+                        .arg(if new.is_some() { "1" } else { "0" })
+                        .arg(new.as_deref().unwrap_or_default())
+                        .arg(ms(*ttl));
+                }
+                Step::Set { key, value, ttl } => {
+                    inv.key(self.k(key))
+                        .arg("set")
+                        .arg(value.as_slice())
+                        .arg(ms(*ttl));
+                }
+                Step::Sadd { key, member, ttl } => {
+                    inv.key(self.k(key))
+                        .arg("sadd")
+                        .arg(member.as_str())
+                        .arg(ms(*ttl));
+                }
+            }
+        }
+        let r: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+        Ok(usize::try_from(r).ok().filter(|i| *i > 0).map(|i| i - 1))
     }
 
     pub async fn sadd(&self, key: &str, member: &str, ttl: Duration) -> KvResult<()> {
