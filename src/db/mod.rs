@@ -128,6 +128,25 @@ where
 /// How long a cached user row may be served (see `Db::users`).
 pub const USER_CACHE_TTL: Duration = Duration::from_secs(2);
 
+/// SQLite: copies the write-ahead log back into the database once a second, beside the
+/// writer (a passive checkpoint never blocks it), instead of inside a writer's commit.
+/// Ends when the pool is closed.
+async fn checkpoints(conn: DatabaseConnection) {
+    use sea_orm::ConnectionTrait;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if let Err(e) = conn
+            .execute_unprepared("PRAGMA wal_checkpoint(PASSIVE)")
+            .await
+        {
+            if matches!(e, sea_orm::DbErr::ConnectionAcquire(_)) || conn.ping().await.is_err() {
+                return;
+            }
+            tracing::warn!(error = %e, "SQLite checkpoint failed");
+        }
+    }
+}
+
 impl Db {
     pub async fn connect(url: &str, max_connections: u32) -> DbResult<Self> {
         if let Some(path) = url
@@ -141,7 +160,7 @@ impl Db {
             }
         }
         let sqlite = url.starts_with("sqlite:");
-        let options = |connections: u32, wait: Duration| {
+        let options = |connections: u32, wait: Duration, checkpoint: bool| {
             let mut opts = ConnectOptions::new(url.to_owned());
             opts.max_connections(connections)
                 .min_connections(1)
@@ -153,11 +172,20 @@ impl Db {
                 // log without an fsync (`synchronous = NORMAL`): a committed transaction
                 // survives a crash of the process (kill -9); a power loss may take the
                 // last commits back, never corrupting the file (docs/DURABILITY.md).
-                opts.map_sqlx_sqlite_opts(|o| {
-                    o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                opts.map_sqlx_sqlite_opts(move |o| {
+                    let o = o
+                        .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
                         .busy_timeout(Duration::from_secs(10))
                         .foreign_keys(true)
-                        .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                        .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal);
+                    // The writer does not copy the log back into the database itself
+                    // (SQLite's default every 1,000 pages, inside whichever commit
+                    // crosses the mark, with an fsync): `checkpoints` does it beside.
+                    if checkpoint {
+                        o
+                    } else {
+                        o.pragma("wal_autocheckpoint", "0")
+                    }
                 });
             }
             opts
@@ -167,12 +195,19 @@ impl Db {
             c
         };
         let conn = count(
-            sea_orm::Database::connect(options(max_connections, Duration::from_secs(5))).await?,
+            sea_orm::Database::connect(options(max_connections, Duration::from_secs(5), true))
+                .await?,
         );
         // The writers' queue may be long under load; it is served in order, so waiting
         // in it is bounded by the work ahead, not by luck (as long as a busy timeout).
         let writer = if sqlite {
-            count(sea_orm::Database::connect(options(1, Duration::from_secs(10))).await?)
+            {
+                let w = count(
+                    sea_orm::Database::connect(options(1, Duration::from_secs(10), false)).await?,
+                );
+                tokio::spawn(checkpoints(conn.clone()));
+                w
+            }
         } else {
             conn.clone()
         };

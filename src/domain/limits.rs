@@ -62,6 +62,19 @@ pub fn ip_key(ip: &str) -> String {
     }
 }
 
+impl Hit {
+    /// The step that gives this hit back (for [`Kv::apply`] with other steps).
+    pub fn undo(&self) -> Step {
+        Step::IncrCapped {
+            key: self.key.clone(),
+            also: None,
+            by: -1,
+            cap: i64::MAX,
+            ttl: Duration::from_secs(60),
+        }
+    }
+}
+
 impl Limits {
     pub fn new(kv: Kv, clock: Clock) -> Self {
         Self { kv, clock }
@@ -128,10 +141,7 @@ impl Limits {
 
     /// Gives a hit back (the thing it paid for did not happen).
     pub async fn undo(&self, hit: &Hit) -> Result<(), KvError> {
-        self.kv
-            .incr(&hit.key, -1, Duration::from_secs(60))
-            .await
-            .map(|_| ())
+        self.kv.apply(vec![hit.undo()]).await.map(|_| ())
     }
 
     /// The step that counts one hit of `limit` (refused when the cap is reached), and the
@@ -337,10 +347,15 @@ impl LoginThrottle {
                 )
                 .await?;
             if !won {
-                kv.incr(&ckey, -1, day).await?;
-                for h in &hits {
-                    self.limits.undo(h).await?;
-                }
+                let mut steps = vec![Step::IncrCapped {
+                    key: ckey,
+                    also: None,
+                    by: -1,
+                    cap: i64::MAX,
+                    ttl: day,
+                }];
+                steps.extend(hits.iter().map(Hit::undo));
+                kv.apply(steps).await?;
                 return Ok(Err(RetryAfter {
                     secs: delay.max(1),
                     code: "rate_limited",
@@ -357,26 +372,36 @@ impl LoginThrottle {
     /// The password was never checked (e.g. the hash pool was busy): gives the attempt
     /// back as if it had not been made.
     pub async fn cancel(&self, attempt: LoginAttempt) -> Result<(), KvError> {
-        let kv = self.limits.kv();
-        kv.incr(
-            &Self::consecutive_key(attempt.flock, &attempt.account),
-            -1,
-            Duration::from_secs(86_400),
-        )
-        .await?;
-        for h in &attempt.hits {
-            self.limits.undo(h).await?;
-        }
-        Ok(())
+        let mut steps = vec![Step::IncrCapped {
+            key: Self::consecutive_key(attempt.flock, &attempt.account),
+            also: None,
+            by: -1,
+            cap: i64::MAX,
+            ttl: Duration::from_secs(86_400),
+        }];
+        steps.extend(attempt.hits.iter().map(Hit::undo));
+        self.limits.kv().apply(steps).await.map(|_| ())
     }
 
     /// Forgets the consecutive failures of `account` (the owner proved control another
     /// way, e.g. a password reset by mail), so the delay ends at once.
     pub async fn clear(&self, flock: FlockId, account: &str) -> Result<(), KvError> {
-        let kv = self.limits.kv();
-        kv.del(&Self::consecutive_key(flock, account)).await?;
-        kv.del(&Self::until_key(flock, account)).await?;
-        Ok(())
+        self.limits
+            .kv()
+            .apply(Self::forget(flock, account))
+            .await
+            .map(|_| ())
+    }
+
+    fn forget(flock: FlockId, account: &str) -> Vec<Step> {
+        vec![
+            Step::Del {
+                key: Self::consecutive_key(flock, account),
+            },
+            Step::Del {
+                key: Self::until_key(flock, account),
+            },
+        ]
     }
 
     /// The throttle's key for a password sign-in identifier.
@@ -390,15 +415,11 @@ impl LoginThrottle {
         if !ok {
             return Ok(());
         }
-        let kv = self.limits.kv();
-        kv.del(&Self::consecutive_key(attempt.flock, &attempt.account))
-            .await?;
-        kv.del(&Self::until_key(attempt.flock, &attempt.account))
-            .await?;
-        for h in &attempt.hits {
-            self.limits.undo(h).await?;
-        }
-        Ok(())
+        // One atomic step: the consecutive count and the delay forgotten, the
+        // reservations given back.
+        let mut steps = Self::forget(attempt.flock, &attempt.account);
+        steps.extend(attempt.hits.iter().map(Hit::undo));
+        self.limits.kv().apply(steps).await.map(|_| ())
     }
 }
 

@@ -16,6 +16,7 @@ impl SessionService {
         meta: SessionMeta,
     ) -> Result<SessionGrant, SessionError> {
         let s = &flock.settings;
+        let mut refresh_token = String::new();
         let session = self
             .store
             .create(
@@ -25,9 +26,13 @@ impl SessionService {
                 s.session_idle_ttl_secs,
                 s.session_absolute_ttl_secs,
                 meta,
+                |session| {
+                    let (token, step) = self.refresh.first(flock.id, session)?;
+                    refresh_token = token;
+                    Ok(vec![step])
+                },
             )
             .await?;
-        let refresh_token = self.refresh.issue(flock.id, &session).await?;
         self.credentials(flock, session, refresh_token).await
     }
 

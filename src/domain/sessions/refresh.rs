@@ -120,26 +120,18 @@ impl RefreshTokens {
         Self { store }
     }
 
-    /// The first refresh token of a new session.
-    pub async fn issue(&self, flock: FlockId, session: &Session) -> Result<String, InfraError> {
+    /// The first refresh token of a new session, and the step that stores it (written
+    /// with the session, see `SessionStore::create`).
+    pub fn first(&self, flock: FlockId, session: &Session) -> Result<(String, Step), InfraError> {
         let (_, token) = new_token();
-        self.put_live(flock, &token, session).await?;
-        Ok(token)
-    }
-
-    async fn put_live(
-        &self,
-        flock: FlockId,
-        token: &str,
-        session: &Session,
-    ) -> Result<(), InfraError> {
         let now = self.store.clock.now();
         let rec = live(session);
-        self.store
-            .kv
-            .set(&key(flock, token), &encode(&rec)?, ttl(rec.expires_at, now))
-            .await?;
-        Ok(())
+        let step = Step::Set {
+            key: key(flock, &token),
+            value: encode(&rec)?,
+            ttl: ttl(rec.expires_at, now),
+        };
+        Ok((token, step))
     }
 
     /// Uses a refresh token: returns its (live) session and the successor token.

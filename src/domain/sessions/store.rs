@@ -94,6 +94,7 @@ impl SessionStore {
         idle_secs: u32,
         absolute_secs: u32,
         meta: SessionMeta,
+        also: impl FnOnce(&Session) -> Result<Vec<Step>, InfraError>,
     ) -> Result<Session, InfraError> {
         let now = self.clock.now();
         let sid = SessionId::new();
@@ -115,23 +116,24 @@ impl SessionStore {
             device: None,
         };
         let body = serde_json::to_vec(&s).map_err(|e| InfraError::Internal(e.to_string()))?;
-        // The record and its index in one atomic step: a session that exists is always
-        // findable for "sign out everywhere".
+        // The record, its index and what the caller adds (its first refresh token) in one
+        // atomic step: a session that exists is always findable for "sign out
+        // everywhere", and never exists without its token.
         let ttl = gc_ttl(expires_at, now);
-        self.kv
-            .apply(vec![
-                Step::Sadd {
-                    key: user_index(flock, user),
-                    member: sid.to_string(),
-                    ttl,
-                },
-                Step::Set {
-                    key: key(flock, sid),
-                    value: body,
-                    ttl,
-                },
-            ])
-            .await?;
+        let mut steps = vec![
+            Step::Sadd {
+                key: user_index(flock, user),
+                member: sid.to_string(),
+                ttl,
+            },
+            Step::Set {
+                key: key(flock, sid),
+                value: body,
+                ttl,
+            },
+        ];
+        steps.extend(also(&s)?);
+        self.kv.apply(steps).await?;
         Ok(s)
     }
 

@@ -328,6 +328,9 @@ impl EmbeddedKv {
                     Step::Set { key, value, ttl } => {
                         after.insert(key, Some(encode(value, *ttl)));
                     }
+                    Step::Del { key } => {
+                        after.insert(key, None);
+                    }
                     Step::Sadd { .. } => {}
                 }
             }

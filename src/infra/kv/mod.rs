@@ -47,6 +47,8 @@ pub enum Step {
         value: Vec<u8>,
         ttl: Duration,
     },
+    /// As [`Kv::del`]: never refused.
+    Del { key: String },
     /// As [`Kv::sadd`]: never refused.
     Sadd {
         key: String,

@@ -87,6 +87,8 @@ for i, s in ipairs(steps) do
     if s[5] == '1' then after[s[2]] = s[6] else after[s[2]] = false end
   elseif s[1] == 'set' then
     after[s[2]] = s[3]
+  elseif s[1] == 'del' then
+    after[s[2]] = false
   end
 end
 for _, s in ipairs(steps) do
@@ -97,6 +99,8 @@ for _, s in ipairs(steps) do
     if s[5] == '1' then redis.call('SET', s[2], s[6], 'PX', s[7]) else redis.call('DEL', s[2]) end
   elseif s[1] == 'set' then
     redis.call('SET', s[2], s[3], 'PX', s[4])
+  elseif s[1] == 'del' then
+    redis.call('DEL', s[2])
   else
     redis.call('SADD', s[2], s[3])
     redis.call('PEXPIRE', s[2], s[4])
@@ -281,6 +285,10 @@ impl RedisKv {
                         .arg("set")
                         .arg(value.as_slice())
                         .arg(ms(*ttl));
+                }
+                Step::Del { key } => {
+                    // Same shape as `set` (kind, two arguments) for the script's reader.
+                    inv.key(self.k(key)).arg("del").arg("").arg(0);
                 }
                 Step::Sadd { key, member, ttl } => {
                     inv.key(self.k(key))
