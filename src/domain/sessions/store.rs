@@ -86,6 +86,7 @@ impl SessionStore {
         Ok(Some((from_json(&raw)?, raw)))
     }
 
+    #[allow(clippy::too_many_arguments)]
     pub async fn create(
         &self,
         flock: FlockId,
