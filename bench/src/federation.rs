@@ -49,19 +49,7 @@ async fn provider(jwk: &Jwk) -> Result<String> {
         .at("/.well-known/openid-configuration", get(document))
         .at("/jwks", get(keys))
         .data(Arc::new((discovery, set)));
-    let addr = format!("127.0.0.1:{port}");
-    let listen = addr.clone();
-    tokio::spawn(async move {
-        let _ = poem::Server::new(poem::listener::TcpListener::bind(listen))
-            .run(app)
-            .await;
-    });
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(&addr).await.is_ok() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    super::serve_local(port, app).await?;
     Ok(base)
 }
 

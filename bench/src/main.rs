@@ -89,6 +89,17 @@ async fn post(c: &reqwest::Client, url: &str, body: Value) -> Result<(u16, Value
 }
 
 async fn setup_flock(a: &Args, c: &reqwest::Client) -> Result<String> {
+    create_flock(a, c, "bench", json!({})).await
+}
+
+/// `--flock`, or a new flock `{prefix}{random}` with `settings`, created with the
+/// platform key.
+async fn create_flock(
+    a: &Args,
+    c: &reqwest::Client,
+    prefix: &str,
+    settings: Value,
+) -> Result<String> {
     if let Some(f) = &a.flock {
         return Ok(f.clone());
     }
@@ -96,17 +107,35 @@ async fn setup_flock(a: &Args, c: &reqwest::Client) -> Result<String> {
         .platform_key
         .as_deref()
         .context("--flock or --platform-key (FOLD_PLATFORM_KEY) is required")?;
-    let slug = format!("bench{}", rand::random::<u32>());
+    let slug = format!("{prefix}{}", rand::random::<u32>());
     let r = c
         .post(format!("{}/platform/v1/flocks", a.url))
         .header("X-Platform-Key", key)
-        .json(&json!({"slug": slug, "settings": {}}))
+        .json(&json!({"slug": slug, "settings": settings}))
         .send()
         .await?;
     if !r.status().is_success() {
         bail!("create flock: {} {}", r.status(), r.text().await?);
     }
     Ok(slug)
+}
+
+/// Serves `app` on `127.0.0.1:{port}` in the background, once it accepts connections.
+async fn serve_local(port: u16, app: impl poem::Endpoint + 'static) -> Result<()> {
+    let addr = format!("127.0.0.1:{port}");
+    let listen = addr.clone();
+    tokio::spawn(async move {
+        let _ = poem::Server::new(poem::listener::TcpListener::bind(listen))
+            .run(app)
+            .await;
+    });
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(&addr).await.is_ok() {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    bail!("nothing answers on {addr}")
 }
 
 async fn register(a: &Args, c: &reqwest::Client, flock: &str, email: &str) -> Result<()> {
@@ -206,17 +235,21 @@ fn report(name: &str, a: &Args, tallies: Vec<Tally>, elapsed: Duration) {
     );
 }
 
-/// The HTTP ceiling: `GET /healthz` (no store touched), measured beside `me`.
-async fn scenario_healthz(a: &Args) -> Result<()> {
-    let url = format!("{}/healthz", a.url);
+/// `GET url` in a loop on every connection until the deadline, with the bearer token
+/// `tokens[i % len]` on connection i (none when `tokens` is empty).
+async fn get_loop(a: &Args, url: &str, tokens: &[String]) -> Result<(Vec<Tally>, Duration)> {
     let deadline = Instant::now() + Duration::from_secs_f64(a.duration);
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for _ in 0..a.connections {
+    for i in 0..a.connections {
         let c = client()?;
-        let url = url.clone();
+        let token = (!tokens.is_empty()).then(|| tokens[i % tokens.len()].clone());
+        let url = url.to_owned();
         tasks.push(tokio::spawn(drive(deadline, (), move |()| {
-            let req = c.get(&url);
+            let req = match &token {
+                Some(t) => c.get(&url).bearer_auth(t),
+                None => c.get(&url),
+            };
             async move {
                 let ok = match req.send().await {
                     Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
@@ -230,7 +263,13 @@ async fn scenario_healthz(a: &Args) -> Result<()> {
     for t in tasks {
         tallies.push(t.await?);
     }
-    report("healthz", a, tallies, started.elapsed());
+    Ok((tallies, started.elapsed()))
+}
+
+/// The HTTP ceiling: `GET /healthz` (no store touched), measured beside `me`.
+async fn scenario_healthz(a: &Args) -> Result<()> {
+    let (tallies, elapsed) = get_loop(a, &format!("{}/healthz", a.url), &[]).await?;
+    report("healthz", a, tallies, elapsed);
     Ok(())
 }
 
@@ -247,30 +286,9 @@ async fn scenario_me(a: &Args, flock: &str) -> Result<()> {
     }
     let url = format!("{}/api/v1/{flock}/user", a.url);
     let before = ops::snapshot(&setup, &a.url, a.server_pid).await?;
-    let deadline = Instant::now() + Duration::from_secs_f64(a.duration);
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for i in 0..a.connections {
-        let c = client()?;
-        let token = tokens[i % tokens.len()].clone();
-        let url = url.clone();
-        tasks.push(tokio::spawn(drive(deadline, (), move |()| {
-            let req = c.get(&url).bearer_auth(&token);
-            async move {
-                let ok = match req.send().await {
-                    Ok(r) => r.status().is_success() && r.bytes().await.is_ok(),
-                    Err(_) => false,
-                };
-                ((), ok)
-            }
-        })));
-    }
-    let mut tallies = Vec::new();
-    for t in tasks {
-        tallies.push(t.await?);
-    }
+    let (tallies, elapsed) = get_loop(a, &url, &tokens).await?;
     let n = tallies.iter().map(|t| t.lat_us.len()).sum();
-    report("me", a, tallies, started.elapsed());
+    report("me", a, tallies, elapsed);
     ops::snapshot(&client()?, &a.url, a.server_pid)
         .await?
         .print_since(&before, "request", n);

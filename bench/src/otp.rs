@@ -9,7 +9,7 @@
 //! round trip), then, once the flock's resend cooldown (60 s) has passed for all of
 //! them, each is signed in once by code.
 use super::{client, report, Args, Tally};
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use poem::web::{Data, Json};
 use poem::{handler, post, EndpointExt, Route};
 use serde_json::{json, Value};
@@ -39,45 +39,19 @@ fn receive(Data(w): Data<&Waiters>, Json(sms): Json<Value>) -> poem::http::Statu
 async fn receiver(port: u16) -> Result<Waiters> {
     let waiters: Waiters = Arc::default();
     let app = Route::new().at("/sms", post(receive)).data(waiters.clone());
-    let addr = format!("127.0.0.1:{port}");
-    let listen = addr.clone();
-    tokio::spawn(async move {
-        let _ = poem::Server::new(poem::listener::TcpListener::bind(listen))
-            .run(app)
-            .await;
-    });
-    for _ in 0..100 {
-        if tokio::net::TcpStream::connect(&addr).await.is_ok() {
-            return Ok(waiters);
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    bail!("the SMS receiver did not start on {addr}")
+    super::serve_local(port, app)
+        .await
+        .context("the SMS receiver did not start")?;
+    Ok(waiters)
 }
 
 /// A flock whose caps let one load generator (one IP) send thousands of codes.
 async fn flock(a: &Args, c: &reqwest::Client) -> Result<String> {
-    if let Some(f) = &a.flock {
-        return Ok(f.clone());
-    }
-    let key = a
-        .platform_key
-        .as_deref()
-        .context("--flock or --platform-key (FOLD_PLATFORM_KEY) is required")?;
-    let slug = format!("otp{}", rand::random::<u32>());
-    let r = c
-        .post(format!("{}/platform/v1/flocks", a.url))
-        .header("X-Platform-Key", key)
-        .json(&json!({"slug": slug, "settings": {"otp": {
-            "sends_per_ip_hour": 100_000,
-            "sms_per_flock_day": 10_000_000,
-        }}}))
-        .send()
-        .await?;
-    if !r.status().is_success() {
-        bail!("create flock: {} {}", r.status(), r.text().await?);
-    }
-    Ok(slug)
+    let settings = json!({"otp": {
+        "sends_per_ip_hour": 100_000,
+        "sms_per_flock_day": 10_000_000,
+    }});
+    super::create_flock(a, c, "otp", settings).await
 }
 
 struct Trip {

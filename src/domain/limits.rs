@@ -111,22 +111,11 @@ impl Limits {
         limit: &Limit,
         key: &str,
     ) -> Result<Result<Hit, RetryAfter>, KvError> {
-        let (index, retry) = self.window(limit);
-        let k = self.key(flock, limit, key, index);
-        let prev = self.key(flock, limit, key, index.saturating_sub(1));
-        // GC TTL on the real clock: this window and the next (where it is "previous").
-        let ttl = Duration::from_secs(limit.window_secs.saturating_mul(2).saturating_add(60));
-        match self
-            .kv
-            .incr_capped(&k, Some(&prev), 1, i64::from(limit.cap), ttl)
-            .await?
-        {
-            Some(_) => Ok(Ok(Hit { key: k })),
-            None => Ok(Err(RetryAfter {
-                secs: retry,
-                code: limit.code,
-            })),
-        }
+        let (step, hit, refusal) = self.step(flock, limit, key);
+        Ok(match self.kv.apply(vec![step]).await? {
+            None => Ok(hit),
+            Some(_) => Err(refusal),
+        })
     }
 
     /// How many hits the current fixed window holds.
@@ -150,6 +139,7 @@ impl Limits {
         let (index, retry) = self.window(limit);
         let k = self.key(flock, limit, key, index);
         let prev = self.key(flock, limit, key, index.saturating_sub(1));
+        // GC TTL on the real clock: this window and the next (where it is "previous").
         let ttl = Duration::from_secs(limit.window_secs.saturating_mul(2).saturating_add(60));
         let step = Step::IncrCapped {
             key: k.clone(),
