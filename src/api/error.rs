@@ -269,6 +269,16 @@ impl From<KeyError> for ApiError {
 
 impl From<crate::domain::limits::RetryAfter> for ApiError {
     fn from(r: crate::domain::limits::RetryAfter) -> Self {
+        if r.code == "server_busy" {
+            return ApiError::Unavailable(
+                Json(ErrorBody::new(
+                    r.code,
+                    "too many sign-ins in progress; retry shortly",
+                    None,
+                )),
+                r.secs,
+            );
+        }
         let message = match r.code {
             "otp_cooldown" => "a code was sent moments ago; wait before asking for another",
             "otp_too_many_failures" => "too many wrong codes for this identifier; retry later",

@@ -238,6 +238,17 @@ pub struct LoginThrottle {
     cfg: LoginThrottleConfig,
 }
 
+/// How long a sign-in waits for other attempts of the same account still in flight
+/// before it answers `server_busy`.
+pub const LOGIN_WAIT: Duration = Duration::from_secs(5);
+
+/// What one try of [`LoginThrottle::begin`] found.
+enum Try {
+    Admitted(LoginAttempt),
+    Refused(RetryAfter),
+    Wait,
+}
+
 /// A reserved sign-in attempt; hand it back to [`LoginThrottle::finish`].
 #[derive(Debug)]
 pub struct LoginAttempt {
@@ -253,6 +264,10 @@ impl LoginThrottle {
 
     fn consecutive_key(flock: FlockId, account: &str) -> String {
         format!("lim:{flock}:login_consecutive:{}", key_digest(account))
+    }
+
+    fn inflight_key(flock: FlockId, account: &str) -> String {
+        format!("lim:{flock}:login_inflight:{}", key_digest(account))
     }
 
     fn until_key(flock: FlockId, account: &str) -> String {
@@ -283,12 +298,43 @@ impl LoginThrottle {
     }
 
     /// Reserves one attempt for `account` (the normalised identifier, known or not).
+    ///
+    /// The account's free slots count failures *and* attempts in flight, so parallel
+    /// guesses never evaluate more than the free failures. An attempt that finds the
+    /// slots taken while others are still in flight waits for them (a correct password
+    /// gives its slot back), up to [`LOGIN_WAIT`]; then it answers `server_busy`. Only
+    /// slots taken by finished failures lead to the growing delay (429).
     pub async fn begin(
         &self,
         flock: FlockId,
         account: &str,
         ip: Option<&str>,
     ) -> Result<Result<LoginAttempt, RetryAfter>, KvError> {
+        let deadline = tokio::time::Instant::now() + LOGIN_WAIT;
+        loop {
+            match self.try_begin(flock, account, ip).await? {
+                Try::Admitted(a) => return Ok(Ok(a)),
+                Try::Refused(r) => return Ok(Err(r)),
+                Try::Wait if tokio::time::Instant::now() >= deadline => {
+                    return Ok(Err(RetryAfter {
+                        secs: 1,
+                        code: "server_busy",
+                    }))
+                }
+                Try::Wait => {
+                    let jitter = rand::Rng::gen_range(&mut rand::thread_rng(), 0..20u64);
+                    tokio::time::sleep(Duration::from_millis(10 + jitter)).await;
+                }
+            }
+        }
+    }
+
+    async fn try_begin(
+        &self,
+        flock: FlockId,
+        account: &str,
+        ip: Option<&str>,
+    ) -> Result<Try, KvError> {
         let kv = self.limits.kv();
         let now_ms = self.limits.clock().now().timestamp_millis();
         let until_key = Self::until_key(flock, account);
@@ -299,7 +345,7 @@ impl LoginThrottle {
             .and_then(|s| s.parse::<i64>().ok())
         {
             if ms > now_ms {
-                return Ok(Err(RetryAfter {
+                return Ok(Try::Refused(RetryAfter {
                     secs: ((ms - now_ms + 999) / 1000).max(1) as u64,
                     code: "rate_limited",
                 }));
@@ -307,56 +353,102 @@ impl LoginThrottle {
         }
         let [account_cap, ip_cap, flock_cap] = self.caps();
         let ip = ip_key(ip.unwrap_or("unknown"));
-        let ip = ip.as_str();
-        let hits = match self
-            .limits
-            .hit_all(
-                flock,
-                &[(account_cap, account), (ip_cap, ip), (flock_cap, "all")],
-            )
-            .await?
-        {
-            Ok(h) => h,
-            Err(r) => return Ok(Err(r)),
-        };
+        let limits = [
+            (account_cap, account),
+            (ip_cap, ip.as_str()),
+            (flock_cap, "all"),
+        ];
         let ckey = Self::consecutive_key(flock, account);
+        let inflight_key = Self::inflight_key(flock, account);
         let day = Duration::from_secs(86_400);
-        let n = kv.incr(&ckey, 1, day).await?;
-        if n > i64::from(self.cfg.free_failures) {
-            // Past the free failures: one attempt per delay, won by compare-and-swap so
-            // parallel attempts cannot share one slot.
-            let exp = (n - i64::from(self.cfg.free_failures)).clamp(1, 20) as u32;
-            let delay = 2u64.saturating_pow(exp).min(self.cfg.max_delay_secs);
-            let next = now_ms + (delay as i64) * 1000;
-            let won = kv
-                .cas(
-                    &until_key,
-                    until.as_deref(),
-                    Some(next.to_string().as_bytes()),
-                    day,
-                )
-                .await?;
-            if !won {
-                let mut steps = vec![Step::IncrCapped {
-                    key: ckey,
-                    also: None,
-                    by: -1,
-                    cap: i64::MAX,
-                    ttl: day,
-                }];
-                steps.extend(hits.iter().map(Hit::undo));
-                kv.apply(steps).await?;
-                return Ok(Err(RetryAfter {
-                    secs: delay.max(1),
-                    code: "rate_limited",
-                }));
+        // Free slots first: the hourly caps, a slot of the free failures and the
+        // in-flight mark, all or none.
+        let (mut steps, hits, refusals) = self.limits.steps(flock, &limits);
+        steps.push(Step::IncrCapped {
+            key: ckey.clone(),
+            also: None,
+            by: 1,
+            cap: i64::from(self.cfg.free_failures),
+            ttl: day,
+        });
+        steps.push(Self::inflight_step(&inflight_key, 1));
+        let refused = match kv.apply(steps).await? {
+            None => {
+                return Ok(Try::Admitted(LoginAttempt {
+                    flock,
+                    account: account.to_owned(),
+                    hits,
+                }))
             }
+            Some(i) => i,
+        };
+        // Refused while attempts of this account are in flight: they may succeed and give
+        // their slots back, so wait for them instead of counting them as failures.
+        let in_flight = kv
+            .get(&inflight_key)
+            .await?
+            .as_deref()
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|s| s.parse::<i64>().ok())
+            .is_some_and(|n| n > 0);
+        if in_flight {
+            return Ok(Try::Wait);
         }
-        Ok(Ok(LoginAttempt {
+        if let Some(r) = refusals.into_iter().nth(refused) {
+            return Ok(Try::Refused(r));
+        }
+        // The free failures are spent (and none in flight): one attempt per delay, won by
+        // compare-and-swap so parallel attempts cannot share one slot.
+        let hits = match self.limits.hit_all(flock, &limits).await? {
+            Ok(h) => h,
+            Err(r) => return Ok(Try::Refused(r)),
+        };
+        let n = kv.incr(&ckey, 1, day).await?;
+        let exp = (n - i64::from(self.cfg.free_failures)).clamp(1, 20) as u32;
+        let delay = 2u64.saturating_pow(exp).min(self.cfg.max_delay_secs);
+        let next = now_ms + (delay as i64) * 1000;
+        let won = kv
+            .cas(
+                &until_key,
+                until.as_deref(),
+                Some(next.to_string().as_bytes()),
+                day,
+            )
+            .await?;
+        if !won {
+            let mut steps = vec![Step::IncrCapped {
+                key: ckey,
+                also: None,
+                by: -1,
+                cap: i64::MAX,
+                ttl: day,
+            }];
+            steps.extend(hits.iter().map(Hit::undo));
+            kv.apply(steps).await?;
+            return Ok(Try::Refused(RetryAfter {
+                secs: delay.max(1),
+                code: "rate_limited",
+            }));
+        }
+        kv.apply(vec![Self::inflight_step(&inflight_key, 1)])
+            .await?;
+        Ok(Try::Admitted(LoginAttempt {
             flock,
             account: account.to_owned(),
             hits,
         }))
+    }
+
+    /// Moves the account's in-flight count by `by` (kept a minute at most: a crashed
+    /// request's mark only makes others wait, never lets a guess through).
+    fn inflight_step(key: &str, by: i64) -> Step {
+        Step::IncrCapped {
+            key: key.to_owned(),
+            also: None,
+            by,
+            cap: i64::MAX,
+            ttl: Duration::from_secs(60),
+        }
     }
 
     /// The password was never checked (e.g. the hash pool was busy): gives the attempt
@@ -370,6 +462,10 @@ impl LoginThrottle {
             ttl: Duration::from_secs(86_400),
         }];
         steps.extend(attempt.hits.iter().map(Hit::undo));
+        steps.push(Self::inflight_step(
+            &Self::inflight_key(attempt.flock, &attempt.account),
+            -1,
+        ));
         self.limits.kv().apply(steps).await.map(|_| ())
     }
 
@@ -402,13 +498,15 @@ impl LoginThrottle {
     /// Records the outcome: a success clears the consecutive count and gives the
     /// reservations back; a failure keeps them.
     pub async fn finish(&self, attempt: LoginAttempt, ok: bool) -> Result<(), KvError> {
+        let done = Self::inflight_step(&Self::inflight_key(attempt.flock, &attempt.account), -1);
         if !ok {
-            return Ok(());
+            return self.limits.kv().apply(vec![done]).await.map(|_| ());
         }
         // One atomic step: the consecutive count and the delay forgotten, the
-        // reservations given back.
+        // reservations given back, the attempt no longer in flight.
         let mut steps = Self::forget(attempt.flock, &attempt.account);
         steps.extend(attempt.hits.iter().map(Hit::undo));
+        steps.push(done);
         self.limits.kv().apply(steps).await.map(|_| ())
     }
 }

@@ -168,3 +168,39 @@ async fn limits_login_per_ip_cap_holds_across_accounts_and_ignores_spoofed_forwa
     println!("password sign-in per IP: 8 accounts, 8 forged X-Forwarded-For, {accepted} evaluated (cap 5/h)");
     assert_eq!(accepted, 5);
 }
+
+#[tokio::test]
+async fn limits_login_64_parallel_correct_sign_ins_of_one_account_all_succeed() {
+    let app = TestApp::spawn().await;
+    let f = app.create_flock("acme").await;
+    let (s, _) = app.register(&f.slug, "ann@example.com", PASSWORD).await;
+    assert_eq!(s, StatusCode::CREATED);
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let client = app.client.clone();
+        let url = app.url(&format!("/api/v1/{}/user/auth", f.slug));
+        tasks.push(tokio::spawn(async move {
+            client
+                .post(url)
+                .json(&json!({"email": "ann@example.com", "password": PASSWORD}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }));
+    }
+    let mut by_status = std::collections::BTreeMap::new();
+    for t in tasks {
+        *by_status.entry(t.await.unwrap().as_u16()).or_insert(0) += 1;
+    }
+    println!("64 parallel correct sign-ins of one account: {by_status:?} (by status)");
+    assert_eq!(by_status.get(&200), Some(&64), "{by_status:?}");
+    // The slots were given back: 10 free wrong passwords and the first delayed one are
+    // still evaluated, then the delay holds.
+    for _ in 0..11 {
+        let r = login(&app, &f.slug, "ann@example.com", "wrong password guess").await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = login(&app, &f.slug, "ann@example.com", "wrong password guess").await;
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+}
