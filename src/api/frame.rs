@@ -22,6 +22,7 @@ use poem_openapi::types::{ToJSON, Type};
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, OperationId};
 use serde_json::{Map, Value};
 use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
@@ -102,6 +103,7 @@ struct FrameParts {
     schemas: OnceLock<Map<String, Value>>,
     path_params: OnceLock<std::collections::HashMap<String, Vec<String>>>,
     bodies: OnceLock<payload_error::BodyRoutes>,
+    methods: OnceLock<payload_error::PathMethods>,
 }
 
 impl FrameState {
@@ -119,6 +121,7 @@ impl FrameState {
             schemas: OnceLock::new(),
             path_params: OnceLock::new(),
             bodies: OnceLock::new(),
+            methods: OnceLock::new(),
         }))
     }
 
@@ -158,8 +161,21 @@ impl FrameState {
         }
     }
 
+    /// The `Allow` value of a path: the methods the spec has for it.
+    fn allow(&self, path: &str) -> String {
+        self.0
+            .methods
+            .get_or_init(|| payload_error::PathMethods::of(&(self.0.spec)()))
+            .allowed(path)
+            .join(", ")
+    }
+
     /// A JSON body that breaks the spec's types for its operation: (field, message).
     fn body_error(&self, method: &str, path: &str, body: &[u8]) -> Option<(String, String)> {
+        if let Some(key) = payload_error::duplicate_key(body) {
+            let message = format!("the key `{key}` appears more than once in the body");
+            return Some((key, message));
+        }
         let routes = self
             .0
             .bodies
@@ -223,6 +239,8 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
                     .get(poem::http::header::USER_AGENT)
                     .and_then(|v| v.to_str().ok()),
             );
+            // Set when an undeclared (chunked) body runs past the limit while it is read.
+            let over = Arc::new(AtomicBool::new(false));
             let ((mut resp, op, tenant_id), ctx) = context::scope(ctx, async {
                 let throttled = match (&state, ip) {
                     (Some(s), Some(ip)) => s.0.config.ip_limiter.check(ip).err(),
@@ -241,8 +259,10 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
                         ApiError::TooManyRequests(Json(body), secs).into_response(),
                         "ip_limit",
                     )
-                } else if let Some(resp) = limit_body(&mut req, state.as_ref()) {
+                } else if let Some(resp) = limit_body(&mut req, state.as_ref(), &over) {
                     (resp, "body_limit")
+                } else if let Some(resp) = strict_json_type(&req) {
+                    (resp, "content_type")
                 } else {
                     match resolve_tenant(&mut req, state.as_ref(), &path).await {
                         Err(resp) => (resp, "tenant"),
@@ -289,6 +309,16 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
                 (resp, op, tenant_id)
             })
             .await;
+            if over.load(Ordering::Relaxed) {
+                resp = error_response(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE));
+            }
+            if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
+                if let Some(allow) = state.as_ref().map(|s| s.allow(&path)) {
+                    if let Ok(v) = HeaderValue::from_str(&allow) {
+                        resp.headers_mut().insert(poem::http::header::ALLOW, v);
+                    }
+                }
+            }
             let status = resp.status();
             if let Some(state) = &state {
                 state
@@ -333,7 +363,11 @@ fn is_upload(method: &poem::http::Method, path: &str) -> bool {
 
 /// Refuses a declared body over the limit; caps an undeclared (chunked) one.
 /// `Some(answer)` when the request is refused.
-fn limit_body(req: &mut Request, state: Option<&FrameState>) -> Option<Response> {
+fn limit_body(
+    req: &mut Request,
+    state: Option<&FrameState>,
+    over: &Arc<AtomicBool>,
+) -> Option<Response> {
     let config = &state?.0.config;
     let upload = is_upload(req.method(), req.uri().path());
     let limit = if upload {
@@ -361,12 +395,82 @@ fn limit_body(req: &mut Request, state: Option<&FrameState>) -> Option<Response>
         Some(_) => None,
         None if req.method() == poem::http::Method::GET => None,
         None => {
-            use tokio::io::AsyncReadExt;
-            let body = req.take_body().into_async_read().take(limit as u64);
+            let body = Capped {
+                inner: req.take_body().into_async_read(),
+                left: limit as u64,
+                over: over.clone(),
+            };
             req.set_body(poem::Body::from_async_read(body));
             None
         }
     }
+}
+
+/// A body read that fails (and says so in `over`) once it passes `left` bytes.
+struct Capped<R> {
+    inner: R,
+    left: u64,
+    over: Arc<AtomicBool>,
+}
+
+impl<R: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for Capped<R> {
+    fn poll_read(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let this = self.get_mut();
+        let before = buf.filled().len();
+        match std::pin::Pin::new(&mut this.inner).poll_read(cx, buf) {
+            std::task::Poll::Ready(Ok(())) => {
+                let n = (buf.filled().len() - before) as u64;
+                if n > this.left {
+                    this.over.store(true, Ordering::Relaxed);
+                    return std::task::Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "request body over the limit",
+                    )));
+                }
+                this.left -= n;
+                std::task::Poll::Ready(Ok(()))
+            }
+            other => other,
+        }
+    }
+}
+
+/// A JSON body declared with anything but `application/json` (optionally with
+/// `charset=utf-8`): 415, before the body is read. (Bodies are UTF-8 JSON; another
+/// charset or a look-alike type would be read differently by different parsers.)
+fn strict_json_type(req: &Request) -> Option<Response> {
+    let ct = req
+        .headers()
+        .get(poem::http::header::CONTENT_TYPE)?
+        .to_str()
+        .ok()?;
+    let lower = ct.to_ascii_lowercase();
+    let mut parts = lower.split(';').map(str::trim);
+    if parts.next()? != "application/json" {
+        return None;
+    }
+    let params_ok = parts.all(|p| {
+        p.split_once('=')
+            .is_some_and(|(k, v)| k.trim() == "charset" && v.trim().trim_matches('"') == "utf-8")
+    });
+    if params_ok {
+        return None;
+    }
+    let body = ErrorBody::new(
+        "unsupported_content_type",
+        format!("`{ct}` is not accepted; send `application/json` (optionally `; charset=utf-8`)"),
+        None,
+    );
+    Some(
+        Response::builder()
+            .status(StatusCode::UNSUPPORTED_MEDIA_TYPE)
+            .content_type("application/json; charset=utf-8")
+            .body(body.to_json_string()),
+    )
 }
 
 async fn resolve_tenant(

@@ -33,6 +33,7 @@ mod profile;
 pub mod security;
 mod sessions;
 mod signing;
+pub mod spec_rules;
 mod stats;
 mod tags;
 mod user;
@@ -269,20 +270,24 @@ pub fn service(s: &ApiServices) -> OpenApiService<Apis, ()> {
 }
 
 /// The spec as committed under `openapi/` (pretty JSON, trailing newline).
+/// poem-openapi's document with the request-body rules of [`spec_rules`] applied.
 pub fn spec_json(s: &ApiServices) -> String {
-    let mut spec = service(s).spec();
-    if !spec.ends_with('\n') {
-        spec.push('\n');
-    }
-    spec
+    spec_rules::apply(&service(s).spec())
 }
 
 /// Every route: the API, `/openapi.json`, interactive docs at `/docs`, inside the
 /// request frame and cookie mode.
 pub fn routes(s: &ApiServices, frame: frame::FrameConfig) -> impl Endpoint + 'static {
     let service = service(s);
-    let spec = service.spec_endpoint();
-    let docs = service.swagger_ui();
+    // The served spec and the one the docs page embeds are the committed one.
+    let (raw, json) = (service.spec(), spec_json(s));
+    let docs_html = service.swagger_ui_html().replacen(&raw, &json, 1);
+    let spec = poem::endpoint::make_sync(move |_| {
+        poem::Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(json.clone())
+    });
+    let docs = poem::endpoint::make_sync(move |_| poem::web::Html(docs_html.clone()));
     let for_errors = s.clone();
     let frame = frame::FrameState::new(
         frame,

@@ -3,6 +3,7 @@
 //! field, so the frame keeps the body and this module checks it against that type's schema
 //! in the generated spec: the first missing required field, or the first field of the wrong
 //! JSON type, is the one reported.
+use super::spec_rules;
 use serde_json::{Map, Value};
 
 /// The schemas of a spec (`components.schemas`), by name.
@@ -185,6 +186,26 @@ fn check_object(
         if let Some(what) = mismatch(prop, value) {
             return Some((path(key), format!("`{}` must be {what}", path(key))));
         }
+        if let Some(what) = constraint(prop, value) {
+            return Some((path(key), format!("`{}` {what}", path(key))));
+        }
+        if let (Some("object"), None, Some(values), Some(map)) = (
+            want,
+            prop.get("properties"),
+            prop.get("additionalProperties").filter(|v| v.is_object()),
+            value.as_object(),
+        ) {
+            let values = resolve(schemas, values);
+            for (k, v) in map {
+                let at = format!("{}.{k}", path(key));
+                if let Some(what) = mismatch(values, v) {
+                    return Some((at.clone(), format!("`{at}` must be {what}")));
+                }
+                if let Some(what) = constraint(values, v) {
+                    return Some((at.clone(), format!("`{at}` {what}")));
+                }
+            }
+        }
         if let (Some("array"), Some(items), Some(list)) =
             (want, prop.get("items"), value.as_array())
         {
@@ -200,6 +221,10 @@ fn check_object(
                     let at = format!("{}[{i}]", path(key));
                     return Some((path(key), format!("`{at}` must be {what}")));
                 }
+                if let Some(what) = constraint(items, item) {
+                    let at = format!("{}[{i}]", path(key));
+                    return Some((path(key), format!("`{at}` {what}")));
+                }
             }
         }
         if let Some(allowed) = prop.get("enum").and_then(Value::as_array) {
@@ -212,6 +237,231 @@ fn check_object(
         }
     }
     None
+}
+
+/// The spec's limits `value` breaks (lengths, pattern, bounds, the range of an integer
+/// format, the number of items), as the end of a sentence about the field.
+fn constraint(schema: &Value, value: &Value) -> Option<String> {
+    let num = |k: &str| schema.get(k).and_then(Value::as_f64);
+    match value {
+        Value::String(text) => {
+            let n = text.chars().count() as f64;
+            if let Some(max) = num("maxLength").filter(|m| n > *m) {
+                return Some(format!("must be at most {max} characters"));
+            }
+            if let Some(min) = num("minLength").filter(|m| n < *m) {
+                return Some(format!("must be at least {min} characters"));
+            }
+            let pattern = schema.get("pattern").and_then(Value::as_str)?;
+            if matches_pattern(pattern, text) {
+                return None;
+            }
+            Some(match pattern {
+                spec_rules::SINGLE_LINE => {
+                    "must not contain control characters (NUL, tab, line breaks …)".to_owned()
+                }
+                spec_rules::MULTI_LINE => {
+                    "must not contain control characters other than tab and line breaks".to_owned()
+                }
+                spec_rules::PASSWORD => "must not contain NUL".to_owned(),
+                p => format!("must match the pattern `{p}`"),
+            })
+        }
+        Value::Number(n) => {
+            let (min, max) = format_range(schema.get("format").and_then(Value::as_str));
+            let low = [num("minimum"), min].into_iter().flatten().reduce(f64::max);
+            let high = [num("maximum"), max].into_iter().flatten().reduce(f64::min);
+            let v = n.as_f64()?;
+            match (low, high) {
+                (Some(l), Some(h)) if v < l || v > h => Some(format!("must be from {l} to {h}")),
+                (Some(l), None) if v < l => Some(format!("must be at least {l}")),
+                (None, Some(h)) if v > h => Some(format!("must be at most {h}")),
+                _ => None,
+            }
+        }
+        Value::Array(list) => {
+            let n = list.len() as f64;
+            if let Some(max) = num("maxItems").filter(|m| n > *m) {
+                return Some(format!("must have at most {max} items"));
+            }
+            if let Some(min) = num("minItems").filter(|m| n < *m) {
+                return Some(format!("must have at least {min} items"));
+            }
+            None
+        }
+        _ => None,
+    }
+}
+
+/// The values an integer format holds.
+fn format_range(format: Option<&str>) -> (Option<f64>, Option<f64>) {
+    match format {
+        Some("uint8") => (Some(0.0), Some(255.0)),
+        Some("uint16") => (Some(0.0), Some(65_535.0)),
+        Some("uint32") => (Some(0.0), Some(4_294_967_295.0)),
+        Some("uint64") => (Some(0.0), None),
+        Some("int8") => (Some(-128.0), Some(127.0)),
+        Some("int16") => (Some(-32_768.0), Some(32_767.0)),
+        Some("int32") => (Some(-2_147_483_648.0), Some(2_147_483_647.0)),
+        _ => (None, None),
+    }
+}
+
+/// Whether `text` matches the spec's `pattern` (compiled once per pattern; a pattern that
+/// does not compile matches everything, and the spec test catches it).
+fn matches_pattern(pattern: &str, text: &str) -> bool {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<String, Option<Arc<regex::Regex>>>>> = OnceLock::new();
+    let re = {
+        let mut cache = CACHE
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        cache
+            .entry(pattern.to_owned())
+            .or_insert_with(|| regex::Regex::new(pattern).ok().map(Arc::new))
+            .clone()
+    };
+    re.is_none_or(|r| r.is_match(text))
+}
+
+/// The first key that appears twice in one object of a JSON body (its dotted path), if
+/// any: serde would keep the last one, while a proxy or firewall may read the first.
+pub fn duplicate_key(body: &[u8]) -> Option<String> {
+    use serde::de::DeserializeSeed;
+    let found = std::cell::RefCell::new(None);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let _ = Walk {
+        path: String::new(),
+        found: &found,
+    }
+    .deserialize(&mut de);
+    found.into_inner()
+}
+
+/// Walks a JSON document, noting the first duplicate key in `found`.
+struct Walk<'a> {
+    path: String,
+    found: &'a std::cell::RefCell<Option<String>>,
+}
+
+impl Walk<'_> {
+    fn at(&self, path: String) -> Self {
+        Walk {
+            path,
+            found: self.found,
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Walk<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let mut i = 0;
+        while seq
+            .next_element_seed(self.at(format!("{}[{i}]", self.path)))?
+            .is_some()
+        {
+            i += 1;
+        }
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let mut seen = std::collections::HashSet::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let path = if self.path.is_empty() {
+                key.clone()
+            } else {
+                format!("{}.{key}", self.path)
+            };
+            if !seen.insert(key) {
+                *self.found.borrow_mut() = Some(path);
+                return Err(serde::de::Error::custom("duplicate key"));
+            }
+            map.next_value_seed(self.at(path))?;
+        }
+        Ok(())
+    }
+}
+
+/// Which methods the spec has for a concrete path (for `Allow` on a 405).
+pub struct PathMethods {
+    routes: Vec<(Vec<Option<String>>, Vec<String>)>,
+}
+
+impl PathMethods {
+    pub fn of(spec_json: &str) -> Self {
+        let spec = serde_json::from_str::<Value>(spec_json).unwrap_or_default();
+        let routes = spec
+            .get("paths")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+            .map(|(template, ops)| {
+                let segments = template
+                    .split('/')
+                    .map(|seg| (!seg.starts_with('{')).then(|| seg.to_owned()))
+                    .collect();
+                let methods = ops
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|o| o.keys())
+                    .map(|m| m.to_uppercase())
+                    .collect();
+                (segments, methods)
+            })
+            .collect();
+        Self { routes }
+    }
+
+    /// The methods of every template `path` matches (sorted, no repeats).
+    pub fn allowed(&self, path: &str) -> Vec<String> {
+        let parts: Vec<&str> = path.split('/').collect();
+        let mut out: Vec<String> = self
+            .routes
+            .iter()
+            .filter(|(segs, _)| {
+                segs.len() == parts.len()
+                    && segs.iter().zip(&parts).all(|(s, p)| match s {
+                        Some(lit) => lit == p,
+                        None => !p.is_empty(),
+                    })
+            })
+            .flat_map(|(_, m)| m.iter().cloned())
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
 }
 
 /// What `value` should have been under `schema` (its type and format), if it is not.

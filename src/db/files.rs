@@ -25,7 +25,7 @@ pub struct FileMeta {
 
 /// How adding a file went.
 pub enum Added {
-    Done(FileRow),
+    Done(Box<FileRow>),
     /// The user already holds the flock's maximum.
     Full,
     /// The account is gone (erased meanwhile).
@@ -79,7 +79,7 @@ impl FlockDb<'_> {
             .await?;
         txn.commit().await?;
         self.db.files.invalidate(&(self.flock, user));
-        Ok(Added::Done(row))
+        Ok(Added::Done(Box::new(row)))
     }
 
     /// A user's files in their order.

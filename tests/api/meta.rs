@@ -142,7 +142,7 @@ async fn meta_limits_answer_with_the_field_and_write_nothing() {
         (
             json!({"meta": [{"key": "k", "value": "a\u{0007}b"}]}),
             400,
-            "invalid_meta_value",
+            "invalid_request",
         ),
         (
             json!({"meta": [{"key": "k", "value": "1"}, {"key": "k", "value": "2"}]}),

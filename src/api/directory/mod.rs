@@ -38,7 +38,7 @@ struct CreateUserRequest {
     phone: Option<String>,
     /// A password (the flock's policy applies). Or `generate_password`, or none: the
     /// user signs in with one-time codes or sets one through a reset or claim link.
-    #[oai(validator(max_length = 1024))]
+    #[oai(validator(max_length = 256, pattern = r"^[^\u0000]*$"))]
     password: Option<String>,
     /// Generate a strong password and mail it to the user (needs an email).
     generate_password: Option<bool>,
@@ -59,8 +59,11 @@ struct CreateUserRequest {
     /// Where the user came from (a URL).
     #[oai(validator(max_length = 2048))]
     referer: Option<String>,
-    /// Visible to the back office only.
-    #[oai(validator(max_length = 2000))]
+    /// Visible to the back office only; may span lines.
+    #[oai(validator(
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$"
+    ))]
     note: Option<String>,
     /// The user's id in your systems (at most 36 characters, unique in the flock).
     #[oai(validator(max_length = 36))]
@@ -105,7 +108,7 @@ struct UpdateUserRequest {
     email: MaybeUndefined<String>,
     #[oai(validator(max_length = 32))]
     phone: MaybeUndefined<String>,
-    #[oai(validator(max_length = 1024))]
+    #[oai(validator(max_length = 256, pattern = r"^[^\u0000]*$"))]
     password: Option<String>,
     #[oai(validator(max_length = 200))]
     first_name: MaybeUndefined<String>,

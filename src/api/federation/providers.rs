@@ -61,7 +61,11 @@ struct ProviderRequest {
     #[oai(validator(min_length = 1, max_length = 2048))]
     client_secret: Option<String>,
     /// Apple: the PEM text of the team's `.p8` key (write-only).
-    #[oai(validator(min_length = 1, max_length = 4096))]
+    #[oai(validator(
+        min_length = 1,
+        max_length = 4096,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$"
+    ))]
     private_key: Option<String>,
     /// Apple: the team id.
     #[oai(validator(min_length = 1, max_length = 64))]

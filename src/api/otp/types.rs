@@ -82,7 +82,7 @@ pub(super) struct OtpVerifyBody {
     #[oai(validator(max_length = 16))]
     pub(super) code: String,
     /// `password_reset` only: the new password (policy as at registration).
-    #[oai(validator(max_length = 1024))]
+    #[oai(validator(max_length = 256, pattern = r"^[^\u0000]*$"))]
     pub(super) new_password: Option<String>,
     /// Used when the code creates the account.
     #[oai(validator(max_length = 200))]

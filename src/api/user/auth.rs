@@ -37,7 +37,7 @@ struct RegisterRequest {
     /// 8 (or the flock's minimum) to 256 characters; never truncated. Optional where the
     /// flock allows passwordless registration (`passwordless_registration`): the account
     /// then signs in with one-time codes or sets a password through the reset path.
-    #[oai(validator(max_length = 1024))]
+    #[oai(validator(max_length = 256, pattern = r"^[^\u0000]*$"))]
     password: Option<String>,
     /// Must be true: the user accepts the flock's terms.
     terms_accepted: bool,
@@ -82,7 +82,7 @@ struct SignInRequest {
     /// Phone number of the account in E.164 (or give `email`).
     #[oai(validator(max_length = 32))]
     phone: Option<String>,
-    #[oai(validator(max_length = 1024))]
+    #[oai(validator(max_length = 256, pattern = r"^[^\u0000]*$"))]
     password: String,
     /// Where the sign-in comes from (an app name), kept with the session.
     #[oai(validator(max_length = 100))]
@@ -141,7 +141,7 @@ struct AvailableRequest {
     #[oai(validator(max_length = 320))]
     email: String,
     /// Optionally, a password to check against the account.
-    #[oai(validator(max_length = 1024))]
+    #[oai(validator(max_length = 256, pattern = r"^[^\u0000]*$"))]
     password: Option<String>,
 }
 

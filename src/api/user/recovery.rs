@@ -71,16 +71,16 @@ struct SetPasswordRequest {
     #[oai(validator(max_length = 200))]
     token: String,
     /// The new password (the flock's policy applies).
-    #[oai(validator(max_length = 1024))]
+    #[oai(validator(max_length = 256, pattern = r"^[^\u0000]*$"))]
     password: String,
 }
 
 #[derive(Object)]
 #[oai(deny_unknown_fields)]
 struct ChangePasswordRequest {
-    #[oai(validator(max_length = 1024))]
+    #[oai(validator(max_length = 256, pattern = r"^[^\u0000]*$"))]
     current_password: String,
-    #[oai(validator(max_length = 1024))]
+    #[oai(validator(max_length = 256, pattern = r"^[^\u0000]*$"))]
     new_password: String,
 }
 

@@ -329,7 +329,7 @@ impl FileService {
             return Err(e);
         }
         match db.file_add(user, id, meta, max, self.clock.now()).await {
-            Ok(Added::Done(row)) => self.view(flock, row).await,
+            Ok(Added::Done(row)) => self.view(flock, *row).await,
             Ok(Added::Full) => {
                 self.store.delete_prefix(&base).await?;
                 Err(FileError::TooMany { max })

@@ -5,6 +5,7 @@
 //! - `crash` — battery 18 (kill -9 during registration load);
 //! - `redis_outage` — battery 19 (Redis killed and restarted);
 //! - `logs` — battery 20 (canary secrets never in logs);
+//! - `strict_input` — battery 22 (control characters, duplicate keys, content types, 413, 405);
 //! - `wrong_types` — every body property of every operation refused by name when wrongly typed.
 mod crash;
 mod errors;
@@ -13,4 +14,5 @@ mod isolation_matrix;
 mod logs;
 mod redis_outage;
 mod spec;
+mod strict_input;
 mod wrong_types;

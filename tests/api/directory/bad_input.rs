@@ -322,8 +322,8 @@ async fn every_back_office_operation_refuses_bad_input_with_its_field_and_change
                 Some(json!({"meta": [{"key": "k", "value": "a\u{7}b"}]})),
             ),
             400,
-            "invalid_meta_value",
-            Some("value"),
+            "invalid_request",
+            Some("meta[0].value"),
         ),
         (
             d(
@@ -333,7 +333,7 @@ async fn every_back_office_operation_refuses_bad_input_with_its_field_and_change
             ),
             400,
             "invalid_request",
-            Some("value"),
+            Some("meta[0].value"),
         ),
         (
             d(M::PUT, format!("users/{u}/meta"), Some(json!({"meta": []}))),

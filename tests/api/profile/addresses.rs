@@ -89,7 +89,7 @@ async fn a_user_keeps_addresses_by_type_checked_field_by_field() {
         ),
         (
             json!({"type": "billing", "city": "a\u{7}b"}),
-            "invalid_field",
+            "invalid_request",
             "city",
         ),
         (

@@ -1,0 +1,167 @@
+//! The rules every JSON request body follows, written into the spec once so the spec says
+//! what the server enforces (the frame checks bodies against the spec itself):
+//!
+//! - every free-text string refuses control characters: [`SINGLE_LINE`] unless its field
+//!   declares its own pattern ([`MULTI_LINE`] for text that may span lines, [`PASSWORD`]
+//!   for secrets, which refuse only NUL); the string values of a free map (mail
+//!   templates) are [`MULTI_LINE`];
+//! - every object refuses unknown fields (`additionalProperties: false`).
+//!
+//! Applied to the schemas reachable from a JSON request body (response-only schemas are
+//! left as they are; a schema shared by both gets the rules, which its values already
+//! meet since they were accepted by them).
+use serde_json::{Map, Value};
+use std::collections::BTreeSet;
+
+/// One line of text: no C0 control character (tab and newlines included) and no DEL.
+pub const SINGLE_LINE: &str = r"^[^\u0000-\u001F\u007F]*$";
+/// Text that may span lines: tab, line feed and carriage return allowed; other C0
+/// controls and DEL refused.
+pub const MULTI_LINE: &str = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$";
+/// A password or another secret the user types: anything but NUL.
+pub const PASSWORD: &str = r"^[^\u0000]*$";
+
+/// Formats whose values are checked by their format, not by a pattern.
+const FORMATTED: &[&str] = &["uuid", "date-time", "date", "naive-date", "binary", "bytes"];
+
+/// The spec with the request-body rules applied (pretty JSON, as committed).
+pub fn apply(spec: &str) -> String {
+    let Ok(mut doc) = serde_json::from_str::<Value>(spec) else {
+        return spec.to_owned();
+    };
+    let mut names = BTreeSet::new();
+    for op in doc
+        .get("paths")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|p| p.values())
+        .filter_map(Value::as_object)
+        .flat_map(|ops| ops.values())
+    {
+        let content = op
+            .pointer("/requestBody/content")
+            .and_then(Value::as_object);
+        for (ty, media) in content.into_iter().flatten() {
+            if ty.starts_with("application/json") {
+                if let Some(schema) = media.get("schema") {
+                    refs_of(schema, &mut names);
+                }
+            }
+        }
+    }
+    if let Some(schemas) = doc
+        .pointer_mut("/components/schemas")
+        .and_then(Value::as_object_mut)
+    {
+        // Close over the schemas a request schema refers to.
+        let mut todo: Vec<String> = names.iter().cloned().collect();
+        while let Some(name) = todo.pop() {
+            let mut found = BTreeSet::new();
+            if let Some(s) = schemas.get(&name) {
+                refs_of(s, &mut found);
+            }
+            for f in found {
+                if names.insert(f.clone()) {
+                    todo.push(f);
+                }
+            }
+        }
+        for name in &names {
+            if let Some(s) = schemas.get_mut(name) {
+                harden(s);
+            }
+        }
+    }
+    let mut out = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| spec.to_owned());
+    out.push('\n');
+    out
+}
+
+/// The component names `schema` refers to (at any depth).
+fn refs_of(schema: &Value, out: &mut BTreeSet<String>) {
+    match schema {
+        Value::Object(m) => {
+            if let Some(r) = m.get("$ref").and_then(Value::as_str) {
+                if let Some(n) = r.strip_prefix("#/components/schemas/") {
+                    out.insert(n.to_owned());
+                }
+            }
+            m.values().for_each(|v| refs_of(v, out));
+        }
+        Value::Array(a) => a.iter().for_each(|v| refs_of(v, out)),
+        _ => {}
+    }
+}
+
+/// The rules on one schema and the inline schemas inside it.
+fn harden(schema: &mut Value) {
+    let Some(m) = schema.as_object_mut() else {
+        return;
+    };
+    if m.contains_key("$ref") {
+        return;
+    }
+    match m.get("type").and_then(Value::as_str) {
+        Some("string") => text_rule(m),
+        Some("object")
+            if m.contains_key("properties") && !m.contains_key("additionalProperties") =>
+        {
+            m.insert("additionalProperties".into(), Value::Bool(false));
+        }
+        _ => {}
+    }
+    for key in ["properties"] {
+        if let Some(props) = m.get_mut(key).and_then(Value::as_object_mut) {
+            props.values_mut().for_each(harden);
+        }
+    }
+    if let Some(v) = m.get_mut("items") {
+        harden(v);
+    }
+    if let Some(v) = m.get_mut("additionalProperties") {
+        // The values of a free map (mail templates by name) are text that may span lines.
+        if let Some(values) = v.as_object_mut() {
+            if values.get("type").and_then(Value::as_str) == Some("string")
+                && !values.contains_key("pattern")
+            {
+                values.insert("pattern".into(), Value::String(MULTI_LINE.into()));
+            }
+        }
+        harden(v);
+    }
+    for key in ["allOf", "oneOf", "anyOf"] {
+        if let Some(list) = m.get_mut(key).and_then(Value::as_array_mut) {
+            list.iter_mut().for_each(harden);
+        }
+    }
+}
+
+fn text_rule(m: &mut Map<String, Value>) {
+    let formatted = m
+        .get("format")
+        .and_then(Value::as_str)
+        .is_some_and(|f| FORMATTED.contains(&f));
+    if formatted || m.contains_key("enum") || m.contains_key("pattern") {
+        return;
+    }
+    m.insert("pattern".into(), Value::String(SINGLE_LINE.into()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn patterns_compile_and_mean_what_they_say() {
+        let single = regex::Regex::new(SINGLE_LINE).unwrap();
+        let multi = regex::Regex::new(MULTI_LINE).unwrap();
+        let password = regex::Regex::new(PASSWORD).unwrap();
+        assert!(single.is_match("Ann Lee — café"));
+        assert!(!single.is_match("a\u{0}b") && !single.is_match("a\nb"));
+        assert!(multi.is_match("line one\nline two\r\n\tend"));
+        assert!(!multi.is_match("a\u{0}b") && !multi.is_match("a\u{7}b"));
+        assert!(password.is_match("tab\tand\nnewline ok"));
+        assert!(!password.is_match("nul\u{0}byte"));
+    }
+}
