@@ -45,6 +45,8 @@ pub struct Model {
     pub api_access: bool,
     /// Lowercase "first last" (or the company of a business): the name search and sort key.
     pub name_key: String,
+    /// The look-alike key of `email` (`migration::lookalike`), unique per flock.
+    pub email_key: Option<String>,
     /// When the account became a registered one (None while unclaimed).
     pub registered_at: Option<DateTimeUtc>,
     /// The last session granted (sign-in of any kind; refresh does not count).

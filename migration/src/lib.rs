@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_methods)]
 pub use sea_orm_migration::prelude::*;
 
+pub mod lookalike;
 mod m0001_foundation;
 mod m0002_accounts;
 mod m0003_directory;
@@ -15,6 +16,7 @@ mod m0007_federation;
 mod m0008_admin;
 mod m0009_webhooks;
 mod m0010_audit;
+mod m0011_email_keys;
 
 pub struct Migrator;
 
@@ -32,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m0008_admin::Migration),
             Box::new(m0009_webhooks::Migration),
             Box::new(m0010_audit::Migration),
+            Box::new(m0011_email_keys::Migration),
         ]
     }
 }

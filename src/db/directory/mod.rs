@@ -19,6 +19,8 @@ use sea_orm::{ColumnTrait, QueryFilter};
 #[derive(Debug, Clone)]
 pub enum Lookup {
     Email(String),
+    /// An address that looks like this one (the same look-alike key).
+    EmailLike(String),
     Phone(String),
     Username(String),
     ExternalId(String),
@@ -68,6 +70,9 @@ impl FlockDb<'_> {
         let q = self.find::<user::Entity>();
         let q = match by {
             Lookup::Email(v) => q.filter(user::Column::Email.eq(v.as_str())),
+            Lookup::EmailLike(v) => {
+                q.filter(user::Column::EmailKey.eq(migration::lookalike::email_key(v.as_str())))
+            }
             Lookup::Phone(v) => q.filter(user::Column::Phone.eq(v.as_str())),
             Lookup::Username(v) => q.filter(user::Column::Username.eq(v.as_str())),
             Lookup::ExternalId(v) => q.filter(user::Column::ExternalId.eq(v.as_str())),
@@ -116,6 +121,10 @@ impl FlockDb<'_> {
         }
         if u.phone.as_ref().is_some_and(|p| *p != row.phone) {
             cols.push((user::Column::PhoneVerified, Expr::value(false)));
+        }
+        if let Some(e) = &u.email {
+            let key = e.as_deref().map(migration::lookalike::email_key);
+            cols.push((user::Column::EmailKey, Expr::value(key)));
         }
         set(&mut cols, user::Column::Email, u.email);
         set(&mut cols, user::Column::Phone, u.phone);

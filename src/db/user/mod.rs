@@ -84,6 +84,7 @@ impl NewUser {
             self.last_name.as_deref(),
             d.company.as_deref(),
         );
+        let email_key = self.email.as_deref().map(migration::lookalike::email_key);
         user::ActiveModel {
             id: Set(self.id.0),
             email: Set(self.email),
@@ -117,6 +118,7 @@ impl NewUser {
             bo_access: Set(d.bo_access),
             api_access: Set(d.api_access),
             name_key: Set(name_key),
+            email_key: Set(email_key),
             registered_at: Set(self.registered_at),
             last_sign_in_at: Set(self.last_sign_in_at),
             ..Default::default()
@@ -190,6 +192,16 @@ impl FlockDb<'_> {
         self.db.public_meta.invalidate(&k);
         self.db.public_profile.invalidate(&k);
         self.db.files.invalidate(&k);
+    }
+
+    /// The account whose address looks like `email` (the same look-alike key), if any.
+    pub async fn user_by_email_key(&self, email: &str) -> DbResult<Option<UserRow>> {
+        let key = migration::lookalike::email_key(email);
+        Ok(self
+            .find::<user::Entity>()
+            .filter(user::Column::EmailKey.eq(key))
+            .one(&self.db.conn)
+            .await?)
     }
 
     /// `email` must already be normalised (trimmed, lowercase).
@@ -464,6 +476,7 @@ impl FlockDb<'_> {
         let none = || Expr::value(Option::<String>::None);
         let cols = vec![
             (user::Column::Email, none()),
+            (user::Column::EmailKey, none()),
             (user::Column::Phone, none()),
             (user::Column::PasswordHash, none()),
             (user::Column::FirstName, none()),

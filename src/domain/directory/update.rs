@@ -181,7 +181,7 @@ impl DirectoryService {
         let db = self.db.scoped(flock.id);
         let checks = [
             (
-                u.email.clone().flatten().map(Lookup::Email),
+                u.email.clone().flatten().map(Lookup::EmailLike),
                 UserError::EmailTaken,
             ),
             (

@@ -257,7 +257,8 @@ impl UserService {
     async fn which_taken(&self, flock: &Flock, row: &NewUser) -> Result<UserError, UserError> {
         let db = self.scoped(flock.id);
         if let Some(e) = &row.email {
-            if db.user_by_email(e).await?.is_some() {
+            // The same address, or one that looks the same.
+            if db.user_by_email_key(e).await?.is_some() {
                 return Ok(UserError::EmailTaken);
             }
         }

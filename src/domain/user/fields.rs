@@ -4,35 +4,111 @@
 use crate::domain::Invalid;
 use std::collections::BTreeMap;
 
-/// An email address, trimmed and lowercased, with a plausible shape.
+/// An email address: trimmed, NFKC-normalised and lowercased (full-width letters and
+/// composed or decomposed accents become one form), its domain checked by IDNA and kept in
+/// Unicode (an `xn--` domain and its Unicode form are one address). Refused: quoted local
+/// parts, IP-literal domains, invisible and control characters (zero-width joiners, bidi
+/// overrides), characters outside the UTS #39 identifier profile, and a local part or
+/// domain label that mixes scripts beyond what one language writes (Latin with Cyrillic
+/// or Greek). Look-alikes that pass (a whole-script Cyrillic twin) are caught by the
+/// per-flock look-alike key (`migration::lookalike`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Email(String);
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        let e = raw.trim().to_lowercase();
+        use unicode_normalization::UnicodeNormalization;
         let bad = || Invalid::new("invalid_email", "email", "email must be a valid address");
+        let e: String = raw.trim().nfkc().collect::<String>().to_lowercase();
         if e.len() > 254 || e.chars().any(|c| c.is_whitespace() || c.is_control()) {
             return Err(bad());
         }
         let (local, domain) = e.rsplit_once('@').ok_or_else(bad)?;
         if local.is_empty()
             || local.len() > 64
-            || local.contains('@')
-            || domain.len() < 3
-            || !domain.contains('.')
-            || domain.starts_with('.')
-            || domain.ends_with('.')
-            || domain.contains("..")
+            || local.starts_with('.')
+            || local.ends_with('.')
+            || local.contains("..")
+            || !local.chars().all(local_char)
         {
             return Err(bad());
         }
-        Ok(Self(e))
+        let domain = Self::domain(domain).ok_or_else(bad)?;
+        let lookalike = || {
+            Invalid::new(
+                "invalid_email",
+                "email",
+                "email must not mix scripts (such as Latin with Cyrillic or Greek letters) \
+                 or hold invisible characters",
+            )
+        };
+        if !one_script(local) || !domain.split('.').all(one_script) {
+            return Err(lookalike());
+        }
+        Ok(Self(format!("{local}@{domain}")))
     }
 
+    /// A domain as stored: valid under IDNA (UTS #46), at least two labels, a top-level
+    /// label that is not a number (no IP addresses), shown in Unicode.
+    fn domain(domain: &str) -> Option<String> {
+        if domain.is_empty() || domain.starts_with('[') {
+            return None;
+        }
+        let ascii = idna::domain_to_ascii_strict(domain).ok()?;
+        let labels: Vec<&str> = ascii.split('.').collect();
+        let ok = labels.len() >= 2
+            && labels.iter().all(|l| {
+                !l.is_empty()
+                    && l.len() <= 63
+                    && !l.starts_with('-')
+                    && !l.ends_with('-')
+                    && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+            && !labels
+                .last()
+                .is_some_and(|t| t.bytes().all(|b| b.is_ascii_digit()));
+        if !ok {
+            return None;
+        }
+        let (unicode, result) = idna::domain_to_unicode(&ascii);
+        result.ok()?;
+        let unicode =
+            unicode_normalization::UnicodeNormalization::nfc(unicode.as_str()).collect::<String>();
+        // Every character of the Unicode form must be one people can see and tell apart.
+        unicode
+            .chars()
+            .all(|c| c == '.' || c == '-' || c.is_ascii_alphanumeric() || visible(c))
+            .then_some(unicode)
+    }
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// A character allowed in the local part: RFC 5322 `atext` and dots in ASCII, and
+/// beyond ASCII only what the UTS #39 identifier profile allows.
+fn local_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~.".contains(c) || visible(c)
+}
+
+/// A non-ASCII character allowed in identifiers by UTS #39 (no invisible, format,
+/// control or symbol characters).
+fn visible(c: char) -> bool {
+    use unicode_security::GeneralSecurityProfile;
+    !c.is_ascii() && c.identifier_allowed()
+}
+
+/// Whether a local part or label writes one language's script (UTS #39 "highly
+/// restrictive": one script, or Latin with Han and Japanese or Korean scripts).
+fn one_script(part: &str) -> bool {
+    use unicode_security::{RestrictionLevel, RestrictionLevelDetection};
+    if part.is_ascii() {
+        return true;
+    }
+    let letters: String = part.chars().filter(|c| c.is_alphanumeric()).collect();
+    letters
+        .as_str()
+        .check_restriction_level(RestrictionLevel::HighlyRestrictive)
 }
 
 /// An email or a phone number, each normalised: what an account is found by and what a

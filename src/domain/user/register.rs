@@ -131,8 +131,10 @@ impl UserService {
         taken: UserError,
     ) -> Result<Registered, UserError> {
         let db = self.scoped(flock.id);
+        // The account holding this address or one that looks the same; mail goes to the
+        // address it holds, never to the look-alike typed here.
         let existing = match &email {
-            Some(e) => db.user_by_email(e.as_str()).await?,
+            Some(e) => db.user_by_email_key(e.as_str()).await?,
             None => None,
         };
         let existing = existing.map(|r| User::from_row(flock.id, r));
@@ -143,7 +145,11 @@ impl UserService {
         if open && !unclaimed {
             return Err(taken);
         }
-        if let (Some(owner), Some(e)) = (&existing, &email) {
+        let held = existing
+            .as_ref()
+            .and_then(|u| u.email.as_deref())
+            .and_then(|e| Email::parse(e).ok());
+        if let (Some(owner), Some(e)) = (&existing, &held) {
             let kind = if unclaimed {
                 MailKind::Claim
             } else {

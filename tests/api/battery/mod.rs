@@ -5,6 +5,7 @@
 //! - `crash` — battery 18 (kill -9 during registration load);
 //! - `redis_outage` — battery 19 (Redis killed and restarted);
 //! - `logs` — battery 20 (canary secrets never in logs);
+//! - `lookalikes` — battery 23 (look-alike email addresses);
 //! - `strict_input` — battery 22 (control characters, duplicate keys, content types, 413, 405);
 //! - `wrong_types` — every body property of every operation refused by name when wrongly typed.
 mod crash;
@@ -12,6 +13,7 @@ mod errors;
 mod isolation;
 mod isolation_matrix;
 mod logs;
+mod lookalikes;
 mod redis_outage;
 mod spec;
 mod strict_input;

@@ -44,6 +44,7 @@ pub async fn insert_user(app: &TestApp, slug: &str, email: Option<&str>, phone: 
             bo_access: false,
             api_access: true,
             name_key: String::new(),
+            email_key: email.map(migration::lookalike::email_key),
             registered_at: Some(now),
             last_sign_in_at: None,
         })
