@@ -49,9 +49,14 @@ async fn main() {
     let db = Db::connect(&db_url, 16).await.unwrap();
     db.migrate().await.unwrap();
     let kv = match std::env::var("TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => {
-            Kv::Redis(RedisKv::connect(&url, &format!("bench:{}:", uuid::Uuid::new_v4())).unwrap())
-        }
+        Ok(url) if !url.is_empty() => Kv::Redis(
+            RedisKv::connect(
+                &url,
+                &format!("bench:{}:", uuid::Uuid::new_v4()),
+                std::time::Duration::from_secs(1),
+            )
+            .unwrap(),
+        ),
         _ => Kv::Embedded(EmbeddedKv::open(&config.kv.path).unwrap()),
     };
     let sms_dir = config.sms.outbox_dir.clone();

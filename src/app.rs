@@ -109,7 +109,10 @@ impl AppState {
         .with_probe_cap(config.database.search_probe_cap);
         let kv = match &config.kv.url {
             Some(url) if !url.expose_secret().is_empty() => {
-                Kv::Redis(RedisKv::connect(url.expose_secret(), &config.kv.prefix)?)
+                let timeout = std::time::Duration::from_millis(config.kv.timeout_ms.max(1));
+                let redis = RedisKv::connect(url.expose_secret(), &config.kv.prefix, timeout)?;
+                redis.warn_without_persistence().await;
+                Kv::Redis(redis)
             }
             _ => Kv::Embedded(EmbeddedKv::open(&config.kv.path)?),
         };

@@ -238,6 +238,9 @@ pub struct KvConfig {
     pub path: PathBuf,
     /// Prefix of every key (lets several deployments or test runs share one Redis).
     pub prefix: String,
+    /// How long a Redis call (and a connection attempt) may take before the request it
+    /// serves answers 503 (milliseconds).
+    pub timeout_ms: u64,
 }
 
 impl Default for KvConfig {
@@ -246,6 +249,7 @@ impl Default for KvConfig {
             url: None,
             path: PathBuf::from("./data/kv.redb"),
             prefix: "fold:".into(),
+            timeout_ms: 1000,
         }
     }
 }

@@ -9,9 +9,14 @@ const TTL: Duration = Duration::from_secs(60);
 
 fn store(dir: &tempfile::TempDir) -> Kv {
     match std::env::var("TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => {
-            Kv::Redis(RedisKv::connect(&url, &(unique("kvtest:") + ":")).unwrap())
-        }
+        Ok(url) if !url.is_empty() => Kv::Redis(
+            RedisKv::connect(
+                &url,
+                &(unique("kvtest:") + ":"),
+                std::time::Duration::from_secs(1),
+            )
+            .unwrap(),
+        ),
         _ => Kv::Embedded(EmbeddedKv::open(&dir.path().join("kv.redb")).unwrap()),
     }
 }

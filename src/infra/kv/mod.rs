@@ -66,7 +66,10 @@ pub enum Kv {
 macro_rules! dispatch {
     ($self:ident, $kv:ident => $e:expr) => {
         match $self {
-            Kv::Redis($kv) => $e,
+            Kv::Redis($kv) => {
+                $kv.admit()?;
+                $e
+            }
             Kv::Embedded($kv) => $e,
         }
     };

@@ -3,12 +3,19 @@
 use super::{KvError, KvResult, Step};
 use redis::aio::ConnectionManager;
 use redis::{AsyncCommands, Script};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 #[derive(Clone)]
 pub struct RedisKv {
     conn: ConnectionManager,
+    /// Until when (ms on [`Self::epoch`]) calls fail at once: set when Redis could not be
+    /// reached or did not answer in time, so a request that makes several calls waits
+    /// for one timeout, not one per call; the first call after it probes Redis again.
+    down_until: Arc<AtomicU64>,
+    epoch: Instant,
+    timeout: Duration,
     prefix: Arc<str>,
     incr: Arc<Script>,
     cas: Arc<Script>,
@@ -118,22 +125,90 @@ fn ms(ttl: Duration) -> u64 {
 
 impl RedisKv {
     /// Connects lazily: the server starts while Redis is down and answers 503 until it is up.
-    pub fn connect(url: &str, prefix: &str) -> KvResult<Self> {
+    /// `timeout` bounds each call and each connection attempt (`kv.timeout_ms`).
+    pub fn connect(url: &str, prefix: &str, timeout: Duration) -> KvResult<Self> {
         let client = redis::Client::open(url).map_err(unavailable)?;
         let config = redis::aio::ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_millis(1000)))
-            .set_response_timeout(Some(Duration::from_millis(1000)))
+            .set_connection_timeout(Some(timeout))
+            .set_response_timeout(Some(timeout))
             .set_number_of_retries(1)
             .set_max_delay(Duration::from_millis(200));
         let conn = ConnectionManager::new_lazy_with_config(client, config).map_err(unavailable)?;
         Ok(Self {
             conn,
+            down_until: Arc::new(AtomicU64::new(0)),
+            epoch: Instant::now(),
+            timeout,
             prefix: prefix.into(),
             incr: Arc::new(Script::new(INCR)),
             cas: Arc::new(Script::new(CAS)),
             incr_capped: Arc::new(Script::new(INCR_CAPPED)),
             apply: Arc::new(Script::new(APPLY)),
         })
+    }
+
+    /// Logs a warning when Redis keeps nothing across its own restart: sessions, refresh
+    /// tokens and limits live here, so without the append-only file a Redis restart signs
+    /// every user out. `CONFIG GET` may be refused (managed services); then nothing is said
+    /// beyond a note. Returns whether the warning was given.
+    pub async fn warn_without_persistence(&self) -> bool {
+        let mut c = self.conn.clone();
+        let answer: Result<Vec<String>, _> = redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("appendonly")
+            .query_async(&mut c)
+            .await;
+        match answer.as_deref() {
+            Ok([_, value]) if value == "no" => {
+                tracing::warn!(
+                    "Redis persistence is off (appendonly no): a Redis restart loses every \
+                     session, refresh token and limit, signing every user out; set \
+                     `appendonly yes` and `appendfsync everysec` (docs/DURABILITY.md)"
+                );
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                tracing::info!("could not read the Redis persistence setting ({e}); make sure appendonly is on");
+                false
+            }
+        }
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    /// Refuses at once while Redis is known to be unreachable.
+    pub(super) fn admit(&self) -> KvResult<()> {
+        if self.now_ms() < self.down_until.load(Ordering::Relaxed) {
+            return Err(KvError::Unavailable(
+                "Redis did not answer moments ago; not retried yet".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A failed call: an unreachable or silent Redis holds later calls off for one
+    /// timeout (at least 250 ms); other errors (a script's) do not.
+    fn fail(&self, e: redis::RedisError) -> KvError {
+        use redis::{ErrorKind, ServerErrorKind};
+        let unreachable = match e.kind() {
+            ErrorKind::Server(
+                ServerErrorKind::BusyLoading
+                | ServerErrorKind::MasterDown
+                | ServerErrorKind::ClusterDown
+                | ServerErrorKind::TryAgain,
+            ) => true,
+            ErrorKind::Server(_) | ErrorKind::Parse | ErrorKind::UnexpectedReturnType => false,
+            _ => true,
+        };
+        if unreachable {
+            let hold = self.timeout.max(Duration::from_millis(250)).as_millis() as u64;
+            self.down_until
+                .store(self.now_ms() + hold, Ordering::Relaxed);
+        }
+        unavailable(e)
     }
 
     fn k(&self, key: &str) -> String {
@@ -145,20 +220,20 @@ impl RedisKv {
         let _: String = redis::cmd("PING")
             .query_async(&mut c)
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| self.fail(e))?;
         Ok(())
     }
 
     pub async fn get(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
         let mut c = self.conn.clone();
-        c.get(self.k(key)).await.map_err(unavailable)
+        c.get(self.k(key)).await.map_err(|e| self.fail(e))
     }
 
     pub async fn set(&self, key: &str, value: &[u8], ttl: Duration) -> KvResult<()> {
         let mut c = self.conn.clone();
         c.pset_ex(self.k(key), value, ms(ttl))
             .await
-            .map_err(unavailable)
+            .map_err(|e| self.fail(e))
     }
 
     pub async fn set_nx(&self, key: &str, value: &[u8], ttl: Duration) -> KvResult<bool> {
@@ -171,19 +246,19 @@ impl RedisKv {
             .arg(ms(ttl))
             .query_async(&mut c)
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| self.fail(e))?;
         Ok(r.is_some())
     }
 
     pub async fn del(&self, key: &str) -> KvResult<bool> {
         let mut c = self.conn.clone();
-        let n: i64 = c.del(self.k(key)).await.map_err(unavailable)?;
+        let n: i64 = c.del(self.k(key)).await.map_err(|e| self.fail(e))?;
         Ok(n > 0)
     }
 
     pub async fn take(&self, key: &str) -> KvResult<Option<Vec<u8>>> {
         let mut c = self.conn.clone();
-        c.get_del(self.k(key)).await.map_err(unavailable)
+        c.get_del(self.k(key)).await.map_err(|e| self.fail(e))
     }
 
     pub async fn incr(&self, key: &str, by: i64, ttl: Duration) -> KvResult<i64> {
@@ -194,7 +269,7 @@ impl RedisKv {
             .arg(ms(ttl))
             .invoke_async(&mut c)
             .await
-            .map_err(unavailable)
+            .map_err(|e| self.fail(e))
     }
 
     pub async fn incr_capped(
@@ -216,7 +291,7 @@ impl RedisKv {
             .arg(ms(ttl))
             .invoke_async(&mut c)
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| self.fail(e))?;
         // Counters never go negative here, so -1 is free to mean "refused".
         Ok((v >= 0).then_some(v))
     }
@@ -239,7 +314,7 @@ impl RedisKv {
             .arg(ms(ttl))
             .invoke_async(&mut c)
             .await
-            .map_err(unavailable)?;
+            .map_err(|e| self.fail(e))?;
         Ok(r == 1)
     }
 
@@ -298,7 +373,7 @@ impl RedisKv {
                 }
             }
         }
-        let r: i64 = inv.invoke_async(&mut c).await.map_err(unavailable)?;
+        let r: i64 = inv.invoke_async(&mut c).await.map_err(|e| self.fail(e))?;
         Ok(usize::try_from(r).ok().filter(|i| *i > 0).map(|i| i - 1))
     }
 
@@ -313,17 +388,20 @@ impl RedisKv {
             .ignore()
             .query_async::<()>(&mut c)
             .await
-            .map_err(unavailable)
+            .map_err(|e| self.fail(e))
     }
 
     pub async fn srem(&self, key: &str, member: &str) -> KvResult<()> {
         let mut c = self.conn.clone();
-        let _: i64 = c.srem(self.k(key), member).await.map_err(unavailable)?;
+        let _: i64 = c
+            .srem(self.k(key), member)
+            .await
+            .map_err(|e| self.fail(e))?;
         Ok(())
     }
 
     pub async fn smembers(&self, key: &str) -> KvResult<Vec<String>> {
         let mut c = self.conn.clone();
-        c.smembers(self.k(key)).await.map_err(unavailable)
+        c.smembers(self.k(key)).await.map_err(|e| self.fail(e))
     }
 }

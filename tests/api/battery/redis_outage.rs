@@ -168,3 +168,83 @@ async fn redis_killed_and_restarted_gives_only_503s_and_loses_no_session() {
     redis.wait().ok();
     drop(server);
 }
+
+#[tokio::test]
+async fn redis_without_persistence_is_warned_about_and_with_it_is_not() {
+    if std::env::var("TEST_REDIS_URL").map_or(true, |v| v.is_empty()) {
+        println!(
+            "redis persistence warning: skipped in the embedded pass (runs with TEST_REDIS_URL)"
+        );
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let port = process::free_port();
+    let mut redis = Command::new("redis-server")
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--appendonly", "no", "--dir"])
+        .arg(dir.path())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("redis-server");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let url = format!("redis://127.0.0.1:{port}");
+    let kv = fold::infra::kv::RedisKv::connect(&url, "warn:", Duration::from_secs(1)).unwrap();
+    let off = kv.warn_without_persistence().await;
+    let client = redis::Client::open(url.as_str()).unwrap();
+    let mut c = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = redis::cmd("CONFIG")
+        .arg("SET")
+        .arg("appendonly")
+        .arg("yes")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let on = kv.warn_without_persistence().await;
+    redis.kill().ok();
+    redis.wait().ok();
+    println!(
+        "redis persistence warning: appendonly no → warned {off}; appendonly yes → warned {on}"
+    );
+    assert!(off && !on);
+}
+
+#[tokio::test]
+async fn a_frozen_redis_answers_503_within_the_configured_timeout() {
+    // A "Redis" that accepts connections and never answers.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("redis://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for s in listener.incoming().flatten() {
+            held.push(s);
+        }
+    });
+    let app = crate::helpers::TestApp::builder()
+        .config(|c| c.kv.timeout_ms = 200)
+        .redis(&url)
+        .spawn()
+        .await;
+    let f = app.create_flock("acme").await;
+    // The first request finds out (it waits for the connection attempts); the breaker
+    // then answers at once until a probe after one timeout finds Redis again.
+    let mut waits = Vec::new();
+    for _ in 0..5 {
+        let started = Instant::now();
+        let (s, b) = app.sign_in(&f.slug, "ann@example.com", PASSWORD).await;
+        assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE, "{b}");
+        waits.push(started.elapsed().as_millis());
+        tokio::time::sleep(Duration::from_millis(150)).await;
+    }
+    println!("frozen Redis, kv.timeout_ms = 200: 5 sign-ins answered 503 after {waits:?} ms");
+    assert!(waits[1..].iter().all(|w| *w < 1000), "{waits:?}");
+}

@@ -230,7 +230,9 @@ impl Builder {
                 let prefix = unique("test:") + ":";
                 config.kv.url = Some(url.clone().into());
                 config.kv.prefix = prefix.clone();
-                Kv::Redis(RedisKv::connect(&url, &prefix).unwrap())
+                Kv::Redis(
+                    RedisKv::connect(&url, &prefix, std::time::Duration::from_secs(1)).unwrap(),
+                )
             }
             _ => Kv::Embedded(EmbeddedKv::open(&config.kv.path).unwrap()),
         };
