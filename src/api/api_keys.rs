@@ -20,7 +20,7 @@ pub struct ApiKeysApi {
 }
 
 #[derive(Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 struct CreateKeyRequest {
     /// A label for people (1–100 characters).
     #[oai(validator(max_length = 100))]
@@ -29,6 +29,15 @@ struct CreateKeyRequest {
     /// Each must match a real operation. A flock key may only grant scopes it holds.
     #[oai(validator(max_items = 100))]
     scopes: Vec<String>,
+}
+
+impl poem_openapi::types::Example for CreateKeyRequest {
+    fn example() -> Self {
+        Self {
+            name: "backend".into(),
+            scopes: vec!["users_search".into(), "users_get".into()],
+        }
+    }
 }
 
 /// An API key, without its secret.

@@ -352,15 +352,31 @@ impl From<&Flock> for FlockView {
 }
 
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 struct CreateFlock {
-    /// Lowercase letters, digits and dashes, 2–63 characters.
-    #[oai(validator(max_length = 63))]
+    /// Lowercase letters, digits and dashes, 2–63 characters, starting and ending with a
+    /// letter or digit; a few words are reserved (`api`, `admin`, `www` …: 400
+    /// `invalid_slug`).
+    #[oai(validator(
+        min_length = 2,
+        max_length = 63,
+        pattern = r"^[a-z0-9][a-z0-9-]*[a-z0-9]$"
+    ))]
     slug: String,
     /// Display name (defaults to the slug).
     #[oai(validator(max_length = 200))]
     name: Option<String>,
     settings: Option<FlockSettingsPatch>,
+}
+
+impl poem_openapi::types::Example for CreateFlock {
+    fn example() -> Self {
+        Self {
+            slug: "example-shop".into(),
+            name: Some("Example Shop".into()),
+            settings: None,
+        }
+    }
 }
 
 #[derive(Debug, Object)]

@@ -46,11 +46,13 @@ pub fn path_params_of(spec_json: &str) -> std::collections::HashMap<String, Vec<
 pub struct BodyRoutes {
     /// (method, path segments — `None` for a parameter, schema name), most literal first.
     routes: Vec<(String, Vec<Option<String>>, String)>,
+    /// The segments of every path template, with or without a body.
+    all: Vec<Vec<Option<String>>>,
 }
 
 impl BodyRoutes {
     pub fn of(spec_json: &str) -> Self {
-        let mut routes = Vec::new();
+        let (mut routes, mut all) = (Vec::new(), Vec::new());
         let spec = serde_json::from_str::<Value>(spec_json).unwrap_or_default();
         for (template, ops) in spec
             .get("paths")
@@ -62,6 +64,7 @@ impl BodyRoutes {
                 .split('/')
                 .map(|seg| (!seg.starts_with('{')).then(|| seg.to_owned()))
                 .collect();
+            all.push(segments.clone());
             for (method, op) in ops.as_object().into_iter().flatten() {
                 let schema = op
                     .pointer("/requestBody/content")
@@ -81,22 +84,31 @@ impl BodyRoutes {
         }
         // A literal segment wins over a parameter (`users/by-ids` before `users/{id}`).
         routes.sort_by_key(|r| std::cmp::Reverse(r.1.iter().filter(|s| s.is_some()).count()));
-        Self { routes }
+        Self { routes, all }
     }
 
-    /// The schema of the JSON body `method path` takes, if any.
+    /// The schema of the JSON body `method path` takes, if any: on the most literal
+    /// template the path matches, as the router picks it (`users/by-ids` is never
+    /// `users/{user_id}`, whatever the method).
     pub fn schema(&self, method: &str, path: &str) -> Option<&str> {
         let parts: Vec<&str> = path.split('/').collect();
+        let matches = |segs: &Vec<Option<String>>| {
+            segs.len() == parts.len()
+                && segs.iter().zip(&parts).all(|(s, p)| match s {
+                    Some(lit) => lit == p,
+                    None => !p.is_empty(),
+                })
+        };
+        let literal = |segs: &Vec<Option<String>>| segs.iter().filter(|s| s.is_some()).count();
+        let best = self
+            .all
+            .iter()
+            .filter(|segs| matches(segs))
+            .map(literal)
+            .max()?;
         self.routes
             .iter()
-            .find(|(m, segs, _)| {
-                m == method
-                    && segs.len() == parts.len()
-                    && segs.iter().zip(&parts).all(|(s, p)| match s {
-                        Some(lit) => lit == p,
-                        None => !p.is_empty(),
-                    })
-            })
+            .find(|(m, segs, _)| m == method && literal(segs) == best && matches(segs))
             .map(|r| r.2.as_str())
     }
 }
@@ -443,10 +455,11 @@ impl PathMethods {
         Self { routes }
     }
 
-    /// The methods of every template `path` matches (sorted, no repeats).
+    /// The methods of the template `path` is routed to (the most literal one it matches:
+    /// `files/order` before `files/{file_id}`), sorted.
     pub fn allowed(&self, path: &str) -> Vec<String> {
         let parts: Vec<&str> = path.split('/').collect();
-        let mut out: Vec<String> = self
+        let matching: Vec<_> = self
             .routes
             .iter()
             .filter(|(segs, _)| {
@@ -456,6 +469,12 @@ impl PathMethods {
                         None => !p.is_empty(),
                     })
             })
+            .map(|(segs, m)| (segs.iter().filter(|s| s.is_some()).count(), m))
+            .collect();
+        let best = matching.iter().map(|(n, _)| *n).max().unwrap_or(0);
+        let mut out: Vec<String> = matching
+            .into_iter()
+            .filter(|(n, _)| *n == best)
             .flat_map(|(_, m)| m.iter().cloned())
             .collect();
         out.sort();

@@ -5,7 +5,9 @@
 //!   declares its own pattern ([`MULTI_LINE`] for text that may span lines, [`PASSWORD`]
 //!   for secrets, which refuse only NUL); the string values of a free map (mail
 //!   templates) are [`MULTI_LINE`];
-//! - every object refuses unknown fields (`additionalProperties: false`).
+//! - every object refuses unknown fields (`additionalProperties: false`);
+//! - an optional property may be `null` (`nullable: true`): read as absent, or as "clear"
+//!   where a PATCH says so.
 //!
 //! Applied to the schemas reachable from a JSON request body (response-only schemas are
 //! left as they are; a schema shared by both gets the rules, which its values already
@@ -26,7 +28,9 @@ const FORMATTED: &[&str] = &["uuid", "date-time", "date", "naive-date", "binary"
 
 /// The spec with the request-body rules applied (pretty JSON, as committed).
 pub fn apply(spec: &str) -> String {
-    let Ok(mut doc) = serde_json::from_str::<Value>(spec) else {
+    // poem-openapi writes a path twice when two API groups share it (a GET in one, a
+    // POST in another); read as JSON the second would hide the first, so merge them.
+    let Ok(Merged(mut doc)) = serde_json::from_str::<Merged>(spec) else {
         return spec.to_owned();
     };
     let mut names = BTreeSet::new();
@@ -77,6 +81,64 @@ pub fn apply(spec: &str) -> String {
     out
 }
 
+/// A JSON value whose objects merge repeated keys (deeply) instead of keeping the last.
+struct Merged(Value);
+
+impl<'de> serde::Deserialize<'de> for Merged {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(MergedVisitor).map(Merged)
+    }
+}
+
+struct MergedVisitor;
+
+impl<'de> serde::de::Visitor<'de> for MergedVisitor {
+    type Value = Value;
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
+    }
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
+    }
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
+    }
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
+    }
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        while let Some(Merged(v)) = seq.next_element()? {
+            out.push(v);
+        }
+        Ok(Value::Array(out))
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
+        while let Some((k, Merged(v))) = map.next_entry::<String, Merged>()? {
+            match (out.get_mut(&k), v) {
+                (Some(Value::Object(old)), Value::Object(new)) => old.extend(new),
+                (_, v) => {
+                    out.insert(k, v);
+                }
+            }
+        }
+        Ok(Value::Object(out))
+    }
+}
+
 /// The component names `schema` refers to (at any depth).
 fn refs_of(schema: &Value, out: &mut BTreeSet<String>) {
     match schema {
@@ -103,10 +165,26 @@ fn harden(schema: &mut Value) {
     }
     match m.get("type").and_then(Value::as_str) {
         Some("string") => text_rule(m),
-        Some("object")
-            if m.contains_key("properties") && !m.contains_key("additionalProperties") =>
-        {
-            m.insert("additionalProperties".into(), Value::Bool(false));
+        Some("object") if m.contains_key("properties") => {
+            if !m.contains_key("additionalProperties") {
+                m.insert("additionalProperties".into(), Value::Bool(false));
+            }
+            // A property that may be left out may also be null: the server reads null as
+            // absent (and, where a PATCH says so, as "clear").
+            let required: BTreeSet<String> = m
+                .get("required")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect();
+            if let Some(props) = m.get_mut("properties").and_then(Value::as_object_mut) {
+                for (name, prop) in props.iter_mut() {
+                    if let (false, Some(p)) = (required.contains(name), prop.as_object_mut()) {
+                        p.insert("nullable".into(), Value::Bool(true));
+                    }
+                }
+            }
         }
         _ => {}
     }

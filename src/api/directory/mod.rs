@@ -122,7 +122,10 @@ struct UpdateUserRequest {
     source: MaybeUndefined<String>,
     #[oai(validator(max_length = 2048))]
     referer: MaybeUndefined<String>,
-    #[oai(validator(max_length = 2000))]
+    #[oai(validator(
+        max_length = 2000,
+        pattern = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F]*$"
+    ))]
     note: MaybeUndefined<String>,
     #[oai(validator(max_length = 36))]
     external_id: MaybeUndefined<String>,

@@ -44,7 +44,7 @@ impl From<OtpPurpose> for Purpose {
 }
 
 #[derive(Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 pub(super) struct OtpRequestBody {
     pub(super) channel: OtpChannel,
     /// An email (channel `email`) or an E.164 phone number such as `+35799123456`
@@ -52,6 +52,16 @@ pub(super) struct OtpRequestBody {
     #[oai(validator(max_length = 320))]
     pub(super) identifier: String,
     pub(super) purpose: OtpPurpose,
+}
+
+impl poem_openapi::types::Example for OtpRequestBody {
+    fn example() -> Self {
+        Self {
+            channel: OtpChannel::Sms,
+            identifier: "+447700900123".into(),
+            purpose: OtpPurpose::SignIn,
+        }
+    }
 }
 
 #[derive(Object)]

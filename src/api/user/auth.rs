@@ -25,7 +25,7 @@ pub struct UserApi {
 }
 
 #[derive(Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 struct RegisterRequest {
     /// The account's email (case-insensitive, unique in the flock). Email or phone is
     /// required.
@@ -74,7 +74,7 @@ enum RegisterResponse {
 }
 
 #[derive(Object)]
-#[oai(deny_unknown_fields)]
+#[oai(deny_unknown_fields, example)]
 struct SignInRequest {
     /// Email of the account (or give `phone`).
     #[oai(validator(max_length = 320))]
@@ -339,5 +339,34 @@ impl UserApi {
             .into(),
             password_valid,
         }))
+    }
+}
+
+impl poem_openapi::types::Example for RegisterRequest {
+    fn example() -> Self {
+        Self {
+            email: Some("new.user@example.com".into()),
+            phone: None,
+            password: Some("correct horse battery staple".into()),
+            terms_accepted: true,
+            first_name: Some("Ann".into()),
+            last_name: None,
+            locale: Some("en".into()),
+            opt_outs: None,
+            fields: None,
+        }
+    }
+}
+
+impl poem_openapi::types::Example for SignInRequest {
+    fn example() -> Self {
+        Self {
+            email: Some("ann@example.com".into()),
+            phone: None,
+            password: "correct horse battery staple".into(),
+            source: Some("web".into()),
+            device_token: None,
+            visitor_token: None,
+        }
     }
 }
