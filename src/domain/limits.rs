@@ -288,11 +288,13 @@ impl LoginThrottle {
                 window_secs: 3600,
                 code: "rate_limited",
             },
+            // A flood on the whole flock is no sign that this caller guesses: to them
+            // the server is busy (503), never 429 for a password that may be right.
             Limit {
                 kind: "login_flock_h",
                 cap: self.cfg.flock_per_hour,
                 window_secs: 3600,
-                code: "rate_limited",
+                code: "server_busy",
             },
         ]
     }

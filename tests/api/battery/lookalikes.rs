@@ -1,4 +1,4 @@
-//! Look-alike accounts (docs/SECURITY.md battery item 23): with `ann@example.com`,
+//! Look-alike accounts (docs/SECURITY.md battery item 29): with `ann@example.com`,
 //! `jose@…` spelt with a composed é and `ape@example.com` registered, addresses that a
 //! person would read as one of them — homoglyphs from Cyrillic and Greek in the local part
 //! and the domain, invisible characters, bidi overrides, full-width forms, decomposed

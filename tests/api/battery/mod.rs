@@ -5,8 +5,8 @@
 //! - `crash` — battery 18 (kill -9 during registration load);
 //! - `redis_outage` — battery 19 (Redis killed and restarted);
 //! - `logs` — battery 20 (canary secrets never in logs);
-//! - `lookalikes` — battery 23 (look-alike email addresses);
-//! - `strict_input` — battery 22 (control characters, duplicate keys, content types, 413, 405);
+//! - `lookalikes` — battery 29 (look-alike email addresses);
+//! - `strict_input` — battery 28 (control characters, duplicate keys, content types, 413, 405);
 //! - `wrong_types` — every body property of every operation refused by name when wrongly typed.
 mod crash;
 mod errors;

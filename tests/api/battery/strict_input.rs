@@ -1,4 +1,4 @@
-//! Strict input (docs/SECURITY.md battery item 22): NUL and control characters, duplicate
+//! Strict input (docs/SECURITY.md battery item 28): NUL and control characters, duplicate
 //! JSON keys, values of the wrong JSON type, look-alike content types, oversized chunked
 //! bodies, out-of-range settings and wrong methods each get one clear answer in the error
 //! shape, the same on SQLite and PostgreSQL, and change nothing.

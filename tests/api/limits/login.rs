@@ -204,3 +204,30 @@ async fn limits_login_64_parallel_correct_sign_ins_of_one_account_all_succeed() 
     let r = login(&app, &f.slug, "ann@example.com", "wrong password guess").await;
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
 }
+
+#[tokio::test]
+async fn limits_login_a_flock_wide_flood_answers_a_correct_password_503_busy_never_429() {
+    let app = TestApp::builder()
+        .config(|c| c.security.login_flock_per_hour = 3)
+        .spawn()
+        .await;
+    let f = app.create_flock("acme").await;
+    let (s, _) = app.register(&f.slug, "ann@example.com", PASSWORD).await;
+    assert_eq!(s, StatusCode::CREATED);
+    for n in 0..3 {
+        let r = login(
+            &app,
+            &f.slug,
+            &format!("bot{n}@example.com"),
+            "wrong password",
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    }
+    let r = login(&app, &f.slug, "ann@example.com", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(retry_after(&r) > 0);
+    let b: Value = r.json().await.unwrap();
+    assert_error(&b, "server_busy");
+    println!("flock-wide flood (cap 3/h spent by 3 bots): the owner's correct password answered 503 server_busy with Retry-After, not 429");
+}
