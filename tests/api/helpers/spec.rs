@@ -36,7 +36,10 @@ pub fn example(spec: &Value, schema: &Value) -> Value {
         Some("string") if schema["format"] == "uuid" => json!(uuid::Uuid::nil()),
         Some("string") if schema["format"] == "date-time" => json!("2026-01-01T00:00:00Z"),
         Some("string") if schema["format"] == "date" => json!("2026-01-01"),
-        Some("string") => json!("x"),
+        // Long enough for the schema's minLength (every pattern of the spec takes letters).
+        Some("string") => {
+            json!("x".repeat(schema["minLength"].as_u64().unwrap_or(1).max(1) as usize))
+        }
         _ => Value::Null,
     }
 }
