@@ -8,7 +8,7 @@ use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Deserialize, Default)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub http: HttpConfig,
     pub database: DatabaseConfig,
@@ -26,7 +26,7 @@ pub struct Config {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct FilesConfig {
     /// `local` (files under `dir`) or `s3` (an S3-compatible object store).
     pub store: String,
@@ -70,7 +70,7 @@ impl Default for FilesConfig {
 
 /// The retention job (per-flock periods are in the flock's `settings.retention`).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct RetentionConfig {
     /// How often it runs, in seconds.
     pub interval_secs: u64,
@@ -95,7 +95,7 @@ impl Default for RetentionConfig {
 
 /// Webhook delivery.
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct WebhooksConfig {
     /// Let endpoints be on loopback and private networks (and plain http); off, such
     /// endpoints are refused at creation and at every delivery (SSRF).
@@ -121,7 +121,7 @@ impl Default for WebhooksConfig {
 
 /// Sign-in through identity providers (Google, Apple, OpenID Connect, OAuth 2).
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct FederationConfig {
     /// Let provider URLs reach loopback and private networks (and plain http). Off by
     /// default: a flock administrator must not make Fold call the cloud metadata service
@@ -160,7 +160,7 @@ impl Default for FederationConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {
     /// Requests per second one client IP may make to any route (0 disables the limiter).
     pub ip_per_second: u32,
@@ -178,7 +178,7 @@ impl Default for LimitsConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     /// Address the server listens on.
     pub bind: String,
@@ -206,7 +206,7 @@ impl Default for HttpConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `sqlite://path?mode=rwc` (embedded default) or `postgres://…`.
     pub url: SecretString,
@@ -230,7 +230,7 @@ impl Default for DatabaseConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct KvConfig {
     /// `redis://…` for Redis; empty for the embedded store at `path`.
     pub url: Option<SecretString>,
@@ -255,7 +255,7 @@ impl Default for KvConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct MailConfig {
     /// `smtp://user:pass@host:port` or `smtps://…`; empty writes mail to `outbox_dir`.
     pub smtp_url: Option<SecretString>,
@@ -278,7 +278,7 @@ impl Default for MailConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SmsConfig {
     /// `outbox` (default: JSON files in `outbox_dir`), `webhook` or `twilio`.
     pub provider: String,
@@ -314,14 +314,14 @@ impl Default for SmsConfig {
 }
 
 #[derive(Debug, Clone, Deserialize, Default)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct PlatformConfig {
     /// A platform key accepted in addition to the ones stored in the database.
     pub key: Option<SecretString>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct SecurityConfig {
     /// argon2id memory cost in KiB (OWASP: 19 MiB).
     pub argon2_m_kib: u32,
@@ -369,7 +369,7 @@ impl Default for SecurityConfig {
 }
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(default)]
+#[serde(default, deny_unknown_fields)]
 pub struct LogConfig {
     /// `text` or `json`.
     pub format: String,
@@ -387,14 +387,119 @@ impl Default for LogConfig {
 }
 
 impl Config {
-    /// Defaults, then `file` (if it exists), then `FOLD_*` environment variables.
-    pub fn load(file: Option<&Path>) -> Result<Self, Box<figment::Error>> {
-        let path = file.unwrap_or(Path::new("fold.toml"));
-        Figment::new()
+    /// Defaults, then `file`, then `FOLD_*` environment variables; then every setting
+    /// checked. A `file` that was asked for must exist (`fold.toml` is read when present);
+    /// an unknown key in the file is an error; an unknown `FOLD_*` variable is ignored
+    /// with a warning naming the closest setting (returned with the configuration).
+    pub fn load(file: Option<&Path>) -> Result<(Self, Vec<String>), String> {
+        let path = match file {
+            Some(p) if !p.exists() => {
+                return Err(format!(
+                    "the configuration file `{}` does not exist",
+                    p.display()
+                ))
+            }
+            Some(p) => p,
+            None => Path::new("fold.toml"),
+        };
+        let mut warnings = Vec::new();
+        let mut unknown = Vec::new();
+        for (name, _) in std::env::vars() {
+            let Some(key) = name.strip_prefix("FOLD_").map(str::to_owned) else {
+                continue;
+            };
+            let only = key.clone();
+            let probe = Figment::new()
+                .merge(
+                    Env::prefixed("FOLD_")
+                        .filter(move |k| k.as_str().eq_ignore_ascii_case(&only))
+                        .split("__"),
+                )
+                .extract::<Config>();
+            if let Err(e) = probe {
+                if let figment::error::Kind::UnknownField(_, expected) = &e.kind {
+                    warnings.push(format!(
+                        "ignoring the environment variable {name}: no such setting{}",
+                        suggest(&key, expected)
+                    ));
+                    unknown.push(key);
+                }
+            }
+        }
+        let config: Config = Figment::new()
             .merge(Toml::file(path))
-            .merge(Env::prefixed("FOLD_").split("__"))
+            .merge(
+                Env::prefixed("FOLD_")
+                    .filter(move |k| !unknown.iter().any(|u| k.as_str().eq_ignore_ascii_case(u)))
+                    .split("__"),
+            )
             .extract()
-            .map_err(Box::new)
+            .map_err(|e| e.to_string())?;
+        config.validate()?;
+        Ok((config, warnings))
+    }
+
+    /// The settings a type cannot check: closed sets, addresses, URLs.
+    pub fn validate(&self) -> Result<(), String> {
+        let one_of = |name: &str, value: &str, allowed: &[&str]| {
+            if allowed.contains(&value) {
+                Ok(())
+            } else {
+                Err(format!(
+                    "{name} = `{value}` is not allowed; use one of: {}",
+                    allowed.join(", ")
+                ))
+            }
+        };
+        one_of("log.format", &self.log.format, &["text", "json"])?;
+        one_of(
+            "sms.provider",
+            &self.sms.provider,
+            &["outbox", "webhook", "twilio"],
+        )?;
+        use std::net::ToSocketAddrs;
+        let bind = &self.http.bind;
+        match bind.to_socket_addrs().map(|mut a| a.next().is_some()) {
+            Ok(true) => {}
+            Ok(false) => return Err(format!("http.bind = `{bind}` names no address")),
+            Err(e) => {
+                return Err(format!(
+                    "http.bind = `{bind}` is not an address to listen on, such as \
+                     127.0.0.1:8080 ({e})"
+                ))
+            }
+        }
+        let url = &self.http.public_url;
+        if !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+            return Err(format!(
+                "http.public_url = `{url}` is not an http(s) URL such as https://id.example.com"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// ", did you mean FOLD_X__Y?" for a mistyped variable (`key`: the name after `FOLD_`).
+fn suggest(key: &str, expected: &[&str]) -> String {
+    let lower = key.to_ascii_lowercase();
+    // A single underscore where the section ends: FOLD_HTTP_BIND for FOLD_HTTP__BIND.
+    for section in expected {
+        if let Some(rest) = lower.strip_prefix(&format!("{section}_")) {
+            if !rest.is_empty() && !rest.starts_with('_') {
+                return format!(
+                    "; did you mean FOLD_{}__{}?",
+                    section.to_ascii_uppercase(),
+                    rest.to_ascii_uppercase()
+                );
+            }
+        }
+    }
+    let close = expected
+        .iter()
+        .min_by_key(|e| strsim::levenshtein(e, lower.rsplit("__").next().unwrap_or(&lower)));
+    match close {
+        Some(c) => format!(" (the closest known key here is `{c}`)"),
+        None => String::new(),
     }
 }
 
@@ -407,7 +512,7 @@ mod tests {
     fn the_example_file_parses_and_secrets_stay_redacted() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("fold.example.toml");
         let cfg = Config::load(Some(&path)).map_err(|e| e.to_string());
-        let Ok(cfg) = cfg else {
+        let Ok((cfg, _)) = cfg else {
             unreachable!("example config: {cfg:?}")
         };
         assert_eq!(cfg.http.public_url, "https://id.example.com");
@@ -415,5 +520,35 @@ mod tests {
         assert!(url.starts_with("postgres://"));
         let printed = format!("{cfg:?}");
         assert!(!printed.contains("secret@"), "secrets redacted: {printed}");
+    }
+
+    fn load_text(text: &str) -> Result<Config, String> {
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let path = dir.path().join("fold.toml");
+        std::fs::write(&path, text).map_err(|e| e.to_string())?;
+        Config::load(Some(&path)).map(|(c, _)| c)
+    }
+
+    #[test]
+    fn mistakes_are_refused_by_name() {
+        let missing = Config::load(Some(Path::new("/nonexistent/nope.toml")));
+        assert!(missing.is_err_and(|e| e.contains("nope.toml") && e.contains("does not exist")));
+        let unknown = load_text("[http]\nbnd = \"127.0.0.1:1\"\n");
+        assert!(unknown.is_err_and(|e| e.contains("bnd")), "unknown key");
+        let format = load_text("[log]\nformat = \"xml\"\n");
+        assert!(format.is_err_and(|e| e.contains("log.format") && e.contains("xml")));
+        let bind = load_text("[http]\nbind = \"nonsense\"\n");
+        assert!(bind.is_err_and(|e| e.contains("http.bind") && e.contains("nonsense")));
+        let url = load_text("[http]\npublic_url = \"id.example.com\"\n");
+        assert!(url.is_err_and(|e| e.contains("http.public_url")));
+        assert!(load_text("[http]\nbind = \"127.0.0.1:8181\"\n").is_ok());
+    }
+
+    #[test]
+    fn a_misspelt_variable_is_named_with_the_setting_meant() {
+        let s = suggest("HTTP_BIND", &["http", "database", "kv"]);
+        assert_eq!(s, "; did you mean FOLD_HTTP__BIND?");
+        let s = suggest("HTTP__BIDN", &["bind", "public_url"]);
+        assert!(s.contains("`bind`"), "{s}");
     }
 }

@@ -107,7 +107,12 @@ enum EventsCommand {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let config = match Config::load(cli.config.as_deref()) {
-        Ok(c) => c,
+        Ok((c, warnings)) => {
+            for w in warnings {
+                eprintln!("configuration warning: {w}");
+            }
+            c
+        }
         Err(e) => {
             eprintln!("configuration error: {e}");
             return ExitCode::from(2);
@@ -158,7 +163,24 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
         Command::Serve { no_migrate } => {
             tracing::info!(config = ?config, "starting");
             let migrate = config.database.auto_migrate && !no_migrate;
+            use secrecy::ExposeSecret;
+            let redis_at = config.kv.url.as_ref().and_then(|u| {
+                let u = url::Url::parse(u.expose_secret()).ok()?;
+                Some(format!(
+                    "{}:{}",
+                    u.host_str()?,
+                    u.port_or_known_default().unwrap_or(6379)
+                ))
+            });
             let state = AppState::build(config, Clock::system()).await?;
+            // Without its session store the server could register users but sign no one
+            // in: it does not start (an outage later answers 503 until Redis is back).
+            if let (Some(at), Err(e)) = (&redis_at, state.kv.ping().await) {
+                return Err(format!(
+                    "kv.url: Redis at {at} cannot be reached ({e}); Fold does not start without it"
+                )
+                .into());
+            }
             if migrate {
                 state.db.migrate().await?;
             }
