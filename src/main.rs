@@ -27,6 +27,8 @@ struct Cli {
 enum Command {
     /// Run the HTTP server (applies migrations unless --no-migrate).
     Serve {
+        /// Start without applying pending migrations (they must have been applied with
+        /// `fold migrate`).
         #[arg(long)]
         no_migrate: bool,
     },
@@ -49,6 +51,7 @@ enum Command {
     },
     /// Write the OpenAPI spec (to stdout, or to --out).
     Openapi {
+        /// File to write the spec to (default: stdout).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -58,12 +61,18 @@ enum Command {
 enum FlockCommand {
     /// Create a flock; prints its first admin API key once.
     Create {
+        /// The flock's slug: 2–63 lowercase letters, digits and dashes (its URLs are
+        /// `/api/v1/{slug}/…`).
         slug: String,
+        /// Display name (default: the slug).
         #[arg(long)]
         name: Option<String>,
     },
     /// Rotate a flock's signing key.
-    RotateKey { slug: String },
+    RotateKey {
+        /// The flock's slug.
+        slug: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -300,6 +309,14 @@ async fn spec_without_storage(mut config: Config) -> Result<String, Box<dyn std:
     config.database.url = format!("sqlite://{}/spec.db?mode=rwc", dir.display()).into();
     config.kv.url = None;
     config.kv.path = dir.join("kv.redb");
+    // Nothing of the configured storage is created: outboxes and files go to the
+    // temporary directory too.
+    config.mail.smtp_url = None;
+    config.mail.outbox_dir = dir.join("outbox");
+    config.sms.provider = "outbox".into();
+    config.sms.outbox_dir = dir.join("sms-outbox");
+    config.files.store = "local".into();
+    config.files.dir = dir.join("files");
     let state = AppState::build(config, Clock::system()).await?;
     let spec = state.spec_json();
     drop(state);
