@@ -68,6 +68,19 @@ Authorization = "Bearer $token"
 X-Api-Key = "$FK"
 X-Platform-Key = "$PK"
 TOML
+    # Form and multipart bodies carry text only: a JSON null or number the fuzzer means
+    # as "wrong type" arrives as the text "null" or "5", which is a valid value there. The
+    # negative-data check is off for those operations alone (listed from the spec).
+    python3 - "$ROOT/openapi/openapi.json" >>"$WORK/schemathesis.toml" <<'PY'
+import json, sys
+spec = json.load(open(sys.argv[1]))
+for path, ops in spec["paths"].items():
+    for method, op in ops.items():
+        content = op.get("requestBody", {}).get("content", {})
+        if any(not t.startswith("application/json") for t in content):
+            print(f'\n[[operations]]\ninclude-name = "{method.upper()} {path}"')
+            print("checks.negative_data_rejection.enabled = false")
+PY
     (cd "$WORK" && st --config-file "$WORK/schemathesis.toml" run "$BASE/openapi.json" \
         --url "$BASE" \
         --checks "${ST_CHECKS:-not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,response_headers_conformance,negative_data_rejection,unsupported_method,allow_header_conformance,missing_required_header}" \
