@@ -262,6 +262,10 @@ pub fn service(s: &ApiServices) -> OpenApiService<Apis, ()> {
         "Fold",
         env!("CARGO_PKG_VERSION"),
     )
+    .license(
+        poem_openapi::LicenseObject::new("Apache-2.0")
+            .url("https://www.apache.org/licenses/LICENSE-2.0"),
+    )
     .description(
         "Fold is a multi-tenant identity platform. Every tenant route lives under \
          `/api/v1/{flock}/…`; platform operations under `/platform/v1/…`. Errors always \

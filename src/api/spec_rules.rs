@@ -6,6 +6,7 @@
 //!   for secrets, which refuse only NUL); the string values of a free map (mail
 //!   templates) are [`MULTI_LINE`];
 //! - every object refuses unknown fields (`additionalProperties: false`);
+//! - an operation that takes no credential has `security: []`;
 //! - an optional property may be `null` (`nullable: true`): read as absent, or as "clear"
 //!   where a PATCH says so.
 //!
@@ -33,6 +34,20 @@ pub fn apply(spec: &str) -> String {
     let Ok(Merged(mut doc)) = serde_json::from_str::<Merged>(spec) else {
         return spec.to_owned();
     };
+    // An operation that takes no credential says so (`security: []`), so linters and
+    // generators need not guess whether it inherits a scheme.
+    for op in doc
+        .get_mut("paths")
+        .and_then(Value::as_object_mut)
+        .into_iter()
+        .flat_map(|p| p.values_mut())
+        .filter_map(Value::as_object_mut)
+        .flat_map(|ops| ops.values_mut())
+        .filter_map(Value::as_object_mut)
+    {
+        op.entry("security")
+            .or_insert_with(|| Value::Array(Vec::new()));
+    }
     let mut names = BTreeSet::new();
     for op in doc
         .get("paths")
