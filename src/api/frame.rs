@@ -172,17 +172,21 @@ impl FrameState {
 
     /// A JSON body that breaks the spec's types for its operation: (field, message).
     fn body_error(&self, method: &str, path: &str, body: &[u8]) -> Option<(String, String)> {
-        if let Some(key) = payload_error::duplicate_key(body) {
-            let message = format!("the key `{key}` appears more than once in the body");
-            return Some((key, message));
-        }
+        // One read: a repeated key is refused on every route; a body that is not JSON at
+        // all is left to poem-openapi's own answer.
+        let value = match payload_error::read_body(body) {
+            Ok(v) => v,
+            Err(Some(key)) => {
+                let message = format!("the key `{key}` appears more than once in the body");
+                return Some((key, message));
+            }
+            Err(None) => return None,
+        };
         let routes = self
             .0
             .bodies
             .get_or_init(|| payload_error::BodyRoutes::of(&(self.0.spec)()));
         let schema = routes.schema(method, path)?;
-        // A body that is not JSON at all is left to poem-openapi's own answer.
-        let value: serde_json::Value = serde_json::from_slice(body).ok()?;
         payload_error::locate(self.schemas(), schema, &value)
     }
 
@@ -239,8 +243,9 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
                     .get(poem::http::header::USER_AGENT)
                     .and_then(|v| v.to_str().ok()),
             );
-            // Set when an undeclared (chunked) body runs past the limit while it is read.
-            let over = Arc::new(AtomicBool::new(false));
+            // Set when an undeclared (chunked) body runs past the limit while it is read
+            // (only such a body gets the flag).
+            let mut over = None;
             let ((mut resp, op, tenant_id), ctx) = context::scope(ctx, async {
                 let throttled = match (&state, ip) {
                     (Some(s), Some(ip)) => s.0.config.ip_limiter.check(ip).err(),
@@ -259,7 +264,7 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
                         ApiError::TooManyRequests(Json(body), secs).into_response(),
                         "ip_limit",
                     )
-                } else if let Some(resp) = limit_body(&mut req, state.as_ref(), &over) {
+                } else if let Some(resp) = limit_body(&mut req, state.as_ref(), &mut over) {
                     (resp, "body_limit")
                 } else if let Some(resp) = strict_json_type(&req) {
                     (resp, "content_type")
@@ -309,7 +314,7 @@ pub async fn frame<E: Endpoint>(ep: Arc<E>, mut req: Request) -> Result<Response
                 (resp, op, tenant_id)
             })
             .await;
-            if over.load(Ordering::Relaxed) {
+            if over.is_some_and(|o| o.load(Ordering::Relaxed)) {
                 resp = error_response(poem::Error::from_status(StatusCode::PAYLOAD_TOO_LARGE));
             }
             if resp.status() == StatusCode::METHOD_NOT_ALLOWED {
@@ -366,7 +371,7 @@ fn is_upload(method: &poem::http::Method, path: &str) -> bool {
 fn limit_body(
     req: &mut Request,
     state: Option<&FrameState>,
-    over: &Arc<AtomicBool>,
+    over: &mut Option<Arc<AtomicBool>>,
 ) -> Option<Response> {
     let config = &state?.0.config;
     let upload = is_upload(req.method(), req.uri().path());
@@ -395,10 +400,12 @@ fn limit_body(
         Some(_) => None,
         None if req.method() == poem::http::Method::GET => None,
         None => {
+            let flag = Arc::new(AtomicBool::new(false));
+            *over = Some(flag.clone());
             let body = Capped {
                 inner: req.take_body().into_async_read(),
                 left: limit as u64,
-                over: over.clone(),
+                over: flag,
             };
             req.set_body(poem::Body::from_async_read(body));
             None

@@ -323,105 +323,120 @@ fn format_range(format: Option<&str>) -> (Option<f64>, Option<f64>) {
 /// does not compile matches everything, and the spec test catches it).
 fn matches_pattern(pattern: &str, text: &str) -> bool {
     use std::collections::HashMap;
-    use std::sync::{Arc, Mutex, OnceLock};
-    static CACHE: OnceLock<Mutex<HashMap<String, Option<Arc<regex::Regex>>>>> = OnceLock::new();
-    let re = {
-        let mut cache = CACHE
-            .get_or_init(Default::default)
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
+    use std::sync::{Arc, OnceLock, RwLock};
+    static CACHE: OnceLock<RwLock<HashMap<String, Option<Arc<regex::Regex>>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    let known = cache
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(pattern)
+        .cloned();
+    let re = known.unwrap_or_else(|| {
+        let re = regex::Regex::new(pattern).ok().map(Arc::new);
         cache
-            .entry(pattern.to_owned())
-            .or_insert_with(|| regex::Regex::new(pattern).ok().map(Arc::new))
-            .clone()
-    };
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(pattern.to_owned(), re.clone());
+        re
+    });
     re.is_none_or(|r| r.is_match(text))
 }
 
-/// The first key that appears twice in one object of a JSON body (its dotted path), if
-/// any: serde would keep the last one, while a proxy or firewall may read the first.
-pub fn duplicate_key(body: &[u8]) -> Option<String> {
+/// A JSON body read once: its value, or `Err(Some(path))` for the first key that appears
+/// twice in one object (serde would keep the last one, while a proxy or firewall may read
+/// the first), or `Err(None)` when it is not JSON at all.
+pub fn read_body(body: &[u8]) -> Result<Value, Option<String>> {
     use serde::de::DeserializeSeed;
-    let found = std::cell::RefCell::new(None);
+    let dup = std::cell::RefCell::new(None);
     let mut de = serde_json::Deserializer::from_slice(body);
-    let _ = Walk {
-        path: String::new(),
-        found: &found,
+    match Strict(&dup)
+        .deserialize(&mut de)
+        .and_then(|v| de.end().map(|()| v))
+    {
+        Ok(v) => Ok(v),
+        Err(_) => Err(dup.into_inner()),
     }
-    .deserialize(&mut de);
-    found.into_inner()
 }
 
-/// Walks a JSON document, noting the first duplicate key in `found`.
-struct Walk<'a> {
-    path: String,
-    found: &'a std::cell::RefCell<Option<String>>,
-}
+/// Builds a value; on a repeated key it fails, leaving the key's path in the cell (each
+/// enclosing object or list prefixes its part as the error unwinds, so no path is built
+/// unless one is needed).
+#[derive(Clone, Copy)]
+struct Strict<'a>(&'a std::cell::RefCell<Option<String>>);
 
-impl Walk<'_> {
-    fn at(&self, path: String) -> Self {
-        Walk {
-            path,
-            found: self.found,
+impl Strict<'_> {
+    fn prefix(&self, part: &str) {
+        if let Some(p) = self.0.borrow_mut().as_mut() {
+            let sep = if p.starts_with('[') { "" } else { "." };
+            *p = format!("{part}{sep}{p}");
         }
     }
 }
 
-impl<'de> serde::de::DeserializeSeed<'de> for Walk<'_> {
-    type Value = ();
-    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+impl<'de> serde::de::DeserializeSeed<'de> for Strict<'_> {
+    type Value = Value;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> serde::de::Visitor<'de> for Walk<'_> {
-    type Value = ();
+impl<'de> serde::de::Visitor<'de> for Strict<'_> {
+    type Value = Value;
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
         f.write_str("JSON")
     }
-    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
-        Ok(())
+    fn visit_bool<E>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Bool(v))
     }
-    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
-        Ok(())
+    fn visit_i64<E>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::from(v))
     }
-    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
-        Ok(())
+    fn visit_u64<E>(self, v: u64) -> Result<Value, E> {
+        Ok(Value::from(v))
     }
-    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
-        Ok(())
+    fn visit_f64<E>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::from(v))
     }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
-        Ok(())
+    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::String(v.to_owned()))
     }
-    fn visit_unit<E>(self) -> Result<(), E> {
-        Ok(())
+    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+        Ok(Value::String(v))
     }
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let mut i = 0;
-        while seq
-            .next_element_seed(self.at(format!("{}[{i}]", self.path)))?
-            .is_some()
-        {
-            i += 1;
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut out = Vec::new();
+        loop {
+            match seq.next_element_seed(self) {
+                Ok(Some(v)) => out.push(v),
+                Ok(None) => return Ok(Value::Array(out)),
+                Err(e) => {
+                    self.prefix(&format!("[{}]", out.len()));
+                    return Err(e);
+                }
+            }
         }
-        Ok(())
     }
-    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let mut seen = std::collections::HashSet::new();
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
-            let path = if self.path.is_empty() {
-                key.clone()
-            } else {
-                format!("{}.{key}", self.path)
-            };
-            if !seen.insert(key) {
-                *self.found.borrow_mut() = Some(path);
+            if out.contains_key(&key) {
+                *self.0.borrow_mut() = Some(key);
                 return Err(serde::de::Error::custom("duplicate key"));
             }
-            map.next_value_seed(self.at(path))?;
+            match map.next_value_seed(self) {
+                Ok(v) => {
+                    out.insert(key, v);
+                }
+                Err(e) => {
+                    self.prefix(&key);
+                    return Err(e);
+                }
+            }
         }
-        Ok(())
+        Ok(Value::Object(out))
     }
 }
 
@@ -529,6 +544,27 @@ mod tests {
         .as_object()
         .cloned()
         .unwrap_or_default()
+    }
+
+    #[test]
+    fn a_repeated_key_is_named_by_its_path_and_a_clean_body_reads_whole() {
+        let dup = |b: &str| read_body(b.as_bytes()).err().flatten();
+        assert_eq!(dup(r#"{"a":1,"a":2}"#), Some("a".into()));
+        assert_eq!(
+            dup(r#"{"s":{"otp":{"length":6,"length":4}}}"#),
+            Some("s.otp.length".into())
+        );
+        assert_eq!(
+            dup(r#"{"l":[{"k":1},{"k":1,"k":2}]}"#),
+            Some("l[1].k".into())
+        );
+        assert_eq!(read_body(b"not json"), Err(None));
+        assert_eq!(read_body(b"{} trailing"), Err(None));
+        let body = r#"{"a":[1,"x",{"b":null}],"c":true}"#;
+        assert_eq!(
+            read_body(body.as_bytes()).ok(),
+            serde_json::from_str(body).ok()
+        );
     }
 
     #[test]

@@ -418,13 +418,7 @@ impl LoginThrottle {
             )
             .await?;
         if !won {
-            let mut steps = vec![Step::IncrCapped {
-                key: ckey,
-                also: None,
-                by: -1,
-                cap: i64::MAX,
-                ttl: day,
-            }];
+            let mut steps = vec![Self::counter_step(&ckey, -1, day)];
             steps.extend(hits.iter().map(Hit::undo));
             kv.apply(steps).await?;
             return Ok(Try::Refused(RetryAfter {
@@ -444,25 +438,28 @@ impl LoginThrottle {
     /// Moves the account's in-flight count by `by` (kept a minute at most: a crashed
     /// request's mark only makes others wait, never lets a guess through).
     fn inflight_step(key: &str, by: i64) -> Step {
+        Self::counter_step(key, by, Duration::from_secs(60))
+    }
+
+    /// Moves a counter by `by`, whatever its value.
+    fn counter_step(key: &str, by: i64, ttl: Duration) -> Step {
         Step::IncrCapped {
             key: key.to_owned(),
             also: None,
             by,
             cap: i64::MAX,
-            ttl: Duration::from_secs(60),
+            ttl,
         }
     }
 
     /// The password was never checked (e.g. the hash pool was busy): gives the attempt
     /// back as if it had not been made.
     pub async fn cancel(&self, attempt: LoginAttempt) -> Result<(), KvError> {
-        let mut steps = vec![Step::IncrCapped {
-            key: Self::consecutive_key(attempt.flock, &attempt.account),
-            also: None,
-            by: -1,
-            cap: i64::MAX,
-            ttl: Duration::from_secs(86_400),
-        }];
+        let mut steps = vec![Self::counter_step(
+            &Self::consecutive_key(attempt.flock, &attempt.account),
+            -1,
+            Duration::from_secs(86_400),
+        )];
         steps.extend(attempt.hits.iter().map(Hit::undo));
         steps.push(Self::inflight_step(
             &Self::inflight_key(attempt.flock, &attempt.account),
