@@ -4,7 +4,9 @@
 # Redis and S3-compatible server (moto) on free loopback ports, builds, runs the
 # test suite against the embedded backends (files in a local directory) and
 # against PostgreSQL + Redis + S3, then validates the committed OpenAPI spec and
-# fuzzes the server with Schemathesis. Exits non-zero if any step fails.
+# fuzzes the server with Schemathesis, then generates Python, TypeScript and Rust clients
+# from the spec, builds them and runs their flows (scripts/clients.sh) and lints the spec
+# with Redocly. Exits non-zero if any step fails.
 #
 # Environment:
 #   FOLD_TEST_ARGS  extra args appended after `--` to both `cargo test` runs
@@ -251,5 +253,8 @@ fi
 step "Schemathesis against the running server and the committed spec (battery item 17)"
 bash scripts/schemathesis.sh
 
+step "Generated clients (Python, TypeScript, Rust) and the spec lint (Redocly)"
+bash scripts/clients.sh
+
 echo
-echo "==> All steps passed: build, embedded-backend tests, PostgreSQL+Redis tests, OpenAPI spec $spec_status, Schemathesis"
+echo "==> All steps passed: build, embedded-backend tests, PostgreSQL+Redis tests, OpenAPI spec $spec_status, Schemathesis, generated clients"

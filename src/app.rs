@@ -98,15 +98,80 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
+/// The configured database, migrations not applied; an error names the setting, where the
+/// database is, and the cause (for example "connection refused").
+pub async fn connect_db(config: &Config) -> Result<Db, StartError> {
+    let url = config.database.url.expose_secret();
+    match Db::connect(url, config.database.max_connections).await {
+        Ok(db) => Ok(db.with_probe_cap(config.database.search_probe_cap)),
+        Err(e) => Err(StartError::Config(format!(
+            "database.url: cannot open the database at {}: {}",
+            where_is(url),
+            cause(url, &e.to_string()).await
+        ))),
+    }
+}
+
+/// `host:port/name` of a server URL, or the file of a SQLite URL (never the password).
+fn where_is(url: &str) -> String {
+    if let Some(file) = url.strip_prefix("sqlite://") {
+        return file.split('?').next().unwrap_or(file).to_owned();
+    }
+    match url::Url::parse(url) {
+        Ok(u) => format!(
+            "{}:{}{}",
+            u.host_str().unwrap_or("?"),
+            u.port_or_known_default().unwrap_or(5432),
+            u.path()
+        ),
+        Err(_) => "(an unreadable URL)".into(),
+    }
+}
+
+/// The driver's error, and when it only says the pool gave up waiting, what a plain TCP
+/// connection to the server says (refused, unreachable, timed out).
+async fn cause(url: &str, error: &str) -> String {
+    if !error.contains("timed out") {
+        return error.to_owned();
+    }
+    let Some((host, port)) = url::Url::parse(url)
+        .ok()
+        .and_then(|u| Some((u.host_str()?.to_owned(), u.port_or_known_default()?)))
+    else {
+        return error.to_owned();
+    };
+    let probe = tokio::time::timeout(
+        Duration::from_secs(2),
+        tokio::net::TcpStream::connect((host.as_str(), port)),
+    )
+    .await;
+    match probe {
+        Ok(Ok(_)) => format!("{error} (the server accepts TCP connections: check the credentials, the database name and max_connections)"),
+        Ok(Err(io)) => format!("{io}"),
+        Err(_) => "no answer within 2 s (host down or port filtered)".into(),
+    }
+}
+
+/// The embedded KV store; a store another process holds is named with what to do.
+fn open_embedded_kv(path: &std::path::Path) -> Result<EmbeddedKv, StartError> {
+    EmbeddedKv::open(path).map_err(|e| {
+        let text = e.to_string();
+        if text.contains("already open") || text.contains("lock") {
+            StartError::Config(format!(
+                "kv.path: {} is in use by another process (a `fold serve` on this data \
+                 directory?). Stop it with `fold stop`, or point kv.path elsewhere",
+                path.display()
+            ))
+        } else {
+            StartError::Kv(e)
+        }
+    })
+}
+
 impl AppState {
     /// Connects to the database and the KV store and wires every service.
     pub async fn build(config: Config, clock: Clock) -> Result<Self, StartError> {
-        let db = Db::connect(
-            config.database.url.expose_secret(),
-            config.database.max_connections,
-        )
-        .await?
-        .with_probe_cap(config.database.search_probe_cap);
+        let db = connect_db(&config).await?;
         let kv = match &config.kv.url {
             Some(url) if !url.expose_secret().is_empty() => {
                 let timeout = std::time::Duration::from_millis(config.kv.timeout_ms.max(1));
@@ -114,9 +179,30 @@ impl AppState {
                 redis.warn_without_persistence().await;
                 Kv::Redis(redis)
             }
-            _ => Kv::Embedded(EmbeddedKv::open(&config.kv.path)?),
+            _ => Kv::Embedded(open_embedded_kv(&config.kv.path)?),
         };
         Self::with_parts(config, clock, db, kv)
+    }
+
+    /// The services for operator commands (`fold flock …`, `fold user …`): the database
+    /// and, with Redis, the shared Redis. The embedded KV store belongs to the running
+    /// server (one process holds its file): here it is a private scratch store in
+    /// `scratch`, so these commands run beside `fold serve`. What they call must not rely
+    /// on sessions, codes or counters (creating flocks, keys and users does not).
+    pub async fn for_operator(
+        mut config: Config,
+        clock: Clock,
+        scratch: &std::path::Path,
+    ) -> Result<Self, StartError> {
+        if config
+            .kv
+            .url
+            .as_ref()
+            .is_none_or(|u| u.expose_secret().is_empty())
+        {
+            config.kv.path = scratch.join("operator.redb");
+        }
+        Self::build(config, clock).await
     }
 
     pub fn with_parts(config: Config, clock: Clock, db: Db, kv: Kv) -> Result<Self, StartError> {
@@ -371,12 +457,19 @@ impl AppState {
                 kv: self.kv.clone(),
                 metrics: self.metrics.clone(),
             },
+            public_url: self.config.http.public_url.clone(),
         }
     }
 
-    /// The spec as committed under `openapi/`.
+    /// The spec for this deployment (`servers` is its `http.public_url`).
     pub fn spec_json(&self) -> String {
-        api::spec_json(&self.api_services())
+        api::spec_json(&self.api_services(), &self.config.http.public_url)
+    }
+
+    /// The spec as committed under `openapi/`: `servers` is the default
+    /// `http://localhost:8080` whatever this deployment's URL.
+    pub fn committed_spec(&self) -> String {
+        api::spec_json(&self.api_services(), crate::config::DEFAULT_PUBLIC_URL)
     }
 
     /// Every route: the API, `/openapi.json`, interactive docs at `/docs`.
@@ -401,15 +494,43 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), StartError> {
-    let acceptor = TcpListener::bind(state.config.http.bind.clone())
-        .into_acceptor()
-        .await?;
+    let acceptor = listen(&state.config.http.bind).await?;
+    serve_bound(state, acceptor, shutdown).await
+}
+
+/// Serves on a socket [`listen`] opened (`fold serve` opens it before migrating, so a
+/// port in use is reported before anything changes).
+pub async fn serve_bound(
+    state: AppState,
+    acceptor: poem::listener::TcpAcceptor,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), StartError> {
     let workers = state.start_workers();
     let r = serve_on(state, acceptor, shutdown).await;
     for w in workers {
         w.abort();
     }
     r
+}
+
+/// The listening socket for `http.bind`; an error names the setting, the address and
+/// what to do.
+pub async fn listen(bind: &str) -> Result<poem::listener::TcpAcceptor, StartError> {
+    let bind = bind.to_owned();
+    TcpListener::bind(bind.clone())
+        .into_acceptor()
+        .await
+        .map_err(|e| {
+            let hint = match e.kind() {
+                std::io::ErrorKind::AddrInUse => {
+                    " (another process listens there: `ss -ltnp` names it; stop it or set \
+                     http.bind / FOLD_HTTP__BIND to another port)"
+                }
+                std::io::ErrorKind::PermissionDenied => " (ports below 1024 need privileges)",
+                _ => "",
+            };
+            StartError::Config(format!("http.bind: cannot listen on {bind}: {e}{hint}"))
+        })
 }
 
 pub async fn serve_on(

@@ -7,6 +7,9 @@ use secrecy::SecretString;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+/// Where the server answers when nothing is configured (`http.public_url`).
+pub const DEFAULT_PUBLIC_URL: &str = "http://localhost:8080";
+
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
@@ -197,7 +200,7 @@ impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             bind: "127.0.0.1:8080".into(),
-            public_url: "http://localhost:8080".into(),
+            public_url: DEFAULT_PUBLIC_URL.into(),
             trusted_proxies: Vec::new(),
             body_limit: 1024 * 1024,
             shutdown_grace_secs: 20,

@@ -1,4 +1,8 @@
-//! The `fold` command line: serve, migrate, flock management, the OpenAPI spec.
+//! The `fold` command line: serve and stop, migrate, doctor, flock and user management,
+//! the OpenAPI spec. Every command but `serve` needs only the database (and Redis when
+//! configured), so it runs beside a server on the embedded defaults.
+mod cli;
+
 use clap::{Parser, Subcommand};
 use fold::app::{self, AppState};
 use fold::config::Config;
@@ -31,16 +35,34 @@ enum Command {
         /// `fold migrate`).
         #[arg(long)]
         no_migrate: bool,
+        /// Where to write this server's process id (`fold stop` reads it); the server
+        /// refuses to start while the file names another running Fold.
+        #[arg(long, default_value = "fold.pid")]
+        pid_file: PathBuf,
     },
-    /// Apply pending database migrations.
+    /// Stop the server started with the same --pid-file (SIGTERM: it finishes in-flight
+    /// requests first), and wait until it has exited.
+    Stop {
+        /// The pid file `fold serve` wrote.
+        #[arg(long, default_value = "fold.pid")]
+        pid_file: PathBuf,
+        /// Seconds to wait for the server to exit.
+        #[arg(long, default_value_t = 30)]
+        wait: u64,
+    },
+    /// Apply pending database migrations (the database only: runs beside a server).
     Migrate,
+    /// Check the configuration, the database, the KV store, mail, SMS, files and the
+    /// listening address; print what is wrong in plain words (exit 1 if anything is).
+    Doctor,
     /// Manage flocks.
     Flock {
         #[command(subcommand)]
         command: FlockCommand,
     },
-    /// Users of a flock.
-    Users {
+    /// Users of a flock: create, find, seed for benchmarks.
+    #[command(alias = "users")]
+    User {
         #[command(subcommand)]
         command: UsersCommand,
     },
@@ -77,6 +99,11 @@ enum FlockCommand {
 
 #[derive(Subcommand)]
 enum UsersCommand {
+    /// Create a user as the back office would; prints the user as one JSON line. The
+    /// flock's first mail (unless --no-mail) is queued: the server sends it.
+    Create(cli::users::NewUser),
+    /// Find one user by an exact identifier; prints it as one JSON line (exit 1 if none).
+    Find(cli::users::Find),
     /// Insert many users into a flock quickly, for benchmarks (batched inserts, one
     /// password hash for all; no mail). Emails `u{n}@{domain}`; every user gets meta
     /// `tier` = gold | silver | bronze. Needs only the database (the server may run).
@@ -115,12 +142,12 @@ enum EventsCommand {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match Config::load(cli.config.as_deref()) {
+    let (config, warnings) = match Config::load(cli.config.as_deref()) {
         Ok((c, warnings)) => {
-            for w in warnings {
+            for w in &warnings {
                 eprintln!("configuration warning: {w}");
             }
-            c
+            (c, warnings)
         }
         Err(e) => {
             eprintln!("configuration error: {e}");
@@ -128,6 +155,30 @@ async fn main() -> ExitCode {
         }
     };
     fold::telemetry::init(&config.log);
+    match cli.command {
+        Command::Doctor => {
+            let failed = cli::doctor::run(&config, &warnings).await;
+            return if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                eprintln!("{failed} problem(s) found");
+                ExitCode::FAILURE
+            };
+        }
+        Command::Stop { pid_file, wait } => {
+            return match cli::pidfile::stop(&pid_file, std::time::Duration::from_secs(wait)) {
+                Ok(pid) => {
+                    eprintln!("stopped Fold (pid {pid})");
+                    ExitCode::SUCCESS
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
+        _ => {}
+    }
     match run(cli.command, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -139,7 +190,20 @@ async fn main() -> ExitCode {
 
 async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error::Error>> {
     match command {
-        Command::Users {
+        Command::Doctor | Command::Stop { .. } => {}
+        Command::User {
+            command: UsersCommand::Create(new),
+        } => {
+            let op = operator(config).await?;
+            cli::users::create(&op.state, new).await?;
+        }
+        Command::User {
+            command: UsersCommand::Find(f),
+        } => {
+            let op = operator(config).await?;
+            cli::users::find(&op.state, f).await?;
+        }
+        Command::User {
             command:
                 UsersCommand::Seed {
                     slug,
@@ -165,11 +229,18 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
             }
         }
         Command::Migrate => {
-            let state = AppState::build(config, Clock::system()).await?;
-            state.db.migrate().await?;
+            let db = fold::app::connect_db(&config).await?;
+            db.migrate().await?;
             eprintln!("migrations applied");
         }
-        Command::Serve { no_migrate } => {
+        Command::Serve {
+            no_migrate,
+            pid_file,
+        } => {
+            // The pid file and the port first: a second server, or a port in use, is
+            // reported before anything is migrated or printed.
+            let _pid = cli::pidfile::PidFile::claim(&pid_file)?;
+            let acceptor = app::listen(&config.http.bind).await?;
             tracing::info!(config = ?config, "starting");
             let migrate = config.database.auto_migrate && !no_migrate;
             use secrecy::ExposeSecret;
@@ -197,11 +268,11 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
                 println!("Platform key (shown once, store it now): {key}");
             }
             tracing::info!(bind = %state.config.http.bind, kv = state.kv.backend_name(), "listening");
-            app::serve(state, app::shutdown_signal()).await?;
+            app::serve_bound(state, acceptor, app::shutdown_signal()).await?;
         }
         Command::Flock { command } => {
-            let state = AppState::build(config, Clock::system()).await?;
-            state.db.migrate().await?;
+            let op = operator(config).await?;
+            let state = &op.state;
             match command {
                 FlockCommand::Create { slug, name } => {
                     let (flock, key) = state
@@ -220,6 +291,28 @@ async fn run(command: Command, config: Config) -> Result<(), Box<dyn std::error:
         }
     }
     Ok(())
+}
+
+/// The services of an operator command beside a running server (see
+/// `AppState::for_operator`); its scratch directory goes when it is dropped.
+struct Operator {
+    state: AppState,
+    scratch: PathBuf,
+}
+
+impl Drop for Operator {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.scratch);
+    }
+}
+
+/// The operator's services, the database migrated.
+async fn operator(config: Config) -> Result<Operator, Box<dyn std::error::Error>> {
+    let scratch = std::env::temp_dir().join(format!("fold-operator-{}", std::process::id()));
+    std::fs::create_dir_all(&scratch)?;
+    let state = AppState::for_operator(config, Clock::system(), &scratch).await?;
+    state.db.migrate().await?;
+    Ok(Operator { state, scratch })
 }
 
 /// The database alone (migrated), for the bulk loaders that run beside a server, and the

@@ -20,7 +20,7 @@ pub struct ApiKeysApi {
 }
 
 #[derive(Object)]
-#[oai(deny_unknown_fields, example)]
+#[oai(deny_unknown_fields, example, skip_serializing_if_is_none)]
 struct CreateKeyRequest {
     /// A label for people (1–100 characters).
     #[oai(validator(max_length = 100))]

@@ -352,7 +352,7 @@ impl From<&Flock> for FlockView {
 }
 
 #[derive(Debug, Object)]
-#[oai(deny_unknown_fields, example)]
+#[oai(deny_unknown_fields, example, skip_serializing_if_is_none)]
 struct CreateFlock {
     /// Lowercase letters, digits and dashes, 2–63 characters, starting and ending with a
     /// letter or digit; a few words are reserved (`api`, `admin`, `www` …: 400

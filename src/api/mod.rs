@@ -34,6 +34,7 @@ pub mod security;
 mod sessions;
 mod signing;
 pub mod spec_rules;
+mod spec_shape;
 mod stats;
 mod tags;
 mod user;
@@ -88,6 +89,8 @@ pub struct ApiServices {
     pub audit: crate::domain::audit::AuditService,
     pub stats: crate::domain::stats::StatsService,
     pub probes: ops::Probes,
+    /// `http.public_url`: the spec's `servers`.
+    pub public_url: String,
 }
 
 pub type Apis = (
@@ -273,10 +276,11 @@ pub fn service(s: &ApiServices) -> OpenApiService<Apis, ()> {
     )
 }
 
-/// The spec as committed under `openapi/` (pretty JSON, trailing newline).
-/// poem-openapi's document with the request-body rules of [`spec_rules`] applied.
-pub fn spec_json(s: &ApiServices) -> String {
-    spec_rules::apply(&service(s).spec())
+/// The spec as committed under `openapi/` (pretty JSON, trailing newline):
+/// poem-openapi's document with the request-body rules of [`spec_rules`] applied, for the
+/// deployment at `server` (its `http.public_url`).
+pub fn spec_json(s: &ApiServices, server: &str) -> String {
+    spec_rules::apply(&service(s).spec(), server)
 }
 
 /// Every route: the API, `/openapi.json`, interactive docs at `/docs`, inside the
@@ -284,7 +288,7 @@ pub fn spec_json(s: &ApiServices) -> String {
 pub fn routes(s: &ApiServices, frame: frame::FrameConfig) -> impl Endpoint + 'static {
     let service = service(s);
     // The served spec and the one the docs page embeds are the committed one.
-    let (raw, json) = (service.spec(), spec_json(s));
+    let (raw, json) = (service.spec(), spec_json(s, &s.public_url));
     let docs_html = service.swagger_ui_html().replacen(&raw, &json, 1);
     let spec = poem::endpoint::make_sync(move |_| {
         poem::Response::builder()
@@ -297,7 +301,7 @@ pub fn routes(s: &ApiServices, frame: frame::FrameConfig) -> impl Endpoint + 'st
         frame,
         s.flocks.clone(),
         s.audit.clone(),
-        Arc::new(move || spec_json(&for_errors)),
+        Arc::new(move || spec_json(&for_errors, &for_errors.public_url)),
     );
     let auth = security::Auth::new(s.sessions.clone(), s.api_keys.clone(), s.admin.clone());
     Route::new()

@@ -5,7 +5,7 @@ use crate::db::Db;
 use crate::infra::kv::Kv;
 use crate::infra::metrics::Metrics;
 use poem_openapi::payload::{Json, PlainText};
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 
 /// What readiness and metrics read. These probes are the one place the API reaches the
 /// storage layers directly: a ping has no business rule to go through.
@@ -23,21 +23,41 @@ pub struct OpsApi {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct Health {
-    /// `ok` when healthy.
-    status: String,
+    status: HealthStatus,
+}
+
+/// `ok` when the process is up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+enum HealthStatus {
+    Ok,
+}
+
+/// `ready`, or `unavailable` when the database or the key-value store does not answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+enum ReadinessStatus {
+    Ready,
+    Unavailable,
+}
+
+/// Which key-value store the server uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+enum KvBackend {
+    Redis,
+    Embedded,
 }
 
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct Readiness {
-    /// `ready` or `unavailable`.
-    status: String,
+    status: ReadinessStatus,
     /// Whether the database answered.
     database: bool,
     /// Whether the key-value store answered.
     kv: bool,
-    /// `redis` or `embedded`.
-    kv_backend: String,
+    kv_backend: KvBackend,
 }
 
 #[derive(ApiResponse)]
@@ -56,7 +76,7 @@ impl OpsApi {
     #[oai(path = "/healthz", method = "get", operation_id = "healthz")]
     async fn healthz(&self) -> Json<Health> {
         Json(Health {
-            status: "ok".into(),
+            status: HealthStatus::Ok,
         })
     }
 
@@ -66,14 +86,16 @@ impl OpsApi {
         let (db, kv) = tokio::join!(self.probes.db.ping(), self.probes.kv.ping());
         let r = Readiness {
             status: if db.is_ok() && kv.is_ok() {
-                "ready"
+                ReadinessStatus::Ready
             } else {
-                "unavailable"
-            }
-            .into(),
+                ReadinessStatus::Unavailable
+            },
             database: db.is_ok(),
             kv: kv.is_ok(),
-            kv_backend: self.probes.kv.backend_name().into(),
+            kv_backend: match self.probes.kv.backend_name() {
+                "redis" => KvBackend::Redis,
+                _ => KvBackend::Embedded,
+            },
         };
         if r.database && r.kv {
             ReadyResponse::Ready(Json(r))

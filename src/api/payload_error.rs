@@ -185,10 +185,19 @@ fn check_object(
         let Some(prop) = props.get(key) else {
             return Some((path(key), format!("unknown field `{}`", path(key))));
         };
-        let prop = resolve(schemas, prop);
         if value.is_null() {
-            continue;
+            // Null stands for "absent" only where the spec says the field is nullable; a
+            // field naming another schema (an enum, an object) is left out instead.
+            let names_a_schema = prop.get("$ref").is_some() || prop.get("allOf").is_some();
+            if !names_a_schema || prop.get("nullable").and_then(Value::as_bool) == Some(true) {
+                continue;
+            }
+            return Some((
+                path(key),
+                format!("`{}` must not be null (leave it out instead)", path(key)),
+            ));
         }
+        let prop = resolve(schemas, prop);
         let want = prop.get("type").and_then(Value::as_str);
         if want == Some("object") && prop.get("properties").is_some() {
             if let Some(found) = check_object(schemas, prop, value, &path(key), depth + 1) {

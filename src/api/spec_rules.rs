@@ -7,8 +7,13 @@
 //!   templates) are [`MULTI_LINE`];
 //! - every object refuses unknown fields (`additionalProperties: false`);
 //! - an operation that takes no credential has `security: []`;
-//! - an optional property may be `null` (`nullable: true`): read as absent, or as "clear"
-//!   where a PATCH says so.
+//! - an optional property of a plain type may be `null` (`nullable: true`): read as
+//!   absent, or as "clear" where a PATCH says so; an optional property that names another
+//!   schema (an enum, an object) is left out rather than null (OpenAPI 3.0 has no nullable
+//!   reference that generators agree on), and the frame refuses null there.
+//!
+//! The shapes client generators need (servers, the cookie scheme, plain references) are
+//! in [`super::spec_shape`].
 //!
 //! Applied to the schemas reachable from a JSON request body (response-only schemas are
 //! left as they are; a schema shared by both gets the rules, which its values already
@@ -27,8 +32,9 @@ pub const PASSWORD: &str = r"^[^\u0000]*$";
 /// Formats whose values are checked by their format, not by a pattern.
 const FORMATTED: &[&str] = &["uuid", "date-time", "date", "naive-date", "binary", "bytes"];
 
-/// The spec with the request-body rules applied (pretty JSON, as committed).
-pub fn apply(spec: &str) -> String {
+/// The spec with the request-body rules and the generator shapes applied (pretty JSON, as
+/// committed), for a deployment at `server` (`http.public_url`).
+pub fn apply(spec: &str, server: &str) -> String {
     // poem-openapi writes a path twice when two API groups share it (a GET in one, a
     // POST in another); read as JSON the second would hide the first, so merge them.
     let Ok(Merged(mut doc)) = serde_json::from_str::<Merged>(spec) else {
@@ -36,15 +42,7 @@ pub fn apply(spec: &str) -> String {
     };
     // An operation that takes no credential says so (`security: []`), so linters and
     // generators need not guess whether it inherits a scheme.
-    for op in doc
-        .get_mut("paths")
-        .and_then(Value::as_object_mut)
-        .into_iter()
-        .flat_map(|p| p.values_mut())
-        .filter_map(Value::as_object_mut)
-        .flat_map(|ops| ops.values_mut())
-        .filter_map(Value::as_object_mut)
-    {
+    for op in super::spec_shape::operations(&mut doc) {
         op.entry("security")
             .or_insert_with(|| Value::Array(Vec::new()));
     }
@@ -91,6 +89,7 @@ pub fn apply(spec: &str) -> String {
             }
         }
     }
+    super::spec_shape::apply(&mut doc, server);
     let mut out = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| spec.to_owned());
     out.push('\n');
     out
@@ -184,8 +183,9 @@ fn harden(schema: &mut Value) {
             if !m.contains_key("additionalProperties") {
                 m.insert("additionalProperties".into(), Value::Bool(false));
             }
-            // A property that may be left out may also be null: the server reads null as
-            // absent (and, where a PATCH says so, as "clear").
+            // A property of a plain type that may be left out may also be null: the server
+            // reads null as absent (and, where a PATCH says so, as "clear"). A reference
+            // stays a plain reference (no `nullable` beside `$ref` or `allOf`).
             let required: BTreeSet<String> = m
                 .get("required")
                 .and_then(Value::as_array)
@@ -196,7 +196,9 @@ fn harden(schema: &mut Value) {
             if let Some(props) = m.get_mut("properties").and_then(Value::as_object_mut) {
                 for (name, prop) in props.iter_mut() {
                     if let (false, Some(p)) = (required.contains(name), prop.as_object_mut()) {
-                        p.insert("nullable".into(), Value::Bool(true));
+                        if p.contains_key("type") {
+                            p.insert("nullable".into(), Value::Bool(true));
+                        }
                     }
                 }
             }

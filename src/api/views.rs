@@ -1,8 +1,9 @@
 //! Wire types shared by every area that signs users in: the user and the session grant.
+use super::directory::views::StatusWire;
 use crate::domain::signin::SignedIn;
-use crate::domain::user::{PublicData, User};
+use crate::domain::user::{PublicData, Role, User};
 use chrono::{DateTime, Utc};
-use poem_openapi::Object;
+use poem_openapi::{Enum, Object};
 use std::collections::BTreeMap;
 use uuid::Uuid;
 
@@ -13,10 +14,8 @@ pub struct UserView {
     id: Uuid,
     email: Option<String>,
     phone: Option<String>,
-    /// preregistered, activation_required, pending_approval, active, inactive, deleted, unclaimed.
-    status: String,
-    /// `client` or `manager`.
-    role: String,
+    status: StatusWire,
+    role: RoleView,
     first_name: Option<String>,
     last_name: Option<String>,
     locale: Option<String>,
@@ -53,8 +52,8 @@ impl From<User> for UserView {
             id: u.id.0,
             email: u.email,
             phone: u.phone,
-            status: u.status.as_str().to_owned(),
-            role: u.role.as_str().to_owned(),
+            status: u.status.into(),
+            role: u.role.into(),
             first_name: u.first_name,
             last_name: u.last_name,
             locale: u.locale,
@@ -72,14 +71,40 @@ impl From<User> for UserView {
     }
 }
 
+/// The role an account or a session acts in: `client` (the flock's apps), `manager` (the
+/// back office as well), or `preregistered` (the limited session of an account created
+/// by the back office that its owner has not completed yet).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum RoleView {
+    Client,
+    Manager,
+    Preregistered,
+}
+
+impl From<Role> for RoleView {
+    fn from(r: Role) -> Self {
+        match r {
+            Role::Client => RoleView::Client,
+            Role::Manager => RoleView::Manager,
+            Role::Limited => RoleView::Preregistered,
+        }
+    }
+}
+
+/// How to send the access token: always `Bearer` (`Authorization: Bearer …`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub enum TokenType {
+    Bearer,
+}
+
 /// A new session: what every sign-in path (password, activation, one-time code…) returns.
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct SessionView {
     /// The access token (JWT); send as `Authorization: Bearer …`.
     access_token: String,
-    /// Always `Bearer`.
-    token_type: String,
+    token_type: TokenType,
     /// When the access token expires (unix seconds).
     expires_at: i64,
     /// How many seconds the access token lives (from its issue).
@@ -92,8 +117,8 @@ pub struct SessionView {
     /// new access token and the next refresh token (each is single use; it lives as long
     /// as the session). Store it like a password.
     refresh_token: String,
-    /// `client` or `manager`, as carried in the session and the access token.
-    role: String,
+    /// As carried in the session and the access token.
+    role: RoleView,
     user: UserView,
 }
 
@@ -107,10 +132,10 @@ impl SessionView {
         } = signed_in;
         Self {
             access_token: grant.access_token,
-            token_type: "Bearer".into(),
+            token_type: TokenType::Bearer,
             expires_at: grant.access_expires_at,
             expires_in: grant.access_expires_at - grant.access_issued_at,
-            role: grant.session.role.as_str().to_owned(),
+            role: grant.session.role.into(),
             session_id: grant.session.id.to_string(),
             session_expires_at: grant.session.expires_at,
             refresh_token: grant.refresh_token,

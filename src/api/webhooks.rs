@@ -128,6 +128,15 @@ struct RotatedSecret {
     secret: String,
 }
 
+/// `pending` (due again at `next_attempt_at`), `succeeded`, or `failed` (attempts spent).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+enum DeliveryStatus {
+    Pending,
+    Succeeded,
+    Failed,
+}
+
 /// A delivery of an event to the endpoint.
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
@@ -136,8 +145,7 @@ struct DeliveryView {
     /// The event (`webhook-id`: the same on every attempt).
     event_id: Uuid,
     event_type: String,
-    /// `pending`, `succeeded` or `failed`.
-    status: String,
+    status: DeliveryStatus,
     attempts: i32,
     /// When the next attempt is due (pending only).
     next_attempt_at: Option<DateTime<Utc>>,
@@ -154,7 +162,11 @@ impl From<Delivery> for DeliveryView {
             id: d.id,
             event_id: d.event_id,
             event_type: d.event_type,
-            status: d.status,
+            status: match d.status.as_str() {
+                "succeeded" => DeliveryStatus::Succeeded,
+                "failed" => DeliveryStatus::Failed,
+                _ => DeliveryStatus::Pending,
+            },
             attempts: d.attempts,
             next_attempt_at: d.next_attempt_at,
             last_status: d.last_status,

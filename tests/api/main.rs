@@ -15,6 +15,7 @@ mod admin;
 mod api_keys;
 mod audit;
 mod battery;
+mod cli;
 mod directory;
 mod federation;
 mod flocks;

@@ -273,21 +273,49 @@ enum CreatedAddress {
     Created(Json<AddressView>),
 }
 
+/// What a change of an address did: one shape for both outcomes.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct AddressUpdate {
+    result: AddressUpdateResult,
+    /// `applied`: the address as changed.
+    address: Option<AddressView>,
+    /// `pending`: the change request waiting for the back office.
+    request: Option<RequestView>,
+}
+
+/// `applied`: changed at once. `pending`: the flock approves changes of this type, so
+/// the change waits as a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+enum AddressUpdateResult {
+    Applied,
+    Pending,
+}
+
 #[derive(ApiResponse)]
 enum UpdatedAddress {
-    /// Changed.
+    /// Changed (`result` is `applied`).
     #[oai(status = 200)]
-    Done(Json<Box<AddressView>>),
-    /// The flock approves changes of this type: the change waits as this request.
+    Done(Json<Box<AddressUpdate>>),
+    /// The change waits for approval (`result` is `pending`).
     #[oai(status = 202)]
-    Pending(Json<Box<RequestView>>),
+    Pending(Json<Box<AddressUpdate>>),
 }
 
 impl From<Updated> for UpdatedAddress {
     fn from(u: Updated) -> Self {
         match u {
-            Updated::Done(a) => Self::Done(Json(Box::new((*a).into()))),
-            Updated::Pending(r) => Self::Pending(Json(Box::new((*r).into()))),
+            Updated::Done(a) => Self::Done(Json(Box::new(AddressUpdate {
+                result: AddressUpdateResult::Applied,
+                address: Some((*a).into()),
+                request: None,
+            }))),
+            Updated::Pending(r) => Self::Pending(Json(Box::new(AddressUpdate {
+                result: AddressUpdateResult::Pending,
+                address: None,
+                request: Some((*r).into()),
+            }))),
         }
     }
 }

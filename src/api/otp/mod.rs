@@ -15,15 +15,14 @@ use super::views::{SessionView, UserView};
 use super::ApiTags;
 use crate::domain::otp::{OtpService, Purpose};
 use crate::domain::signin::{CodeProfile, SignInOptions, SignInService};
-use crate::domain::Invalid;
 use crate::infra::clock::Clock;
 use poem_openapi::payload::Json;
 use poem_openapi::OpenApi;
 use secrecy::SecretString;
 pub(super) use settings::{OtpSettingsPatch, OtpSettingsView};
 use types::{
-    IdentityOtpRequestBody, IdentityOtpVerifyBody, OtpChannel, OtpPurpose, OtpRequestBody,
-    OtpRequestResponse, OtpSent, OtpVerifyBody, OtpVerifyResponse,
+    IdentityOtpRequestBody, IdentityOtpVerifyBody, OtpChannel, OtpRequestBody, OtpRequestResponse,
+    OtpResetBody, OtpResetResponse, OtpSent, OtpSentStatus, OtpVerifyBody, OtpVerifyResponse,
 };
 
 pub struct OtpApi {
@@ -62,14 +61,15 @@ impl OtpApi {
             )
             .await?;
         Ok(OtpRequestResponse::Accepted(Json(OtpSent {
-            status: "sent".into(),
+            status: OtpSentStatus::Sent,
         })))
     }
 
-    /// Verify a one-time code. `sign_in` / `registration`: signs in, creating the account
-    /// with the given profile fields when the identifier is new (register-or-sign-in);
-    /// `password_reset`: sets `new_password`. 5 wrong guesses kill a code; at most 100
-    /// failures per identifier per day.
+    /// Verify a one-time code and sign in (`sign_in` / `registration`), creating the
+    /// account with the given profile fields when the identifier is new
+    /// (register-or-sign-in): 200 for an existing account, 201 for a new one, the same
+    /// body. A `password_reset` code is verified at `user/otp/reset`. 5 wrong guesses kill
+    /// a code; at most 100 failures per identifier per day.
     #[oai(
         path = "/api/v1/:flock/user/otp/verify",
         method = "post",
@@ -85,25 +85,6 @@ impl OtpApi {
         body: Json<OtpVerifyBody>,
     ) -> ApiResult<OtpVerifyResponse> {
         let b = body.0;
-        if let OtpPurpose::PasswordReset = b.purpose {
-            let pw = b.new_password.ok_or_else(|| {
-                Invalid::new(
-                    "new_password_required",
-                    "new_password",
-                    "new_password is required for password_reset",
-                )
-            })?;
-            self.otp
-                .reset_password(
-                    &flock,
-                    b.channel.into(),
-                    &b.identifier,
-                    &b.code,
-                    SecretString::from(pw),
-                )
-                .await?;
-            return Ok(OtpVerifyResponse::PasswordReset);
-        }
         let profile = CodeProfile {
             first_name: b.first_name,
             last_name: b.last_name,
@@ -140,6 +121,32 @@ impl OtpApi {
         })
     }
 
+    /// Set a new password with a one-time code requested with purpose `password_reset`;
+    /// every session of the account ends. The same limits as `verify_otp`.
+    #[oai(
+        path = "/api/v1/:flock/user/otp/reset",
+        method = "post",
+        operation_id = "reset_password_with_otp"
+    )]
+    async fn reset_password_with_otp(
+        &self,
+        /// The flock's slug.
+        flock: tenant::Path,
+        body: Json<OtpResetBody>,
+    ) -> ApiResult<OtpResetResponse> {
+        let b = body.0;
+        self.otp
+            .reset_password(
+                &flock,
+                b.channel.into(),
+                &b.identifier,
+                &b.code,
+                SecretString::from(b.new_password),
+            )
+            .await?;
+        Ok(OtpResetResponse::PasswordReset)
+    }
+
     /// Send a code to the signed-in user's own email or phone to verify it.
     #[oai(
         path = "/api/v1/:flock/user/identity/otp",
@@ -171,7 +178,7 @@ impl OtpApi {
             )
             .await?;
         Ok(OtpRequestResponse::Accepted(Json(OtpSent {
-            status: "sent".into(),
+            status: OtpSentStatus::Sent,
         })))
     }
 

@@ -29,8 +29,28 @@ pub(super) enum OtpPurpose {
     SignIn,
     /// Same as `sign_in` (kept for portals that name the first code so).
     Registration,
-    /// Set a new password (give `new_password` when verifying).
+    /// Set a new password (verify at `POST /api/v1/{flock}/user/otp/reset`).
     PasswordReset,
+}
+
+/// What a code verified at `user/otp/verify` is for (a `password_reset` code goes to
+/// `user/otp/reset`).
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+pub(super) enum OtpSignInPurpose {
+    /// Sign in; an unknown identifier is registered (register-or-sign-in).
+    SignIn,
+    /// Same as `sign_in` (kept for portals that name the first code so).
+    Registration,
+}
+
+impl From<OtpSignInPurpose> for Purpose {
+    fn from(p: OtpSignInPurpose) -> Self {
+        match p {
+            OtpSignInPurpose::SignIn => Purpose::SignIn,
+            OtpSignInPurpose::Registration => Purpose::Registration,
+        }
+    }
 }
 
 impl From<OtpPurpose> for Purpose {
@@ -44,7 +64,7 @@ impl From<OtpPurpose> for Purpose {
 }
 
 #[derive(Object)]
-#[oai(deny_unknown_fields, example)]
+#[oai(deny_unknown_fields, example, skip_serializing_if_is_none)]
 pub(super) struct OtpRequestBody {
     pub(super) channel: OtpChannel,
     /// An email (channel `email`) or an E.164 phone number such as `+35799123456`
@@ -67,9 +87,15 @@ impl poem_openapi::types::Example for OtpRequestBody {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub(super) struct OtpSent {
-    /// Always `sent`. Under the protected enumeration policy the answer is the same
-    /// whether or not an account exists.
-    pub(super) status: String,
+    pub(super) status: OtpSentStatus,
+}
+
+/// Always `sent`. Under the protected enumeration policy the answer is the same whether
+/// or not an account exists.
+#[derive(Debug, Clone, Copy, Enum)]
+#[oai(rename_all = "snake_case")]
+pub(super) enum OtpSentStatus {
+    Sent,
 }
 
 #[derive(ApiResponse)]
@@ -87,13 +113,10 @@ pub(super) struct OtpVerifyBody {
     /// The identifier the code was sent to.
     #[oai(validator(max_length = 320))]
     pub(super) identifier: String,
-    pub(super) purpose: OtpPurpose,
+    pub(super) purpose: OtpSignInPurpose,
     /// The code received (6–8 digits).
     #[oai(validator(max_length = 16))]
     pub(super) code: String,
-    /// `password_reset` only: the new password (policy as at registration).
-    #[oai(validator(max_length = 256, pattern = r"^[^\u0000]*$"))]
-    pub(super) new_password: Option<String>,
     /// Used when the code creates the account.
     #[oai(validator(max_length = 200))]
     pub(super) first_name: Option<String>,
@@ -129,7 +152,26 @@ pub(super) enum OtpVerifyResponse {
     /// The code created the account; signed in.
     #[oai(status = 201)]
     Registered(Json<SessionView>),
-    /// `password_reset`: the new password is set and every session of the account ended.
+}
+
+#[derive(Object)]
+#[oai(deny_unknown_fields)]
+pub(super) struct OtpResetBody {
+    pub(super) channel: OtpChannel,
+    /// The identifier the code was sent to.
+    #[oai(validator(max_length = 320))]
+    pub(super) identifier: String,
+    /// The code received (6–8 digits), requested with purpose `password_reset`.
+    #[oai(validator(max_length = 16))]
+    pub(super) code: String,
+    /// The new password (policy as at registration).
+    #[oai(validator(max_length = 256, pattern = r"^[^\u0000]*$"))]
+    pub(super) new_password: String,
+}
+
+#[derive(ApiResponse)]
+pub(super) enum OtpResetResponse {
+    /// The new password is set and every session of the account ended.
     #[oai(status = 204)]
     PasswordReset,
 }

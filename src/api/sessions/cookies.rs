@@ -35,8 +35,7 @@ struct CookieSessionView {
     /// Send this as `X-CSRF-Token` on every state-changing request (it is also in the
     /// script-readable `__Host-fold_csrf` cookie).
     csrf_token: String,
-    /// `client` or `manager`.
-    role: String,
+    role: crate::api::views::RoleView,
     user: UserView,
 }
 
@@ -129,7 +128,7 @@ impl CookiesApi {
             session_expires_at: grant.session.expires_at,
             expires_at: grant.access_expires_at,
             csrf_token: csrf.clone(),
-            role: grant.session.role.as_str().to_owned(),
+            role: grant.session.role.into(),
             user: user.into(),
         };
         let r = Response::new(Json(view));

@@ -66,8 +66,7 @@ pub(super) struct SessionInfo {
     id: String,
     /// True for the session of the token making this call.
     current: bool,
-    /// `client` or `manager`.
-    role: String,
+    role: crate::api::views::RoleView,
     created_at: DateTime<Utc>,
     last_seen_at: DateTime<Utc>,
     /// The session ends if unused until then.
@@ -91,7 +90,7 @@ impl SessionInfo {
             device: s.device.clone(),
             current: s.id == current,
             id: s.id.to_string(),
-            role: s.role.as_str().to_owned(),
+            role: s.role.into(),
             created_at: s.created_at,
             last_seen_at: s.last_seen_at,
             idle_expires_at: s.idle_expires_at,

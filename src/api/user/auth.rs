@@ -1,6 +1,7 @@
 //! Sign-in, sign-out, registration, preregistration, preauth and the availability check.
 use super::Ack;
 use crate::api::client_ip::Client;
+use crate::api::directory::views::StatusWire;
 use crate::api::error::{ApiError, ApiResult};
 use crate::api::frame::tenant;
 use crate::api::security::UserAuth;
@@ -12,7 +13,7 @@ use crate::domain::user::login::Identifier;
 use crate::domain::user::{Availability, Preauth, PreregisterInput, RegisterInput, UserService};
 use crate::infra::clock::Clock;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use secrecy::SecretString;
 use std::collections::BTreeMap;
 use uuid::Uuid;
@@ -25,7 +26,7 @@ pub struct UserApi {
 }
 
 #[derive(Object)]
-#[oai(deny_unknown_fields, example)]
+#[oai(deny_unknown_fields, example, skip_serializing_if_is_none)]
 struct RegisterRequest {
     /// The account's email (case-insensitive, unique in the flock). Email or phone is
     /// required.
@@ -62,7 +63,7 @@ struct Registration {
     /// leads nowhere).
     user_id: Uuid,
     /// `active`, or `activation_required` / `pending_approval` per the flock's settings.
-    status: String,
+    status: StatusWire,
 }
 
 #[derive(ApiResponse)]
@@ -74,7 +75,7 @@ enum RegisterResponse {
 }
 
 #[derive(Object)]
-#[oai(deny_unknown_fields, example)]
+#[oai(deny_unknown_fields, example, skip_serializing_if_is_none)]
 struct SignInRequest {
     /// Email of the account (or give `phone`).
     #[oai(validator(max_length = 320))]
@@ -119,14 +120,29 @@ struct PreauthRequest {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct PreauthView {
-    /// Open policy: `exists`. Protected policy: always `accepted`.
-    result: String,
+    result: PreauthResult,
     /// Open policy only: the account's status.
     #[oai(skip_serializing_if_is_none)]
-    status: Option<String>,
+    status: Option<StatusWire>,
     /// Open policy only: the account's first name.
     #[oai(skip_serializing_if_is_none)]
     first_name: Option<String>,
+}
+
+/// Open policy: `exists`. Protected policy: always `accepted`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+enum PreauthResult {
+    Exists,
+    Accepted,
+}
+
+/// `available` or `taken`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+enum AvailabilityResult {
+    Available,
+    Taken,
 }
 
 #[derive(ApiResponse)]
@@ -148,9 +164,8 @@ struct AvailableRequest {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct AvailableView {
-    /// `available` or `taken`. Under the protected policy `taken` only when the given
-    /// password is the account's.
-    result: String,
+    /// Under the protected policy `taken` only when the given password is the account's.
+    result: AvailabilityResult,
     /// Open policy, when a password was given: whether it is the account's.
     #[oai(skip_serializing_if_is_none)]
     password_valid: Option<bool>,
@@ -190,7 +205,7 @@ impl UserApi {
             .await?;
         Ok(RegisterResponse::Created(Json(Registration {
             user_id: r.user_id.0,
-            status: r.status.as_str().to_owned(),
+            status: r.status.into(),
         })))
     }
 
@@ -239,7 +254,7 @@ impl UserApi {
     ) -> ApiResult<Json<Ack>> {
         let c = auth.0;
         self.sessions.end(flock.id, c.user, c.session).await?;
-        Ok(Ack::new("ok"))
+        Ok(Ack::ok())
     }
 
     /// Preregister an account from an email alone. Returns a limited session (it may read
@@ -294,13 +309,13 @@ impl UserApi {
             .await?;
         let view = match r {
             Preauth::Accepted => PreauthView {
-                result: "accepted".into(),
+                result: PreauthResult::Accepted,
                 status: None,
                 first_name: None,
             },
             Preauth::Exists { status, first_name } => PreauthView {
-                result: "exists".into(),
-                status: Some(status.as_str().into()),
+                result: PreauthResult::Exists,
+                status: Some(status.into()),
                 first_name,
             },
             Preauth::Unknown => {
@@ -333,10 +348,9 @@ impl UserApi {
             .await?;
         Ok(Json(AvailableView {
             result: match a {
-                Availability::Available => "available",
-                Availability::Taken => "taken",
-            }
-            .into(),
+                Availability::Available => AvailabilityResult::Available,
+                Availability::Taken => AvailabilityResult::Taken,
+            },
             password_valid,
         }))
     }

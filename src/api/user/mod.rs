@@ -9,18 +9,33 @@ pub use profile::UserProfileApi;
 pub use recovery::UserRecoveryApi;
 
 use poem_openapi::payload::Json;
-use poem_openapi::Object;
+use poem_openapi::{Enum, Object};
 
 /// A plain acknowledgement.
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 pub struct Ack {
-    /// `ok`, or `accepted` when a mail may follow.
-    pub status: String,
+    pub status: AckStatus,
+}
+
+/// `ok`: done; `accepted`: taken, and a mail may follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+pub enum AckStatus {
+    Ok,
+    Accepted,
 }
 
 impl Ack {
-    pub fn new(s: &str) -> Json<Self> {
-        Json(Self { status: s.into() })
+    pub fn ok() -> Json<Self> {
+        Json(Self {
+            status: AckStatus::Ok,
+        })
+    }
+
+    pub fn accepted() -> Json<Self> {
+        Json(Self {
+            status: AckStatus::Accepted,
+        })
     }
 }

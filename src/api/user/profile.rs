@@ -19,13 +19,15 @@ pub struct UserProfileApi {
 struct ProfileView {
     #[oai(flatten)]
     user: UserView,
-    /// Opt-outs by name.
-    opt_outs: serde_json::Value,
+    /// Opt-outs by name (`true`: the user opted out): `email` and `sms` from registration
+    /// (marketing mail and SMS), and any name the flock's apps use.
+    opt_outs: BTreeMap<String, bool>,
 }
 
 impl ProfileView {
     fn new(user: crate::domain::user::User, public: crate::domain::user::PublicData) -> Self {
-        let opt_outs = user.opt_outs.clone();
+        // Stored as written by `validate_opt_outs`: names mapped to booleans.
+        let opt_outs = serde_json::from_value(user.opt_outs.clone()).unwrap_or_default();
         Self {
             user: UserView::with_public(user, public),
             opt_outs,
@@ -113,7 +115,7 @@ impl UserProfileApi {
     ) -> ApiResult<Json<super::Ack>> {
         let c = auth.0;
         self.users.delete_self(&flock, c.user).await?;
-        Ok(super::Ack::new("ok"))
+        Ok(super::Ack::ok())
     }
 
     /// Everything Fold holds about the signed-in user, as JSON (GDPR access/portability).

@@ -11,7 +11,7 @@ use crate::domain::signin::{Activated, SignInOptions, SignInService};
 use crate::domain::user::UserService;
 use crate::infra::clock::Clock;
 use poem_openapi::payload::Json;
-use poem_openapi::{ApiResponse, Object, OpenApi};
+use poem_openapi::{ApiResponse, Enum, Object, OpenApi};
 use secrecy::SecretString;
 
 pub struct UserRecoveryApi {
@@ -32,14 +32,31 @@ struct TokenRequest {
     token: String,
 }
 
+/// What an activation did: one shape whatever the outcome, so clients branch on `result`.
+#[derive(Object)]
+#[oai(skip_serializing_if_is_none)]
+struct Activation {
+    result: ActivationResult,
+    /// The account after the activation.
+    user: UserView,
+    /// `signed_in` only: the new session (its `user` is the same account).
+    session: Option<SessionView>,
+}
+
+/// `signed_in`: the account is active and a session is open. `pending_approval`: the
+/// email is confirmed and the account waits for the flock's approval (no session).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+#[oai(rename_all = "snake_case")]
+enum ActivationResult {
+    SignedIn,
+    PendingApproval,
+}
+
 #[derive(ApiResponse)]
 enum ActivateResponse {
-    /// Activated: the account is active and signed in.
+    /// Activated (`result` says whether a session opened or the flock must approve).
     #[oai(status = 200)]
-    SignedIn(Json<SessionView>, #[oai(header = "Referrer-Policy")] String),
-    /// The email is confirmed; the account waits for the flock's approval.
-    #[oai(status = 202)]
-    Confirmed(Json<UserView>, #[oai(header = "Referrer-Policy")] String),
+    Ok(Json<Activation>, #[oai(header = "Referrer-Policy")] String),
 }
 
 #[derive(ApiResponse)]
@@ -87,16 +104,16 @@ struct ChangePasswordRequest {
 #[derive(Object)]
 #[oai(skip_serializing_if_is_none)]
 struct PasswordChanged {
-    /// Always `ok`.
-    status: String,
+    status: super::AckStatus,
     /// How many other sessions were ended.
     sessions_ended: u32,
 }
 
 #[OpenApi(tag = "ApiTags::User")]
 impl UserRecoveryApi {
-    /// Activate an account with the token from its activation mail; returns a session
-    /// (or 202 when the flock must still approve the account).
+    /// Activate an account with the token from its activation mail: `result` is
+    /// `signed_in` with a session, or `pending_approval` when the flock must still approve
+    /// the account.
     #[oai(
         path = "/api/v1/:flock/user/activate",
         method = "post",
@@ -116,14 +133,19 @@ impl UserRecoveryApi {
             ..SignInOptions::default()
         };
         let r = self.signin.activate(&flock, &body.0.token, opts).await?;
-        Ok(match r {
-            Activated::SignedIn(s) => {
-                ActivateResponse::SignedIn(Json(SessionView::new(*s)), no_referrer())
-            }
-            Activated::Confirmed(u) => {
-                ActivateResponse::Confirmed(Json((*u).into()), no_referrer())
-            }
-        })
+        let view = match r {
+            Activated::SignedIn(s) => Activation {
+                result: ActivationResult::SignedIn,
+                user: UserView::with_public(s.user.clone(), s.public.clone()),
+                session: Some(SessionView::new(*s)),
+            },
+            Activated::Confirmed(u) => Activation {
+                result: ActivationResult::PendingApproval,
+                user: (*u).into(),
+                session: None,
+            },
+        };
+        Ok(ActivateResponse::Ok(Json(view), no_referrer()))
     }
 
     /// Confirm the email with an activation token without changing the account's status.
@@ -156,7 +178,7 @@ impl UserRecoveryApi {
         body: Json<ResetRequest>,
     ) -> ApiResult<AckResponse> {
         self.users.request_reset(&flock, &body.0.email).await?;
-        Ok(AckResponse::Accepted(Ack::new("accepted"), no_referrer()))
+        Ok(AckResponse::Accepted(Ack::accepted(), no_referrer()))
     }
 
     /// Set a new password with the token from a reset mail. Every session of the account
@@ -176,7 +198,7 @@ impl UserRecoveryApi {
         self.users
             .reset_password(&flock, &b.token, SecretString::from(b.password))
             .await?;
-        Ok(AckResponse::Ok(Ack::new("ok"), no_referrer()))
+        Ok(AckResponse::Ok(Ack::ok(), no_referrer()))
     }
 
     /// Change the password of the signed-in user (the current one is required). Every
@@ -206,7 +228,7 @@ impl UserRecoveryApi {
             )
             .await?;
         Ok(Json(PasswordChanged {
-            status: "ok".into(),
+            status: super::AckStatus::Ok,
             sessions_ended: u32::try_from(n).unwrap_or(u32::MAX),
         }))
     }

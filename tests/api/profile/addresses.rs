@@ -120,6 +120,8 @@ async fn a_user_keeps_addresses_by_type_checked_field_by_field() {
         )
         .await;
     assert_eq!(s, StatusCode::OK, "{a}");
+    assert_eq!(a["result"], "applied", "{a}");
+    let a = &a["address"];
     assert_eq!(a["city"], "Nice");
     assert_eq!(a["street"], "Rue de Rivoli");
     assert!(a["vat_id"].is_null() && a["first_name"].is_null(), "{a}");
@@ -215,6 +217,9 @@ async fn changes_to_an_approved_type_wait_for_the_back_office() {
         )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{r}");
+    assert_eq!(r["result"], "pending", "{r}");
+    assert!(r.get("address").is_none(), "{r}");
+    let r = &r["request"];
     assert_eq!(r["status"], "pending");
     assert_eq!(r["old"]["city"], "Paris");
     assert_eq!(r["new"]["city"], "Lyon");
@@ -276,7 +281,7 @@ async fn changes_to_an_approved_type_wait_for_the_back_office() {
         )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED);
-    let second = r["id"].as_str().unwrap().to_owned();
+    let second = r["request"]["id"].as_str().unwrap().to_owned();
     let (s, r) = app
         .bo(
             Method::POST,
@@ -344,7 +349,7 @@ async fn changes_to_an_approved_type_wait_for_the_back_office() {
         )
         .await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(a["city"], "Brest");
+    assert_eq!(a["address"]["city"], "Brest");
 }
 
 #[tokio::test]

@@ -41,7 +41,10 @@ async fn registration_with_activation_mails_a_link_that_activates_and_signs_in()
         .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()["referrer-policy"], "no-referrer");
-    let grant: Value = r.json().await.unwrap();
+    let activation: Value = r.json().await.unwrap();
+    assert_eq!(activation["result"], "signed_in", "{activation}");
+    assert_eq!(activation["user"]["status"], "active");
+    let grant = &activation["session"];
     assert_eq!(grant["user"]["status"], "active");
     assert_eq!(grant["user"]["email_verified"], true);
     let (s, me) = app
@@ -120,9 +123,14 @@ async fn approval_flocks_confirm_the_email_but_keep_the_account_pending() {
     let (s, b) = app
         .user_post(&f.slug, "activate", json!({"token": token}))
         .await;
-    assert_eq!(s, StatusCode::ACCEPTED, "{b}");
-    assert_eq!(b["status"], "pending_approval");
-    assert_eq!(b["email_verified"], true);
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(b["result"], "pending_approval");
+    assert!(
+        b.get("session").is_none(),
+        "no session before approval: {b}"
+    );
+    assert_eq!(b["user"]["status"], "pending_approval");
+    assert_eq!(b["user"]["email_verified"], true);
     let (s, b) = app.sign_in(&f.slug, "ann@example.com", PASSWORD).await;
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert!(b["message"].as_str().unwrap().contains("pending_approval"));
@@ -220,7 +228,7 @@ async fn preregistration_gives_a_limited_session_until_activation() {
         .await;
     assert_eq!(s, StatusCode::OK, "{g}");
     assert_eq!(g["user"]["status"], "active");
-    let full = g["access_token"].as_str().unwrap();
+    let full = g["session"]["access_token"].as_str().unwrap();
     assert_eq!(
         app.user_call(Method::GET, "/api/v1/acme/user/export", full)
             .await
