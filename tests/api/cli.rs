@@ -160,6 +160,19 @@ async fn operator_commands_run_beside_a_server_and_fold_stop_stops_exactly_it() 
         !dir.path().join("other.pid").exists(),
         "its pid file is gone"
     );
+    // Another port and pid file, the same data directory: the KV file is named.
+    let other = format!("127.0.0.1:{}", free_port());
+    let o = fold(
+        dir.path(),
+        &["serve", "--pid-file", "third.pid"],
+        &[("FOLD_HTTP__BIND", other.as_str())],
+    );
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(
+        t.contains("kv.path") && t.contains("kv.redb") && t.contains("in use by another process"),
+        "{t}"
+    );
 
     let o = fold(dir.path(), &["doctor"], &env);
     assert!(o.status.success(), "doctor: {}", text(&o));

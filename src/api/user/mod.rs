@@ -1,6 +1,7 @@
 //! Self-service accounts under `/api/v1/{flock}/user…` (one file per group of
 //! operations).
 mod auth;
+mod export;
 mod profile;
 mod recovery;
 

@@ -1,4 +1,5 @@
 //! The current user: read, patch, delete (GDPR), export.
+use super::export::UserExport;
 use crate::api::error::ApiResult;
 use crate::api::frame::tenant;
 use crate::api::security::UserAuth;
@@ -129,8 +130,13 @@ impl UserProfileApi {
         /// The flock's slug.
         flock: tenant::Path,
         auth: UserAuth,
-    ) -> ApiResult<Json<serde_json::Value>> {
+    ) -> ApiResult<Json<UserExport>> {
         let c = auth.0;
-        Ok(Json(self.users.export(&flock, c.user).await?))
+        let archive = self.users.export(&flock, c.user).await?;
+        let typed = serde_json::from_value(archive).map_err(|e| {
+            tracing::error!(error = %e, "the export does not match its schema");
+            crate::api::error::ApiError::internal()
+        })?;
+        Ok(Json(typed))
     }
 }
