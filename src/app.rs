@@ -27,6 +27,7 @@ use crate::domain::user::UserService;
 use crate::domain::webhooks::worker::WebhookWorker;
 use crate::domain::webhooks::WebhookService;
 use crate::infra::clock::Clock;
+use crate::infra::invalidate::{Invalidations, Topic};
 use crate::infra::ip_limit::IpLimiter;
 use crate::infra::kv::{EmbeddedKv, Kv, RedisKv};
 use crate::infra::mail::Mailer;
@@ -73,6 +74,8 @@ pub struct Services {
     pub stats: crate::domain::stats::StatsService,
     /// Delivers the durable mail outbox (`start_workers` runs it in the background).
     pub mail_worker: MailWorker,
+    /// The flocks' profile schemas (cached; dropped when another replica changes one).
+    pub schemas: Schemas,
 }
 
 /// Shared, cheap to clone.
@@ -206,6 +209,17 @@ impl AppState {
     }
 
     pub fn with_parts(config: Config, clock: Clock, db: Db, kv: Kv) -> Result<Self, StartError> {
+        // With Redis, several replicas may run: a cache entry changed on one is dropped on
+        // every other (`start_invalidations` applies what the others announce).
+        let db = match config.kv.url.as_ref().map(|u| u.expose_secret()) {
+            Some(url) if !url.is_empty() => {
+                let timeout = Duration::from_millis(config.kv.timeout_ms.max(1));
+                let announce = Invalidations::redis(url, &config.kv.prefix, timeout)
+                    .map_err(|e| StartError::Config(format!("kv.url: {e}")))?;
+                db.with_invalidations(announce)
+            }
+            _ => db,
+        };
         let sec = &config.security;
         let hasher = Hasher::new(
             sec.argon2_m_kib,
@@ -398,6 +412,7 @@ impl AppState {
             audit,
             stats,
             mail_worker,
+            schemas,
         })))
     }
 
@@ -415,7 +430,7 @@ impl AppState {
                 }
             }
         });
-        vec![
+        let mut workers = vec![
             self.mail_worker.start(Duration::from_millis(
                 self.config.mail.worker_interval_ms.max(100),
             )),
@@ -426,7 +441,38 @@ impl AppState {
             self.retention.start(Duration::from_secs(
                 self.config.retention.interval_secs.max(60),
             )),
-        ]
+        ];
+        workers.extend(self.start_invalidations());
+        workers
+    }
+
+    /// With Redis: applies what other replicas announce (a flock, its signing keys, a
+    /// user or a profile schema changed there) to this replica's caches, from the moment
+    /// the subscription is up (`infra/invalidate.rs`). None on the embedded default.
+    pub fn start_invalidations(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let (flocks, signing, schemas, db) = (
+            self.flocks.clone(),
+            self.signing.clone(),
+            self.schemas.clone(),
+            self.db.clone(),
+        );
+        self.db
+            .invalidations()
+            .spawn_subscriber(move |topic| match topic {
+                Topic::Flock(slug) => flocks.forget_here(slug),
+                Topic::SigningKeys(flock) => signing.forget_here(*flock),
+                Topic::User(flock, user) => db.forget_user_here(*flock, *user),
+                Topic::Schema(flock) => {
+                    schemas.forget_here(*flock);
+                    db.forget_users_here();
+                }
+                Topic::All => {
+                    flocks.forget_all_here();
+                    signing.forget_all_here();
+                    schemas.forget_all_here();
+                    db.forget_users_here();
+                }
+            })
     }
 
     /// The services the API calls.

@@ -78,7 +78,7 @@ impl FlockDb<'_> {
             .exec_with_returning(&txn)
             .await?;
         txn.commit().await?;
-        self.db.files.invalidate(&(self.flock, user));
+        self.forget_user(user);
         Ok(Added::Done(Box::new(row)))
     }
 
@@ -166,7 +166,7 @@ impl FlockDb<'_> {
             .exec(&txn)
             .await?;
         txn.commit().await?;
-        self.db.files.invalidate(&(self.flock, user));
+        self.forget_user(user);
         let new = FileRow {
             name: meta.name,
             content_type: meta.content_type,
@@ -200,7 +200,7 @@ impl FlockDb<'_> {
             .exec(&txn)
             .await?;
         txn.commit().await?;
-        self.db.files.invalidate(&(self.flock, user));
+        self.forget_user(user);
         Ok(Some(old))
     }
 
@@ -236,7 +236,7 @@ impl FlockDb<'_> {
                 .await?;
         }
         txn.commit().await?;
-        self.db.files.invalidate(&(self.flock, user));
+        self.forget_user(user);
         Ok(true)
     }
 }

@@ -101,7 +101,7 @@ impl FlockDb<'_> {
     }
 
     fn forget_meta(&self, user: UserId) {
-        self.db.public_meta.invalidate(&(self.flock, user));
+        self.forget_user(user);
     }
 
     /// Deletes a user's key (only when it holds `value`, if given); whether it did.

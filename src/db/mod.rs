@@ -103,6 +103,8 @@ pub struct Db {
     /// A search filter matching at most this many users is answered from its own index
     /// (see `directory::search`).
     probe_cap: u64,
+    /// Tells other replicas which cached user entries to drop (`infra::invalidate`).
+    announce: crate::infra::invalidate::Invalidations,
 }
 
 /// A user's public meta pairs, as cached.
@@ -219,6 +221,7 @@ impl Db {
             public_profile: short_lived(),
             files: short_lived(),
             probe_cap: directory::PROBE_CAP,
+            announce: Default::default(),
         })
     }
 
@@ -241,6 +244,40 @@ impl Db {
     pub fn with_probe_cap(mut self, cap: u64) -> Self {
         self.probe_cap = cap;
         self
+    }
+
+    /// The same database announcing its user-cache invalidations to other replicas.
+    pub fn with_invalidations(mut self, announce: crate::infra::invalidate::Invalidations) -> Self {
+        self.announce = announce;
+        self
+    }
+
+    /// The announcer of this database's cache invalidations.
+    pub fn invalidations(&self) -> &crate::infra::invalidate::Invalidations {
+        &self.announce
+    }
+
+    /// Tells the other replicas to drop what `topic` names (this one already did).
+    pub fn announce(&self, topic: crate::infra::invalidate::Topic) {
+        self.announce.publish(topic);
+    }
+
+    /// Drops this replica's cached entries of a user (another replica changed it).
+    pub fn forget_user_here(&self, flock: FlockId, user: crate::ids::UserId) {
+        let k = (flock, user);
+        self.users.invalidate(&k);
+        self.public_meta.invalidate(&k);
+        self.public_profile.invalidate(&k);
+        self.files.invalidate(&k);
+    }
+
+    /// Drops every cached user entry of this replica (a flock's profile schema changed,
+    /// or invalidations may have been missed).
+    pub fn forget_users_here(&self) {
+        self.users.invalidate_all();
+        self.public_meta.invalidate_all();
+        self.public_profile.invalidate_all();
+        self.files.invalidate_all();
     }
 
     /// The database of one flock: every query it builds is scoped to `flock`.

@@ -38,6 +38,15 @@ pub struct SchemaWrite {
 }
 
 impl FlockDb<'_> {
+    /// Drops every cached public profile here (values of any user may have changed
+    /// meaning), and tells the other replicas the flock's schema changed.
+    fn forget_schema(&self) {
+        self.db.public_profile.invalidate_all();
+        self.db
+            .announce
+            .publish(crate::infra::invalidate::Topic::Schema(self.flock));
+    }
+
     /// The flock's schema: (version, document), or None when never defined.
     pub async fn profile_schema(&self) -> DbResult<Option<(i64, Value)>> {
         Ok(self
@@ -114,7 +123,7 @@ impl FlockDb<'_> {
             }
         }
         txn.commit().await?;
-        self.db.public_profile.invalidate_all();
+        self.forget_schema();
         Ok(Some(version))
     }
 
@@ -148,7 +157,7 @@ impl FlockDb<'_> {
             .exec(&self.db.writer)
             .await?
             .rows_affected;
-        self.db.public_profile.invalidate_all();
+        self.forget_schema();
         Ok(n)
     }
 
@@ -187,7 +196,7 @@ impl FlockDb<'_> {
                 .await?;
         }
         txn.commit().await?;
-        self.db.public_profile.invalidate(&(self.flock, user));
+        self.forget_user(user);
         Ok(())
     }
 

@@ -41,6 +41,12 @@ impl FlockId {
     pub(super) fn from_stored(id: Uuid) -> Self {
         Self(id)
     }
+
+    /// An id another replica announced in a cache invalidation (it read the id from the
+    /// shared storage): only for dropping cached entries, never for a query.
+    pub(crate) fn announced(id: Uuid) -> Self {
+        Self(id)
+    }
 }
 
 impl fmt::Display for FlockId {

@@ -5,6 +5,7 @@ use crate::db::signing::NewSigningKey;
 use crate::db::Db;
 use crate::ids::FlockId;
 use crate::infra::clock::Clock;
+use crate::infra::invalidate::Topic;
 use crate::infra::secret;
 use chrono::{DateTime, Duration, Utc};
 use ed25519_dalek::pkcs8::EncodePrivateKey;
@@ -119,11 +120,23 @@ impl SigningKeys {
         let key = Self::generate(now)?;
         let kid = key.kid.clone();
         self.db.scoped(flock).signing_key_rotate(key, now).await?;
-        self.cache.invalidate(&flock);
+        self.forget(flock);
         Ok(kid)
     }
 
+    /// Drops the flock's cached keys here and on every other replica.
     pub fn forget(&self, flock: FlockId) {
         self.cache.invalidate(&flock);
+        self.db.announce(Topic::SigningKeys(flock));
+    }
+
+    /// Drops the flock's cached keys on this replica (another one changed them).
+    pub fn forget_here(&self, flock: FlockId) {
+        self.cache.invalidate(&flock);
+    }
+
+    /// Drops every flock's cached keys on this replica.
+    pub fn forget_all_here(&self) {
+        self.cache.invalidate_all();
     }
 }

@@ -4,6 +4,7 @@ pub mod clock;
 pub mod context;
 pub mod counts;
 pub mod files;
+pub mod invalidate;
 pub mod ip_limit;
 pub mod kv;
 pub mod mail;

@@ -26,6 +26,7 @@ mod mail;
 mod meta;
 mod otp;
 mod profile;
+mod replicas;
 mod retention;
 mod sessions;
 mod signin;

@@ -185,13 +185,13 @@ impl FlockDb<'_> {
         Ok(row)
     }
 
-    /// Drops the cached row of a user; every write to a user calls it once committed.
+    /// Drops the cached entries of a user (row, public meta and profile values, files)
+    /// here and on every other replica; every write to a user calls it once committed.
     pub(crate) fn forget_user(&self, id: UserId) {
-        let k = (self.flock, id);
-        self.db.users.invalidate(&k);
-        self.db.public_meta.invalidate(&k);
-        self.db.public_profile.invalidate(&k);
-        self.db.files.invalidate(&k);
+        self.db.forget_user_here(self.flock, id);
+        self.db
+            .announce
+            .publish(crate::infra::invalidate::Topic::User(self.flock, id));
     }
 
     /// The account whose address looks like `email` (the same look-alike key), if any.

@@ -13,6 +13,7 @@ use crate::db::flocks::FlockRecord;
 use crate::db::Db;
 use crate::ids::FlockId;
 use crate::infra::clock::Clock;
+use crate::infra::invalidate::Topic;
 use chrono::{DateTime, Utc};
 use moka::sync::Cache;
 use std::sync::Arc;
@@ -234,8 +235,24 @@ impl FlockService {
             Err(crate::db::DbError::Conflict(_)) => return Err(FlockError::SlugTaken),
             Err(e) => return Err(e.into()),
         }
-        self.cache.invalidate(&flock.slug);
+        self.forget(&flock.slug);
         Ok((flock, plaintext))
+    }
+
+    /// Drops the cached flock here and on every other replica.
+    fn forget(&self, slug: &str) {
+        self.cache.invalidate(slug);
+        self.db.announce(Topic::Flock(slug.to_owned()));
+    }
+
+    /// Drops the cached flock on this replica (another one changed it).
+    pub fn forget_here(&self, slug: &str) {
+        self.cache.invalidate(slug);
+    }
+
+    /// Drops every cached flock on this replica.
+    pub fn forget_all_here(&self) {
+        self.cache.invalidate_all();
     }
 
     /// The flock of a tenant route: unknown → NotFound, disabled → Disabled.
@@ -290,7 +307,7 @@ impl FlockService {
         }
         next.updated_at = self.clock.now();
         let row = self.db.flock_update(next.to_row()?).await?;
-        self.cache.invalidate(slug);
+        self.forget(slug);
         Ok(Flock::from_row(row)?)
     }
 
@@ -331,7 +348,7 @@ impl FlockService {
                 .map_err(InfraError::from)?;
         }
         self.db.flock_delete(flock.id).await?;
-        self.cache.invalidate(slug);
+        self.forget(slug);
         self.signing.forget(flock.id);
         Ok(())
     }

@@ -103,6 +103,17 @@ impl Schemas {
         self.cache.invalidate(&flock);
     }
 
+    /// Drops the flock's cached schema on this replica (another one changed it; the
+    /// database layer announced it).
+    pub fn forget_here(&self, flock: FlockId) {
+        self.cache.invalidate(&flock);
+    }
+
+    /// Drops every cached schema on this replica.
+    pub fn forget_all_here(&self) {
+        self.cache.invalidate_all();
+    }
+
     /// The values a new account comes with, checked all together: from a registration,
     /// only fields asked at registration (and, when `require`, every required one of
     /// those must be there); from the back office, any field it may edit. The first bad
