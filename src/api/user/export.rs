@@ -10,6 +10,7 @@ use uuid::Uuid;
 
 /// Everything Fold holds about the user.
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 pub(super) struct UserExport {
     /// The flock's slug.
@@ -35,6 +36,7 @@ pub(super) struct UserExport {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 struct ExportAccount {
     id: Uuid,
@@ -70,6 +72,7 @@ struct ExportAccount {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 struct ExportIdentity {
     id: Uuid,
@@ -82,6 +85,7 @@ struct ExportIdentity {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 struct ExportFile {
     id: Uuid,
@@ -95,6 +99,7 @@ struct ExportFile {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 struct ExportMeta {
     key: String,
@@ -103,31 +108,39 @@ struct ExportMeta {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 struct ExportAddress {
     id: Uuid,
     #[oai(rename = "type")]
     #[serde(rename = "type")]
     kind: String,
-    /// Field name → value (null when empty).
-    fields: BTreeMap<String, Option<String>>,
+    /// Field name → value (empty fields are left out).
+    #[serde(deserialize_with = "filled")]
+    fields: BTreeMap<String, String>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
 }
 
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 struct ExportAddressRequest {
     id: Uuid,
     address_id: Uuid,
     status: String,
-    old: BTreeMap<String, Option<String>>,
-    new: BTreeMap<String, Option<String>>,
+    /// The fields before (empty ones left out).
+    #[serde(deserialize_with = "filled")]
+    old: BTreeMap<String, String>,
+    /// The fields asked for (empty ones left out).
+    #[serde(deserialize_with = "filled")]
+    new: BTreeMap<String, String>,
     created_at: DateTime<Utc>,
     decided_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 struct ExportSession {
     id: String,
@@ -140,6 +153,7 @@ struct ExportSession {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 struct ExportToken {
     purpose: String,
@@ -149,6 +163,7 @@ struct ExportToken {
 }
 
 #[derive(Object, Deserialize)]
+#[oai(skip_serializing_if_is_none)]
 #[serde(deny_unknown_fields)]
 struct ExportMail {
     kind: String,
@@ -156,4 +171,13 @@ struct ExportMail {
     subject: String,
     created_at: DateTime<Utc>,
     sent_at: Option<DateTime<Utc>>,
+}
+
+/// Address fields as stored (a null for each empty field), without the empty ones.
+fn filled<'de, D: serde::Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+    let all = BTreeMap::<String, Option<String>>::deserialize(d)?;
+    Ok(all
+        .into_iter()
+        .filter_map(|(k, v)| v.map(|v| (k, v)))
+        .collect())
 }
