@@ -158,8 +158,7 @@ async fn cause(url: &str, error: &str) -> String {
 /// The embedded KV store; a store another process holds is named with what to do.
 fn open_embedded_kv(path: &std::path::Path) -> Result<EmbeddedKv, StartError> {
     EmbeddedKv::open(path).map_err(|e| {
-        let text = e.to_string();
-        if text.contains("already open") || text.contains("lock") {
+        if held_by_another_process(&e) {
             StartError::Config(format!(
                 "kv.path: {} is in use by another process (a `fold serve` on this data \
                  directory?). Stop it with `fold stop`, or point kv.path elsewhere",
@@ -169,6 +168,12 @@ fn open_embedded_kv(path: &std::path::Path) -> Result<EmbeddedKv, StartError> {
             StartError::Kv(e)
         }
     })
+}
+
+/// Whether opening the embedded KV store failed because another process holds its file.
+pub fn held_by_another_process(e: &crate::infra::kv::KvError) -> bool {
+    let text = e.to_string();
+    text.contains("already open") || text.contains("lock")
 }
 
 impl AppState {
@@ -464,7 +469,7 @@ impl AppState {
                 Topic::User(flock, user) => db.forget_user_here(*flock, *user),
                 Topic::Schema(flock) => {
                     schemas.forget_here(*flock);
-                    db.forget_users_here();
+                    db.forget_profiles_here();
                 }
                 Topic::All => {
                     flocks.forget_all_here();

@@ -1,6 +1,8 @@
 //! `fold doctor`: checks the configuration, the database, the KV store, mail, SMS, the
-//! file store and the listening address, and says in plain words what is wrong. Changes
-//! nothing (no migration, no write but a probe file it removes).
+//! file store and the listening address, and says in plain words what is wrong. It
+//! applies no migration and writes no data; like the server it creates what is missing
+//! (the SQLite file, the embedded store's file, the outbox and file directories, where it
+//! leaves no probe file behind).
 use fold::config::Config;
 use secrecy::ExposeSecret;
 use std::path::Path;
@@ -66,7 +68,7 @@ async fn kv(config: &Config) -> Result<String, String> {
             let path = &config.kv.path;
             match fold::infra::kv::EmbeddedKv::open(path) {
                 Ok(_) => Ok(format!("embedded store {} opens", path.display())),
-                Err(e) if e.to_string().contains("already open") => Ok(format!(
+                Err(e) if fold::app::held_by_another_process(&e) => Ok(format!(
                     "embedded store {} is held by a running server (as it should be)",
                     path.display()
                 )),

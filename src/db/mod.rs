@@ -271,8 +271,15 @@ impl Db {
         self.files.invalidate(&k);
     }
 
-    /// Drops every cached user entry of this replica (a flock's profile schema changed,
-    /// or invalidations may have been missed).
+    /// Drops every cached public profile of this replica (a flock's profile schema
+    /// changed elsewhere: what its values mean may have changed), as a schema write does
+    /// on the replica that made it.
+    pub fn forget_profiles_here(&self) {
+        self.public_profile.invalidate_all();
+    }
+
+    /// Drops every cached user entry of this replica (invalidations may have been
+    /// missed).
     pub fn forget_users_here(&self) {
         self.users.invalidate_all();
         self.public_meta.invalidate_all();
